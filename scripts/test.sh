@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: what `npm test` runs, locally and in CI.
+# Installs what the tests need when it is missing, type-checks, then runs every *.test.ts file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+if [ ${#need[@]} -gt 0 ]; then
+  echo "installing test dependencies: ${need[*]}" >&2
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
+  else
+    echo "missing ${need[*]} and not root: install them first" >&2; exit 1
+  fi
+fi
+[ -d node_modules ] || npm ci --no-audit --no-fund
+
+npx tsc --noEmit
+mapfile -t files < <(find src test -name '*.test.ts' | sort)
+if [ ${#files[@]} -eq 0 ]; then echo "no test files found" >&2; exit 1; fi
+exec node --import tsx --test --test-concurrency=2 --test-timeout=120000 "${files[@]}"

@@ -1,0 +1,102 @@
+import { switchTrue } from '../lib/switch-true.ts';
+
+/** Stream settings read from the STREAM_* channel variables when a stream starts. */
+export interface StreamOptions {
+  /** Offer permessage-deflate (true unless STREAM_MESSAGE_DEFLATE is true, which disables it). */
+  deflate: boolean;
+  /** Heartbeat ping interval in ms (STREAM_HEART_BEAT seconds), 0 = none. */
+  heartbeatMs: number;
+  /** Skip the log line of each incoming message (STREAM_SUPPRESS_LOG). */
+  suppressLog: boolean;
+  /** Audio per binary message in ms (STREAM_BUFFER_SIZE, default 20). */
+  bufferMs: number;
+  /** Extra HTTP headers for the upgrade request (STREAM_EXTRA_HEADERS, a JSON object of strings). */
+  extraHeaders: Record<string, string>;
+  /** SYSTEM (OS trust store), NONE (no verification) or a PEM file (STREAM_TLS_CA_FILE). */
+  tlsCaFile: string;
+  /** Client certificate and key PEM files; used only when both are set. */
+  tlsCertFile: string | undefined;
+  tlsKeyFile: string | undefined;
+  /** Skip the host name check but still verify the chain (STREAM_TLS_DISABLE_HOSTNAME_VALIDATION). */
+  tlsDisableHostnameValidation: boolean;
+  /** Deadline for DNS + TCP + TLS + upgrade in ms (STREAM_CONNECT_TIMEOUT_MS, default 5000). */
+  connectTimeoutMs: number;
+}
+
+/** Defaults when a variable is unset. */
+export const DEFAULT_BUFFER_MS = 20;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+/** Reads StreamOptions from channel variables; bad values fall back to defaults with a warning. */
+export function readStreamOptions(get: (name: string) => string | undefined, warn: (message: string) => void): StreamOptions {
+  return {
+    deflate: !switchTrue(get('STREAM_MESSAGE_DEFLATE')),
+    heartbeatMs: readHeartbeat(get('STREAM_HEART_BEAT'), warn),
+    suppressLog: switchTrue(get('STREAM_SUPPRESS_LOG')),
+    bufferMs: readBufferMs(get('STREAM_BUFFER_SIZE'), warn),
+    extraHeaders: readExtraHeaders(get('STREAM_EXTRA_HEADERS'), warn),
+    tlsCaFile: get('STREAM_TLS_CA_FILE')?.trim() || 'SYSTEM',
+    tlsCertFile: get('STREAM_TLS_CERT_FILE')?.trim() || undefined,
+    tlsKeyFile: get('STREAM_TLS_KEY_FILE')?.trim() || undefined,
+    tlsDisableHostnameValidation: switchTrue(get('STREAM_TLS_DISABLE_HOSTNAME_VALIDATION')),
+    connectTimeoutMs: readConnectTimeout(get('STREAM_CONNECT_TIMEOUT_MS'), warn),
+  };
+}
+
+function readHeartbeat(value: string | undefined, warn: (m: string) => void): number {
+  if (value === undefined || value.trim() === '') return 0;
+  const seconds = Number(value.trim());
+  if (!Number.isFinite(seconds) || seconds < 0 || seconds > 86400) {
+    warn(`STREAM_HEART_BEAT=${value} is not a number of seconds; no heartbeat`);
+    return 0;
+  }
+  return Math.round(seconds * 1000);
+}
+
+function readBufferMs(value: string | undefined, warn: (m: string) => void): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_BUFFER_MS;
+  const ms = Number(value.trim());
+  if (!Number.isInteger(ms) || ms <= 0 || ms % 10 !== 0 || ms > 60000) {
+    warn(`Buffer size of ${value} is not a multiple of 10ms. Using default ${DEFAULT_BUFFER_MS}ms.`);
+    return DEFAULT_BUFFER_MS;
+  }
+  return ms;
+}
+
+function readConnectTimeout(value: string | undefined, warn: (m: string) => void): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_CONNECT_TIMEOUT_MS;
+  const ms = Number(value.trim());
+  if (!Number.isInteger(ms) || ms <= 0 || ms > 600000) {
+    warn(`STREAM_CONNECT_TIMEOUT_MS=${value} is not a positive number of ms; using ${DEFAULT_CONNECT_TIMEOUT_MS}`);
+    return DEFAULT_CONNECT_TIMEOUT_MS;
+  }
+  return ms;
+}
+
+function readExtraHeaders(value: string | undefined, warn: (m: string) => void): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (value === undefined || value.trim() === '') return headers;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value);
+  } catch {
+    warn('STREAM_EXTRA_HEADERS is not valid JSON; no extra headers sent');
+    return headers;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    warn('STREAM_EXTRA_HEADERS is not a JSON object; no extra headers sent');
+    return headers;
+  }
+  for (const [name, v] of Object.entries(parsed)) {
+    if (typeof v !== 'string') continue; // as the C module: only string members are used
+    if (!HEADER_NAME.test(name) || !HEADER_VALUE.test(v)) {
+      warn(`STREAM_EXTRA_HEADERS: header ${JSON.stringify(name)} has an invalid name or value; skipped`);
+      continue;
+    }
+    headers[name] = v;
+  }
+  return headers;
+}

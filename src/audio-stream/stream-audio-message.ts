@@ -1,0 +1,79 @@
+/** What to do with one text message from the server. */
+export type InboundAction =
+  | { kind: 'json'; error?: string }
+  | { kind: 'play'; extension: string; audio: Buffer; data: Record<string, unknown> };
+
+/** cJSON_GetObjectItem: the first member whose name matches case-insensitively. */
+export function getMember(obj: Record<string, unknown>, name: string): [string, unknown] | undefined {
+  const lower = name.toLowerCase();
+  for (const key of Object.keys(obj)) if (key.toLowerCase() === lower) return [key, obj[key]];
+  return undefined;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** File extension for a streamAudio type (`raw` needs a rate 8000..64000, a multiple of 8000). */
+export function extensionFor(type: string, sampleRate: unknown): string | { error: string } {
+  switch (type) {
+    case 'raw': {
+      const rate = typeof sampleRate === 'number' ? Math.trunc(sampleRate) : NaN;
+      if (rate >= 8000 && rate <= 64000 && rate % 8000 === 0) return `.r${rate / 1000}`;
+      return { error: `unsupported sample rate: ${String(sampleRate)}` };
+    }
+    case 'wav': case 'mp3': case 'ogg': case 'pcmu': case 'pcma':
+      return `.${type}`;
+    default:
+      return { error: `unsupported audio type: ${type}` };
+  }
+}
+
+const BASE64 = /^[A-Za-z0-9+/_-]*[=.]{0,2}$/;
+
+/** Decodes base64 in either alphabet, padding optional ('.' counts as padding); undefined if invalid. */
+export function decodeBase64(text: string): Buffer | undefined {
+  if (!BASE64.test(text)) return undefined;
+  let end = text.length;
+  while (end > 0 && (text[end - 1] === '=' || text[end - 1] === '.')) end--;
+  if (end % 4 === 1) return undefined;
+  if (text.length % 4 !== 0 && end !== text.length) return undefined;
+  return Buffer.from(end === text.length ? text : text.slice(0, end), 'base64');
+}
+
+/**
+ * Decides how mod_audio_stream handles a server text message: a well-formed `streamAudio` becomes a
+ * play file; everything else (including a malformed streamAudio, with an error to log) a json event.
+ */
+export function interpretMessage(text: string): InboundAction {
+  let msg: unknown;
+  try {
+    msg = JSON.parse(text);
+  } catch {
+    return { kind: 'json' };
+  }
+  if (!isObject(msg)) return { kind: 'json' };
+  const type = getMember(msg, 'type')?.[1];
+  if (type !== 'streamAudio') return { kind: 'json' };
+  const data = getMember(msg, 'data')?.[1];
+  if (!isObject(data)) return { kind: 'json', error: 'no data in streamAudio' };
+  const audioType = getMember(data, 'audioDataType')?.[1];
+  if (typeof audioType !== 'string') return { kind: 'json', error: 'no audioDataType in streamAudio data' };
+  const extension = extensionFor(audioType, getMember(data, 'sampleRate')?.[1]);
+  if (typeof extension !== 'string') return { kind: 'json', error: extension.error };
+  const audioMember = getMember(data, 'audioData');
+  if (!audioMember || typeof audioMember[1] !== 'string') return { kind: 'json', error: 'no audioData string in streamAudio data' };
+  const audio = decodeBase64(audioMember[1]);
+  if (!audio) return { kind: 'json', error: 'base64 decode error: Input is not valid base64-encoded data.' };
+  const rest: Record<string, unknown> = {};
+  for (const key of Object.keys(data)) if (key !== audioMember[0]) rest[key] = data[key];
+  return { kind: 'play', extension, audio, data: rest };
+}
+
+/** The play event body: `data` without audioData, members in order, plus `file` last. */
+export function playEventBody(data: Record<string, unknown>, file: string): string {
+  const body: Record<string, unknown> = {};
+  for (const key of Object.keys(data)) if (key !== 'file') body[key] = data[key];
+  body.file = file;
+  return JSON.stringify(body);
+}

@@ -1,0 +1,133 @@
+/** Callback of a clocked channel: `dueMs` is the performance.now() time this tick was due. */
+export type TickCallback = (dueMs: number) => void;
+
+interface Member {
+  callback: TickCallback;
+  cohort: Cohort;
+  index: number;
+}
+
+interface Cohort {
+  periodMs: number;
+  nextDueMs: number;
+  members: Member[];
+}
+
+/** How many missed ticks a late cohort replays before it skips ahead (200 ms at 20 ms ptime). */
+const MAX_CATCH_UP_TICKS = 10;
+
+/**
+ * One clock for every channel, as FreeSWITCH's soft timer: members with the same packet time are
+ * grouped into cohorts spread over 1 ms phases, so a thousand channels cost one timer and their
+ * work is spread across the period instead of landing on one instant.
+ */
+export class MediaClock {
+  private readonly cohorts: Cohort[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private timerDueMs = Infinity;
+  private running = false;
+
+  /** Number of members. */
+  get size(): number {
+    let n = 0;
+    for (const c of this.cohorts) n += c.members.length;
+    return n;
+  }
+
+  /** Calls `callback` every `periodMs` (1..1000, whole ms) from the next phase slot on; returns the remover. */
+  add(periodMs: number, callback: TickCallback): () => void {
+    if (!Number.isInteger(periodMs) || periodMs < 1 || periodMs > 1000) throw new RangeError(`period must be 1..1000 ms, got ${periodMs}`);
+    const cohort = this.pickCohort(periodMs);
+    const member: Member = { callback, cohort, index: cohort.members.length };
+    cohort.members.push(member);
+    this.schedule();
+    return () => this.remove(member);
+  }
+
+  private pickCohort(periodMs: number): Cohort {
+    const now = performance.now();
+    const same = this.cohorts.filter((c) => c.periodMs === periodMs);
+    if (same.length < periodMs) {
+      // Open a new phase: the slot of this period least used so far, starting one period from now.
+      const used = new Set(same.map((c) => Math.round(c.nextDueMs) % periodMs));
+      let phase = 0;
+      while (used.has(phase)) phase++;
+      const base = Math.ceil(now / periodMs) * periodMs + phase;
+      const cohort: Cohort = { periodMs, nextDueMs: base <= now ? base + periodMs : base, members: [] };
+      this.cohorts.push(cohort);
+      return cohort;
+    }
+    let best = same[0]!;
+    for (const c of same) if (c.members.length < best.members.length) best = c;
+    return best;
+  }
+
+  private remove(member: Member): void {
+    const members = member.cohort.members;
+    if (members[member.index] !== member) return;
+    const last = members.pop()!;
+    if (last !== member) {
+      members[member.index] = last;
+      last.index = member.index;
+    }
+    member.index = -1;
+    if (members.length === 0) {
+      const i = this.cohorts.indexOf(member.cohort);
+      if (i >= 0) this.cohorts.splice(i, 1);
+    }
+  }
+
+  private schedule(): void {
+    if (this.running) return;
+    let next = Infinity;
+    for (const c of this.cohorts) if (c.nextDueMs < next) next = c.nextDueMs;
+    if (next === Infinity) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerDueMs = Infinity;
+      return;
+    }
+    if (this.timer && next >= this.timerDueMs) return;
+    clearTimeout(this.timer);
+    this.timerDueMs = next;
+    this.timer = setTimeout(() => this.tick(), Math.max(0, next - performance.now()));
+  }
+
+  private tick(): void {
+    this.timer = undefined;
+    this.timerDueMs = Infinity;
+    this.running = true;
+    try {
+      const now = performance.now();
+      for (let c = 0; c < this.cohorts.length; c++) this.runCohort(this.cohorts[c]!, now);
+    } finally {
+      this.running = false;
+      this.schedule();
+    }
+  }
+
+  private runCohort(cohort: Cohort, now: number): void {
+    let ticks = 0;
+    while (cohort.nextDueMs <= now && cohort.members.length > 0) {
+      if (ticks++ >= MAX_CATCH_UP_TICKS) {
+        cohort.nextDueMs += Math.ceil((now - cohort.nextDueMs) / cohort.periodMs) * cohort.periodMs;
+        break;
+      }
+      const due = cohort.nextDueMs;
+      cohort.nextDueMs += cohort.periodMs;
+      const members = cohort.members;
+      for (let i = 0; i < members.length; i++) {
+        const m = members[i]!;
+        try {
+          m.callback(due);
+        } catch {
+          // A member's failure must not stop the clock for the others.
+        }
+        if (members[i] !== m) i--; // the member removed itself; its slot now holds the last one
+      }
+    }
+  }
+}
+
+/** The process-wide media clock. */
+export const mediaClock = new MediaClock();

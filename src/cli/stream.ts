@@ -1,0 +1,302 @@
+import { readFile, stat } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { Core, DEFAULT_TEMP_DIR } from '../core.ts';
+import type { Channel, ChannelEndpoint } from '../channel/channel.ts';
+import { mediaClock } from '../channel/media-clock.ts';
+import { WavSource } from '../channel/wav-source.ts';
+import { parseWav, WavError } from '../audio/wav.ts';
+import { startAudioStream, findAudioStream, uuidAudioStream } from '../audio-stream/command.ts';
+import type { AudioStream } from '../audio-stream/audio-stream.ts';
+import type { FsEvent } from '../events/event.ts';
+import { parseArgs, lastOption, UsageError } from './args.ts';
+import { parseCommandsFile, type TimedCommand } from './commands-file.ts';
+
+export const STREAM_HELP = `Usage: audio-stream stream <file.wav> <ws-url> [mono|mixed|stereo] [8k|16k|<rate>] [metadata...] [options]
+
+Plays a WAV file as a call channel and streams it to a WebSocket server exactly as
+uuid_audio_stream would: a mono file is the read stream (what the caller says), a stereo
+file is read (left) and write (right); the file's rate is the codec rate.
+Each mod_audio_stream event is printed on stdout as one JSON line; logs go to stderr.
+
+Arguments:
+  mono|mixed|stereo      what is streamed (default mono)
+  8k|16k|<rate>          rate sent: 8k, 16k, 24000, 32000, 44100, 48000 (default 8k)
+  metadata...            text sent first, before any audio (the rest of the line)
+
+Options:
+  --var NAME=VALUE       set a channel variable, e.g. --var STREAM_BUFFER_SIZE=100 (repeatable)
+  --ptime <ms>           packet time of the channel (default 20)
+  --speed <x>            1 = real time (default), 2 = twice as fast, 0 = as fast as the server takes it
+  --commands <file>      timed commands, one a line: <seconds> <pause|resume|send_text|stop> [args]
+                         (seconds of audio from the start; a stop ends the run, which then
+                         outlasts the file with silence if needed)
+  --temp-dir <dir>       where play files are written (default ${DEFAULT_TEMP_DIR})
+  --keep-files           keep play files after exit (by default they are deleted on stop)
+  -h, --help             this text
+
+Exit status: 0 when the file was streamed and the stream stopped cleanly; 1 when the stream
+failed or the server closed it; 2 for bad arguments.`;
+
+/** Largest WAV file accepted, in bytes. */
+const MAX_WAV_BYTES = 1 << 30;
+/** With --speed 0: bytes allowed to wait in the socket before feeding pauses. */
+const FAST_HIGH_WATER_BYTES = 256 * 1024;
+
+/** Where the stream command writes. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WriteStream | NodeJS.WritableStream;
+}
+
+interface StreamPlan {
+  file: string;
+  url: string;
+  mix: string;
+  rate: string | undefined;
+  metadata: string | undefined;
+  vars: Array<[string, string]>;
+  ptimeMs: number;
+  speed: number;
+  commands: TimedCommand[];
+  tempDir: string;
+  keepFiles: boolean;
+}
+
+const MIX_WORDS = new Set(['mono', 'mixed', 'stereo']);
+
+async function planFromArgs(argv: string[]): Promise<StreamPlan | 'help'> {
+  const args = parseArgs(argv, ['var', 'ptime', 'speed', 'commands', 'temp-dir'], ['help', 'h', 'keep-files']);
+  if (args.flags.has('help') || args.flags.has('h')) return 'help';
+  const [file, url, mix, rate, ...meta] = args.positionals;
+  if (!file || !url) throw new UsageError('needs <file.wav> and <ws-url> (see --help)');
+  if (mix !== undefined && !MIX_WORDS.has(mix.toLowerCase())) throw new UsageError(`invalid mix type ${mix}: use mono, mixed or stereo`);
+  const vars = (args.options.get('var') ?? []).map((v): [string, string] => {
+    const eq = v.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--var needs NAME=VALUE, got ${JSON.stringify(v)}`);
+    return [v.slice(0, eq), v.slice(eq + 1)];
+  });
+  const ptimeMs = Number(lastOption(args, 'ptime') ?? 20);
+  if (!Number.isInteger(ptimeMs) || ptimeMs < 10 || ptimeMs > 120) throw new UsageError('--ptime must be a whole number of ms from 10 to 120');
+  const speed = Number(lastOption(args, 'speed') ?? 1);
+  if (!Number.isFinite(speed) || speed < 0 || speed > 100) throw new UsageError('--speed must be a number from 0 to 100');
+  const commandsFile = lastOption(args, 'commands');
+  let commands: TimedCommand[] = [];
+  if (commandsFile) {
+    let text: string;
+    try {
+      text = await readFile(commandsFile, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read --commands ${commandsFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    commands = parseCommandsFile(text);
+  }
+  return {
+    file, url, mix: mix ?? 'mono', rate, metadata: meta.length ? meta.join(' ') : undefined, vars, ptimeMs, speed, commands,
+    tempDir: lastOption(args, 'temp-dir') ?? DEFAULT_TEMP_DIR, keepFiles: args.flags.has('keep-files'),
+  };
+}
+
+async function loadWav(file: string): Promise<{ samples: Int16Array; channels: 1 | 2; rateHz: number }> {
+  let buf: Buffer;
+  try {
+    const st = await stat(file);
+    if (st.size > MAX_WAV_BYTES) throw new UsageError(`${file} is larger than ${MAX_WAV_BYTES} bytes`);
+    buf = await readFile(file);
+  } catch (err) {
+    if (err instanceof UsageError) throw err;
+    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  try {
+    const wav = parseWav(buf);
+    if (wav.channels !== 1 && wav.channels !== 2) throw new UsageError(`${file} has ${wav.channels} channels: use a mono or stereo file`);
+    if (wav.sampleRateHz < 8000 || wav.sampleRateHz > 48000) throw new UsageError(`${file} is at ${wav.sampleRateHz} Hz: use 8000 to 48000 Hz`);
+    return { samples: wav.samples, channels: wav.channels, rateHz: wav.sampleRateHz };
+  } catch (err) {
+    if (err instanceof WavError) throw new UsageError(`${file}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** A file "call": always able to answer; hanging up needs no signalling. */
+const fileEndpoint: ChannelEndpoint = {
+  preAnswer: () => true,
+  answer: () => true,
+  hangup: () => undefined,
+};
+
+/** One run of the stream command. */
+class StreamRun {
+  private readonly source: WavSource;
+  private framesFed = 0;
+  private nextCommand = 0;
+  private readonly hasStopCommand: boolean;
+  private removeClock: (() => void) | undefined;
+  private progressTimer: NodeJS.Timeout | undefined;
+  private outcome: { code: number; reason?: string } | undefined;
+  private resolveDone!: () => void;
+  readonly done = new Promise<void>((r) => { this.resolveDone = r; });
+  private credit = 0;
+  private opened = false;
+
+  constructor(
+    private readonly plan: StreamPlan,
+    private readonly channel: Channel,
+    private readonly stream: AudioStream,
+    private readonly core: Core,
+    wav: { samples: Int16Array; channels: 1 | 2; rateHz: number },
+    private readonly io: CliIo,
+  ) {
+    this.source = new WavSource(wav.samples, wav.channels, wav.rateHz, plan.ptimeMs);
+    this.hasStopCommand = plan.commands.some((c) => c.command === 'stop' || c.command.startsWith('stop '));
+  }
+
+  /** Handles the stream's events: prints them and ends the run on error or a server close. */
+  onEvent(event: FsEvent): void {
+    const subclass = event.subclass;
+    if (event.name !== 'CUSTOM' || !subclass?.startsWith('mod_audio_stream::') || event.get('Unique-ID') !== this.channel.uuid) return;
+    const line = { subclass, body: event.body ?? '', uuid: this.channel.uuid, timestamp: event.get('Event-Date-Timestamp') };
+    this.io.stdout.write(`${JSON.stringify(line)}\n`);
+    if (subclass === 'mod_audio_stream::connect') {
+      this.opened = true;
+      if (this.plan.speed === 0) this.pumpFast();
+    } else if (subclass === 'mod_audio_stream::error') {
+      this.finish(1, `stream error: ${describeBody(event.body)}`);
+    } else if (subclass === 'mod_audio_stream::disconnect' && !this.outcome) {
+      this.finish(1, `the server closed the connection: ${describeBody(event.body)}`);
+    }
+  }
+
+  start(): void {
+    if (this.plan.speed > 0) {
+      this.removeClock = mediaClock.add(this.plan.ptimeMs, (due) => this.onTick(due));
+    }
+    if ('isTTY' in this.io.stderr && this.io.stderr.isTTY) {
+      this.progressTimer = setInterval(() => this.printProgress(), 250);
+      this.progressTimer.unref();
+    }
+  }
+
+  private onTick(dueMs: number): void {
+    this.credit += this.plan.speed;
+    while (this.credit >= 1 && !this.outcome) {
+      this.credit -= 1;
+      this.feedOne(dueMs);
+    }
+  }
+
+  private pumpFast(): void {
+    if (this.outcome || !this.opened) return;
+    let fed = 0;
+    while (!this.outcome && this.stream.bufferedBytes < FAST_HIGH_WATER_BYTES && fed < 100) {
+      this.feedOne(performance.now());
+      fed++;
+    }
+    if (this.outcome) return;
+    if (fed === 100) setImmediate(() => this.pumpFast());
+    else setTimeout(() => this.pumpFast(), 2);
+  }
+
+  private feedOne(dueMs: number): void {
+    const mediaMs = this.framesFed * this.plan.ptimeMs;
+    while (this.nextCommand < this.plan.commands.length && this.plan.commands[this.nextCommand]!.atMs <= mediaMs) {
+      const cmd = this.plan.commands[this.nextCommand++]!;
+      const reply = uuidAudioStream(this.core, `${this.channel.uuid} ${cmd.command}`).trimEnd();
+      this.io.stderr.write(`${(mediaMs / 1000).toFixed(2)}s ${cmd.command} -> ${reply}\n`);
+      if (/^stop\b/.test(cmd.command)) {
+        this.finish(0);
+        return;
+      }
+    }
+    if (this.source.ended && !this.hasStopCommand) {
+      this.finish(0);
+      return;
+    }
+    const frame = this.source.next();
+    this.channel.processFrame(frame.read, frame.write, dueMs);
+    this.framesFed++;
+  }
+
+  /** Ends the run once: stops the stream (if still attached), waits for the close, hangs up. */
+  finish(code: number, reason?: string): void {
+    if (this.outcome) return;
+    this.outcome = { code, reason };
+    this.removeClock?.();
+    clearInterval(this.progressTimer);
+    if (this.progressTimer) this.io.stderr.write('\n');
+    if (findAudioStream(this.channel) === this.stream) this.stream.stop();
+    const guard = setTimeout(() => this.resolveDone(), 10_000);
+    void this.stream.finished.then(() => {
+      clearTimeout(guard);
+      this.resolveDone();
+    });
+  }
+
+  get result(): { code: number; reason?: string } {
+    return this.outcome ?? { code: 1, reason: 'interrupted' };
+  }
+
+  private printProgress(): void {
+    const pos = Math.min(this.source.positionMs, this.source.durationMs) / 1000;
+    const total = this.source.durationMs / 1000;
+    const pct = total > 0 ? Math.round((pos / total) * 100) : 100;
+    const s = this.stream.stats;
+    this.io.stderr.write(`\r${pos.toFixed(1)} s / ${total.toFixed(1)} s  ${pct}%  ${s.messagesSent} messages sent` +
+      `${s.messagesDropped ? `, ${s.messagesDropped} dropped` : ''}${this.stream.isPaused ? '  (paused)' : ''}   `);
+  }
+}
+
+function describeBody(body: string | undefined): string {
+  try {
+    const msg = (JSON.parse(body ?? '') as { message?: { code?: number; error?: string; reason?: string } }).message;
+    if (msg) return `${msg.code ?? '?'} ${msg.error ?? msg.reason ?? ''}`.trim();
+  } catch {
+    // fall through to the raw body
+  }
+  return body ?? '';
+}
+
+/** `audio-stream stream ...`: returns the exit status. */
+export async function streamCommand(argv: string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr }): Promise<number> {
+  let plan: StreamPlan | 'help';
+  let wav: Awaited<ReturnType<typeof loadWav>>;
+  try {
+    plan = await planFromArgs(argv);
+    if (plan === 'help') {
+      io.stdout.write(`${STREAM_HELP}\n`);
+      return 0;
+    }
+    wav = await loadWav(plan.file);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      io.stderr.write(`audio-stream stream: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const core = new Core({ tempDir: plan.tempDir });
+  const channel = core.createChannel(fileEndpoint, `file/${basename(plan.file)}`, { name: 'L16', rateHz: wav.rateHz, ptimeMs: plan.ptimeMs },
+    { callerIdNumber: 'audio-stream', callerIdName: 'audio-stream', destinationNumber: 'stream' });
+  for (const [name, value] of plan.vars) channel.setVariable(name, value);
+  channel.answer();
+  let run: StreamRun | undefined;
+  const pending: FsEvent[] = [];
+  const unsubscribe = core.bus.subscribe((event) => (run ? run.onEvent(event) : pending.push(event)));
+  const reply = startAudioStream(core, channel, { url: plan.url, mix: plan.mix, rate: plan.rate, metadata: plan.metadata },
+    { keepPlayFiles: plan.keepFiles });
+  const stream = findAudioStream(channel);
+  if (!reply.startsWith('+OK') || !stream) {
+    unsubscribe();
+    channel.hangup();
+    io.stderr.write(`audio-stream stream: ${reply.trim().replace(/^-ERR /, '')}\n`);
+    return 2;
+  }
+  run = new StreamRun(plan, channel, stream, core, wav, io);
+  for (const event of pending) run.onEvent(event);
+  run.start();
+  await run.done;
+  unsubscribe();
+  channel.hangup('NORMAL_CLEARING');
+  const { code, reason } = run.result;
+  if (reason) io.stderr.write(`audio-stream stream: ${reason}\n`);
+  return code;
+}

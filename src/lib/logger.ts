@@ -1,0 +1,46 @@
+/** Log levels in FreeSWITCH's order of severity (lower is more severe). */
+export const LOG_LEVELS = { error: 3, warning: 4, notice: 5, info: 6, debug: 7 } as const;
+export type LogLevel = keyof typeof LOG_LEVELS;
+
+/** Where log lines go; tests and the ESL `log` command can add sinks. */
+export type LogSink = (level: LogLevel, scope: string, message: string) => void;
+
+const sinks = new Set<LogSink>();
+let threshold: number = levelFromEnv(process.env.AUDIO_STREAM_LOG_LEVEL);
+
+function levelFromEnv(value: string | undefined): number {
+  if (value && value in LOG_LEVELS) return LOG_LEVELS[value as LogLevel];
+  return LOG_LEVELS.info;
+}
+
+/** Sets the most verbose level written to stderr (default `info`, or AUDIO_STREAM_LOG_LEVEL). */
+export function setLogLevel(level: LogLevel): void {
+  threshold = LOG_LEVELS[level];
+}
+
+/** Adds a sink that receives every line regardless of the stderr level; returns its remover. */
+export function addLogSink(sink: LogSink): () => void {
+  sinks.add(sink);
+  return () => sinks.delete(sink);
+}
+
+function write(level: LogLevel, scope: string, message: string): void {
+  if (LOG_LEVELS[level] <= threshold) {
+    process.stderr.write(`${new Date().toISOString()} [${level.toUpperCase()}] ${scope}: ${message}\n`);
+  }
+  for (const sink of sinks) sink(level, scope, message);
+}
+
+/** A named logger; never used per media frame. */
+export class Logger {
+  constructor(readonly scope: string) {}
+  /** True when a line at `level` would be written somewhere (lets callers skip building it). */
+  enabled(level: LogLevel): boolean {
+    return LOG_LEVELS[level] <= threshold || sinks.size > 0;
+  }
+  debug(message: string): void { if (this.enabled('debug')) write('debug', this.scope, message); }
+  info(message: string): void { write('info', this.scope, message); }
+  notice(message: string): void { write('notice', this.scope, message); }
+  warning(message: string): void { write('warning', this.scope, message); }
+  error(message: string): void { write('error', this.scope, message); }
+}
