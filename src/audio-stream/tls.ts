@@ -109,10 +109,14 @@ export function tlsClientOptions(options: StreamOptions): TlsClientOptions {
     if (contextCache.size >= MAX_CACHED_CONTEXTS) contextCache.delete(contextCache.keys().next().value as string);
     contextCache.set(key, secureContext);
   }
-  const verify = options.tlsCaFile.toUpperCase() !== 'NONE';
-  return {
-    secureContext,
-    rejectUnauthorized: verify,
-    checkServerIdentity: options.tlsDisableHostnameValidation ? () => undefined : undefined,
-  };
+  const result: TlsClientOptions = { secureContext, rejectUnauthorized: options.tlsCaFile.toUpperCase() !== 'NONE' };
+  // Only set when skipping the check: an own `checkServerIdentity: undefined` overrides tls.connect's
+  // default and makes it fail an internal assertion (ERR_INTERNAL_ASSERTION) on every wss:// connect.
+  if (options.tlsDisableHostnameValidation) result.checkServerIdentity = skipHostnameCheck;
+  return result;
+}
+
+/** Accepts any host name; the chain is still verified (rejectUnauthorized). */
+function skipHostnameCheck(): undefined {
+  return undefined;
 }

@@ -41,6 +41,8 @@ failed or the server closed it; 2 for bad arguments.`;
 const MAX_WAV_BYTES = 1 << 30;
 /** With --speed 0: bytes allowed to wait in the socket before feeding pauses. */
 const FAST_HIGH_WATER_BYTES = 256 * 1024;
+/** With --speed 0: frames fed between two turns of the event loop (so server replies are read meanwhile). */
+const FAST_BATCH_FRAMES = 20;
 
 /** Where the stream command writes. */
 export interface CliIo {
@@ -158,7 +160,8 @@ class StreamRun {
     this.io.stdout.write(`${JSON.stringify(line)}\n`);
     if (subclass === 'mod_audio_stream::connect') {
       this.opened = true;
-      if (this.plan.speed === 0) this.pumpFast();
+      // Start on the next turn, so a reply that came with the upgrade is handled first.
+      if (this.plan.speed === 0) setImmediate(() => this.pumpFast());
     } else if (subclass === 'mod_audio_stream::error') {
       this.finish(1, `stream error: ${describeBody(event.body)}`);
     } else if (subclass === 'mod_audio_stream::disconnect' && !this.outcome) {
@@ -187,12 +190,12 @@ class StreamRun {
   private pumpFast(): void {
     if (this.outcome || !this.opened) return;
     let fed = 0;
-    while (!this.outcome && this.stream.bufferedBytes < FAST_HIGH_WATER_BYTES && fed < 100) {
+    while (!this.outcome && this.stream.bufferedBytes < FAST_HIGH_WATER_BYTES && fed < FAST_BATCH_FRAMES) {
       this.feedOne(performance.now());
       fed++;
     }
     if (this.outcome) return;
-    if (fed === 100) setImmediate(() => this.pumpFast());
+    if (fed === FAST_BATCH_FRAMES) setImmediate(() => this.pumpFast());
     else setTimeout(() => this.pumpFast(), 2);
   }
 

@@ -9,11 +9,12 @@ const sinks = new Set<LogSink>();
 let threshold: number = levelFromEnv(process.env.AUDIO_STREAM_LOG_LEVEL);
 
 function levelFromEnv(value: string | undefined): number {
+  if (value === 'off') return 0;
   if (value && value in LOG_LEVELS) return LOG_LEVELS[value as LogLevel];
   return LOG_LEVELS.info;
 }
 
-/** Sets the most verbose level written to stderr (default `info`, or AUDIO_STREAM_LOG_LEVEL). */
+/** Sets the most verbose level written to stderr (default `info`, or AUDIO_STREAM_LOG_LEVEL: error, warning, notice, info, debug or off). */
 export function setLogLevel(level: LogLevel): void {
   threshold = LOG_LEVELS[level];
 }

@@ -1,0 +1,131 @@
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { uuidAudioStream, UUID_AUDIO_STREAM_SYNTAX, findAudioStream } from './command.ts';
+import { parseStreamRate, parseStreamUrl } from './url.ts';
+import { readStreamOptions } from './options.ts';
+import { makeChannel, collectEvents, startTestServer } from '../../test/helpers/harness.ts';
+
+const usage = `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}\n`;
+const cleanups: Array<() => unknown> = [];
+after(async () => { for (const c of cleanups) await c(); });
+
+test('usage replies', () => {
+  const { core, channel } = makeChannel();
+  assert.equal(uuidAudioStream(core, ''), usage);
+  assert.equal(uuidAudioStream(core, channel.uuid), usage);
+  assert.equal(uuidAudioStream(core, `${channel.uuid} start ws://127.0.0.1:1`), usage);
+  assert.equal(uuidAudioStream(core, `${channel.uuid} START ws://127.0.0.1:1`), usage, 'START too (the C module crashes here)');
+  channel.hangup();
+});
+
+test('errors name what is wrong and never answer empty', () => {
+  const { core, channel } = makeChannel();
+  const u = channel.uuid;
+  const cases: Array<[string, RegExp]> = [
+    ['00000000-0000-4000-8000-000000000000 pause', /^-ERR no such channel/],
+    [`${u} start ws://127.0.0.1:9 quad 8k`, /^-ERR invalid mix type: quad/],
+    [`${u} start ws://127.0.0.1:9 mono 12000`, /^-ERR invalid sample rate "12000"/],
+    [`${u} start ws://127.0.0.1:9 mono 16000abc`, /^-ERR invalid sample rate/],
+    [`${u} start http://127.0.0.1:9 mono 8k`, /^-ERR invalid websocket url .*ws:\/\/ or wss:\/\//],
+    [`${u} start ws://127.0.0.1:9/#frag mono 8k`, /^-ERR .*fragment/],
+    [`${u} start ws:// mono 8k`, /^-ERR invalid websocket url/],
+    [`${u} start ws://127.0.0.1:99999 mono 8k`, /^-ERR invalid websocket url/],
+    [`${u} stop`, /^-ERR no stream on this channel/],
+    [`${u} pause`, /^-ERR no stream/],
+    [`${u} resume`, /^-ERR no stream/],
+    [`${u} send_text hi`, /^-ERR no stream/],
+    [`${u} bogus`, /^-ERR unknown command bogus/],
+    [`${u} start ws://127.0.0.1:9 mono 8k {"x":"\ud800"}`, /^-ERR metadata is not valid UTF-8/],
+    [`${u} start ws://127.0.0.1:9 mono 8k ${'x'.repeat(65537)}`, /^-ERR metadata longer than 65536 bytes/],
+  ];
+  for (const [args, re] of cases) {
+    const reply = uuidAudioStream(core, args);
+    assert.match(reply, re, args.slice(0, 80));
+    assert.ok(reply.endsWith('\n'));
+  }
+  assert.equal(findAudioStream(channel), undefined, 'no stream left behind by a failed start');
+  channel.hangup();
+});
+
+test('start pre-answers an unanswered channel; one stream per channel; restart after stop', async () => {
+  const srv = await startTestServer();
+  cleanups.push(() => srv.close());
+  const { core, channel, endpoint } = makeChannel();
+  const ev = collectEvents(core);
+  assert.equal(channel.answerState, 'ringing');
+  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 16k`), '+OK Success\n');
+  assert.equal(endpoint.preAnswered, 1);
+  assert.equal(channel.answerState, 'early');
+  assert.ok(ev.events.some((e) => e.name === 'CHANNEL_PROGRESS_MEDIA'));
+  assert.match(uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 16k`), /^-ERR .*already/);
+  await ev.waitFor('connect');
+  assert.equal(uuidAudioStream(core, `${channel.uuid} Stop`), '+OK Success\n');
+  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${srv.url} stereo 8k`), '+OK Success\n', 'a new start after stop');
+  assert.equal(findAudioStream(channel)!.channels, 2);
+  channel.hangup();
+});
+
+test('a channel that cannot pre-answer refuses start', () => {
+  const { core, channel, endpoint } = makeChannel();
+  endpoint.allowPreAnswer = false;
+  assert.match(uuidAudioStream(core, `${channel.uuid} start ws://127.0.0.1:9 mono 8k`), /^-ERR cannot pre-answer/);
+  channel.hangup();
+});
+
+test('connect event carries the channel headers and the exact body', async () => {
+  const srv = await startTestServer();
+  cleanups.push(() => srv.close());
+  const { core, channel } = makeChannel();
+  channel.setVariable('sip_h_X-Tenant', 'acme');
+  const ev = collectEvents(core);
+  uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 8k`);
+  const e = await ev.waitFor('connect');
+  assert.equal(e.name, 'CUSTOM');
+  assert.equal(e.headers[0]![0], 'Event-Subclass');
+  assert.equal(e.get('Event-Subclass'), 'mod_audio_stream::connect');
+  assert.equal(e.get('Event-Name'), 'CUSTOM');
+  assert.equal(e.get('Unique-ID'), channel.uuid);
+  assert.equal(e.get('Channel-Name'), 'test/channel');
+  assert.equal(e.get('Caller-Caller-ID-Number'), '1000');
+  assert.equal(e.get('Caller-Destination-Number'), 'stream');
+  assert.equal(e.get('variable_sip_h_X-Tenant'), 'acme');
+  assert.equal(e.get('Core-UUID'), core.bus.coreUuid);
+  assert.match(e.get('Event-Date-Timestamp')!, /^\d{16}$/);
+  assert.equal(e.body, '{"status":"connected"}');
+  channel.hangup();
+});
+
+test('rates and urls', () => {
+  assert.equal(parseStreamRate(undefined), 8000);
+  assert.equal(parseStreamRate('8k'), 8000);
+  assert.equal(parseStreamRate('16k'), 16000);
+  for (const r of [24000, 32000, 44100, 48000]) assert.equal(parseStreamRate(String(r)), r);
+  assert.equal(parseStreamRate('44.1k'), 44100);
+  for (const bad of ['0', '-8000', '64000', '11025', 'abc', '16000abc']) assert.equal(typeof parseStreamRate(bad), 'string', bad);
+  const v6 = parseStreamUrl('ws://[::1]:9000/a?b=c');
+  assert.ok(typeof v6 !== 'string');
+  assert.equal(v6.host, '::1');
+  assert.equal(v6.port, 9000);
+  const tls = parseStreamUrl('wss://example.com/x');
+  assert.ok(typeof tls !== 'string' && tls.secure && tls.port === 443);
+  assert.equal(typeof parseStreamUrl('ws://user_name.example:80/'), 'object', 'underscores are fine');
+  assert.equal(typeof parseStreamUrl(`ws://h/${'a'.repeat(5000)}`), 'string');
+});
+
+test('options from variables: defaults, parsing and fallbacks', () => {
+  const warnings: string[] = [];
+  const vars = new Map<string, string>();
+  const read = () => readStreamOptions((n) => vars.get(n), (m) => warnings.push(m));
+  const d = read();
+  assert.deepEqual([d.deflate, d.heartbeatMs, d.bufferMs, d.connectTimeoutMs, d.tlsCaFile, d.suppressLog], [true, 0, 20, 5000, 'SYSTEM', false]);
+  vars.set('STREAM_MESSAGE_DEFLATE', 'yes').set('STREAM_HEART_BEAT', '15').set('STREAM_BUFFER_SIZE', '100')
+    .set('STREAM_CONNECT_TIMEOUT_MS', '1500').set('STREAM_SUPPRESS_LOG', 'on');
+  const o = read();
+  assert.deepEqual([o.deflate, o.heartbeatMs, o.bufferMs, o.connectTimeoutMs, o.suppressLog], [false, 15000, 100, 1500, true]);
+  vars.set('STREAM_BUFFER_SIZE', '25').set('STREAM_HEART_BEAT', 'often').set('STREAM_EXTRA_HEADERS', '{bad');
+  const b = read();
+  assert.deepEqual([b.bufferMs, b.heartbeatMs, b.extraHeaders], [20, 0, {}]);
+  assert.equal(warnings.length, 3);
+  vars.set('STREAM_EXTRA_HEADERS', '{"Bad Name":"x","X-Ok":"y","X-Crlf":"a\\r\\nb"}');
+  assert.deepEqual(read().extraHeaders, { 'X-Ok': 'y' });
+});

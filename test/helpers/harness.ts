@@ -1,0 +1,158 @@
+// Test harness: a real `ws` server on loopback that records everything it receives, a test
+// channel to feed frames into, and an event collector.
+import { WebSocketServer, type WebSocket, type ServerOptions } from 'ws';
+import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
+import { Core } from '../../src/core.ts';
+import type { Channel, ChannelEndpoint } from '../../src/channel/channel.ts';
+import type { FsEvent } from '../../src/events/event.ts';
+
+/** One message as the server received it. */
+export type Received = { kind: 'text'; text: string } | { kind: 'binary'; data: Buffer };
+
+/** One client connection seen by the test server. */
+export interface ServerConnection {
+  socket: WebSocket;
+  request: IncomingMessage;
+  messages: Received[];
+  /** Resolves with the close code and reason once the connection is closed. */
+  closed: Promise<{ code: number; reason: string }>;
+}
+
+/** A recording WebSocket server on 127.0.0.1 with an ephemeral port. */
+export interface TestServer {
+  url: string;
+  port: number;
+  wss: WebSocketServer;
+  connections: ServerConnection[];
+  /** Resolves with the next (or an already made) connection. */
+  nextConnection(): Promise<ServerConnection>;
+  close(): Promise<void>;
+}
+
+/** Starts a recording ws server; `onConnection` may script the server's side. */
+export async function startTestServer(
+  options: Omit<ServerOptions, 'port' | 'host'> = {},
+  onConnection?: (conn: ServerConnection) => void,
+): Promise<TestServer> {
+  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, ...options });
+  await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
+  const port = (wss.address() as AddressInfo).port;
+  const connections: ServerConnection[] = [];
+  const waiters: Array<(c: ServerConnection) => void> = [];
+  let taken = 0;
+  wss.on('connection', (socket, request) => {
+    let resolveClosed!: (v: { code: number; reason: string }) => void;
+    const conn: ServerConnection = {
+      socket, request, messages: [],
+      closed: new Promise((r) => { resolveClosed = r; }),
+    };
+    socket.on('message', (data, isBinary) => {
+      const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
+      conn.messages.push(isBinary ? { kind: 'binary', data: buf } : { kind: 'text', text: buf.toString() });
+    });
+    socket.on('close', (code, reason) => resolveClosed({ code, reason: reason.toString() }));
+    socket.on('error', () => undefined);
+    connections.push(conn);
+    onConnection?.(conn);
+    const w = waiters.shift();
+    if (w) { taken++; w(conn); }
+  });
+  return {
+    url: `ws://127.0.0.1:${port}`, port, wss, connections,
+    nextConnection() {
+      if (taken < connections.length) return Promise.resolve(connections[taken++]!);
+      return new Promise((resolve) => waiters.push(resolve));
+    },
+    async close() {
+      for (const c of wss.clients) c.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** The binary messages of a connection, in order. */
+export function binaries(conn: ServerConnection): Buffer[] {
+  return conn.messages.filter((m): m is { kind: 'binary'; data: Buffer } => m.kind === 'binary').map((m) => m.data);
+}
+
+/** The text messages of a connection, in order. */
+export function texts(conn: ServerConnection): string[] {
+  return conn.messages.filter((m): m is { kind: 'text'; text: string } => m.kind === 'text').map((m) => m.text);
+}
+
+/** A channel endpoint that records what was asked of it. */
+export class TestEndpoint implements ChannelEndpoint {
+  preAnswered = 0;
+  answered = 0;
+  hungUp: string | undefined;
+  allowPreAnswer = true;
+  preAnswer(): boolean { this.preAnswered++; return this.allowPreAnswer; }
+  answer(): boolean { this.answered++; return true; }
+  hangup(_c: Channel, cause: string): void { this.hungUp = cause; }
+}
+
+/** Creates a core (with its own temp dir if given) and one channel at `rateHz` with `ptimeMs` frames. */
+export function makeChannel(opts: { rateHz?: number; ptimeMs?: number; tempDir?: string; core?: Core } = {}) {
+  const core = opts.core ?? new Core({ tempDir: opts.tempDir });
+  const endpoint = new TestEndpoint();
+  const channel = core.createChannel(endpoint, 'test/channel', { name: 'L16', rateHz: opts.rateHz ?? 8000, ptimeMs: opts.ptimeMs ?? 20 },
+    { callerIdNumber: '1000', callerIdName: 'Tester', destinationNumber: 'stream' });
+  return { core, channel, endpoint };
+}
+
+/** Collects events from a core's bus; `waitFor` resolves with the first (or an earlier) matching one. */
+export function collectEvents(core: Core) {
+  const events: FsEvent[] = [];
+  const waiters: Array<{ match: (e: FsEvent) => boolean; resolve: (e: FsEvent) => void }> = [];
+  const unsubscribe = core.bus.subscribe((e) => {
+    events.push(e);
+    for (let i = 0; i < waiters.length; i++) {
+      if (waiters[i]!.match(e)) { waiters[i]!.resolve(e); waiters.splice(i--, 1); }
+    }
+  });
+  const custom = (subclass: string) => (e: FsEvent) => e.name === 'CUSTOM' && e.subclass === subclass;
+  return {
+    events,
+    unsubscribe,
+    /** Events of one mod_audio_stream subclass (short name: connect, json, ...). */
+    of(kind: string): FsEvent[] {
+      return events.filter(custom(`mod_audio_stream::${kind}`));
+    },
+    /** Waits for a mod_audio_stream event (short name), failing after `timeoutMs`. */
+    waitFor(kind: string, timeoutMs = 5000): Promise<FsEvent> {
+      const match = custom(`mod_audio_stream::${kind}`);
+      const seen = events.find(match);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const t = setTimeout(() => reject(new Error(`no ${kind} event within ${timeoutMs} ms; got ${events.map((e) => e.subclass ?? e.name).join(', ')}`)), timeoutMs);
+        waiters.push({ match, resolve: (e) => { clearTimeout(t); resolve(e); } });
+      });
+    },
+  };
+}
+
+/** Feeds `frames` frames cut from mono `read` / `write` signals (either may be null) into the channel. */
+export function feed(channel: Channel, read: Int16Array | null, write: Int16Array | null, frameSamples: number): number {
+  const total = Math.max(read?.length ?? 0, write?.length ?? 0);
+  let frames = 0;
+  for (let off = 0; off < total; off += frameSamples, frames++) {
+    const end = Math.min(off + frameSamples, total);
+    channel.processFrame(read ? read.subarray(off, end) : null, write ? write.subarray(off, end) : null, performance.now());
+  }
+  return frames;
+}
+
+/** Resolves after `ms`. */
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** Polls `cond` every 5 ms until true, failing after `timeoutMs`. */
+export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condition'): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
