@@ -1,6 +1,7 @@
 import type { MediaBug } from '../bug/media-bug.ts';
 import type { Channel } from '../channel/channel.ts';
 import { Logger } from '../lib/logger.ts';
+import { switchTrue } from '../lib/switch-true.ts';
 import { Resampler } from '../audio/resampler.ts';
 import { SampleChunker } from '../audio/chunker.ts';
 import { mixSaturating, interleaveStereo } from '../audio/mix.ts';
@@ -237,6 +238,8 @@ export class AudioStream implements MediaBug {
       return;
     }
     this.fire(EVENT_PLAY, playEventBody(action.data, path));
+    // STREAM_PLAYBACK: play every file into the call as it arrives, queued behind the previous one.
+    if (switchTrue(this.p.channel.getVariable('STREAM_PLAYBACK'))) void this.p.channel.playback.enqueue(path);
     this.p.onPlayFile?.(path, action.data);
   }
 

@@ -3,6 +3,7 @@ import type { MediaBug } from '../bug/media-bug.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { FsEvent } from '../events/event.ts';
 import { HANGUP_CAUSES, type HangupCause } from './hangup-cause.ts';
+import { Playback } from './playback.ts';
 
 /** FreeSWITCH channel states (switch_channel_state_t). */
 export const CHANNEL_STATES = ['CS_NEW', 'CS_INIT', 'CS_ROUTING', 'CS_SOFT_EXECUTE', 'CS_EXECUTE', 'CS_EXCHANGE_MEDIA',
@@ -61,7 +62,12 @@ export class Channel {
   answerState: AnswerState = 'ringing';
   hangupCause: HangupCause | undefined;
   readonly variables = new Map<string, string>();
+  /** Files played into the write stream (what the remote party hears). */
+  readonly playback: Playback;
   private readonly bugs: MediaBug[] = [];
+  /** Resolves with the cause once the channel has hung up. */
+  readonly ended: Promise<HangupCause>;
+  private resolveEnded!: (cause: HangupCause) => void;
 
   constructor(
     private readonly host: ChannelHost,
@@ -73,6 +79,8 @@ export class Channel {
     uuid: string = randomUUID(),
   ) {
     this.uuid = uuid;
+    this.playback = new Playback(this);
+    this.ended = new Promise((resolve) => { this.resolveEnded = resolve; });
     this.createdAtUs = BigInt(Date.now()) * 1000n;
     this.variables.set('uuid', uuid);
     this.variables.set('channel_name', name);
@@ -137,6 +145,13 @@ export class Channel {
     return true;
   }
 
+  /** Parks the channel (CS_PARK, CHANNEL_PARK): it stays up, waiting for an API or ESL command. */
+  park(): void {
+    if (this.isHungUp) return;
+    this.setState('CS_PARK');
+    this.fire('CHANNEL_PARK');
+  }
+
   /** Attaches a media bug; false if one with the same name is already attached. */
   addBug(bug: MediaBug): boolean {
     if (this.isHungUp || this.findBug(bug.name)) return false;
@@ -179,6 +194,7 @@ export class Channel {
     this.state = 'CS_HANGUP';
     this.fire('CHANNEL_HANGUP');
     this.endpoint.hangup(this, cause);
+    this.playback.breakAll();
     const bugs = this.bugs.splice(0);
     for (const bug of bugs) bug.onChannelClose();
     this.state = 'CS_REPORTING';
@@ -186,6 +202,7 @@ export class Channel {
     this.state = 'CS_DESTROY';
     this.fire('CHANNEL_DESTROY');
     this.host.onDestroy(this);
+    this.resolveEnded(cause);
   }
 
   /** Fires an event carrying this channel's headers; CUSTOM events take a subclass. */

@@ -1,0 +1,154 @@
+import { readFile } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { parseWav } from '../audio/wav.ts';
+import { Resampler } from '../audio/resampler.ts';
+import { ulawDecode, alawDecode } from '../codec/g711.ts';
+import { Logger } from '../lib/logger.ts';
+import type { Channel } from './channel.ts';
+
+/** Largest file played, in bytes. */
+const MAX_PLAY_FILE_BYTES = 64 << 20;
+
+/** How a playback ended: played to its end, cut by break/hangup, or could not be played. */
+export type PlaybackStatus = 'done' | 'break' | 'fail';
+
+interface Item {
+  path: string;
+  /** Audio at the codec rate it was decoded for. */
+  samples: Int16Array;
+  rateHz: number;
+  position: number;
+  started: boolean;
+  resolve: (status: PlaybackStatus) => void;
+}
+
+/** Decodes a file to mono s16: WAV (any rate, channels mixed down), raw .r8...r64 (s16 LE), .pcmu/.pcma (8 kHz). */
+export function decodePlayFile(path: string, data: Buffer): { samples: Int16Array; rateHz: number } {
+  const ext = extname(path).toLowerCase();
+  const raw = /^\.r(8|16|24|32|40|48|56|64)$/.exec(ext);
+  if (raw) {
+    const copy = new Int16Array(data.length >> 1);
+    for (let i = 0; i < copy.length; i++) copy[i] = data.readInt16LE(i * 2);
+    return { samples: copy, rateHz: Number(raw[1]) * 1000 };
+  }
+  if (ext === '.pcmu' || ext === '.ulaw' || ext === '.pcma' || ext === '.alaw') {
+    const out = new Int16Array(data.length);
+    if (ext === '.pcmu' || ext === '.ulaw') ulawDecode(data, out);
+    else alawDecode(data, out);
+    return { samples: out, rateHz: 8000 };
+  }
+  if (ext === '.wav') {
+    const wav = parseWav(data);
+    if (wav.channels === 1) return { samples: wav.samples, rateHz: wav.sampleRateHz };
+    const frames = wav.samples.length / wav.channels;
+    const mono = new Int16Array(frames);
+    for (let i = 0; i < frames; i++) {
+      let sum = 0;
+      for (let c = 0; c < wav.channels; c++) sum += wav.samples[i * wav.channels + c]!;
+      mono[i] = Math.round(sum / wav.channels);
+    }
+    return { samples: mono, rateHz: wav.sampleRateHz };
+  }
+  throw new Error(`cannot play ${ext || 'files without an extension'}: use .wav, .r8 to .r64, .pcmu or .pcma`);
+}
+
+/** Resamples a whole mono signal (5 ms of silence appended so the filter's tail comes out too). */
+export function resampleAll(samples: Int16Array, fromHz: number, toHz: number): Int16Array {
+  if (fromHz === toHz) return samples;
+  const r = new Resampler(1, fromHz, toHz);
+  try {
+    const padded = new Int16Array(samples.length + Math.ceil(fromHz / 200));
+    padded.set(samples);
+    return Int16Array.from(r.process(padded));
+  } finally {
+    r.destroy();
+  }
+}
+
+/**
+ * The queue of files played into a channel's write stream (what the remote party hears), in order,
+ * each fully decoded and resampled to the codec rate when it is queued. The media tick pulls one
+ * packet time at a time with nextFrame(). Fires PLAYBACK_START and PLAYBACK_STOP.
+ */
+export class Playback {
+  private readonly queue: Item[] = [];
+  private loading: Promise<unknown> = Promise.resolve();
+  private frame = new Int16Array(0);
+  private readonly log: Logger;
+
+  constructor(private readonly channel: Channel) {
+    this.log = new Logger(`playback(${channel.uuid})`);
+  }
+
+  /** True while something is queued or playing. */
+  get busy(): boolean {
+    return this.queue.length > 0;
+  }
+
+  /**
+   * Queues a file behind whatever is queued or playing (never cutting it off); resolves when it has
+   * finished playing, was broken off, or could not be read.
+   */
+  enqueue(path: string): Promise<PlaybackStatus> {
+    let resolve!: (s: PlaybackStatus) => void;
+    const finished = new Promise<PlaybackStatus>((r) => { resolve = r; });
+    this.loading = this.loading.then(async () => {
+      try {
+        const data = await readFile(path);
+        if (data.length > MAX_PLAY_FILE_BYTES) throw new Error(`larger than ${MAX_PLAY_FILE_BYTES} bytes`);
+        const decoded = decodePlayFile(path, data);
+        const rateHz = this.channel.codec.rateHz;
+        if (this.channel.isHungUp) return resolve('break');
+        this.queue.push({ path, samples: resampleAll(decoded.samples, decoded.rateHz, rateHz), rateHz, position: 0, started: false, resolve });
+      } catch (err) {
+        this.log.error(`cannot play ${path}: ${(err as Error).message}`);
+        resolve('fail');
+      }
+    });
+    return finished;
+  }
+
+  /**
+   * One packet time of audio (`samples` long) at the codec rate, or null when nothing plays. The
+   * returned frame is reused: consume it before the next call.
+   */
+  nextFrame(samples: number): Int16Array | null {
+    if (this.queue.length === 0) return null;
+    if (this.frame.length !== samples) this.frame = new Int16Array(samples);
+    const out = this.frame;
+    let filled = 0;
+    while (filled < samples && this.queue.length > 0) {
+      const item = this.queue[0]!;
+      if (!item.started) {
+        item.started = true;
+        this.fire('PLAYBACK_START', item.path);
+      }
+      const take = Math.min(samples - filled, item.samples.length - item.position);
+      const src = item.samples;
+      for (let i = 0, j = item.position; i < take; i++, j++) out[filled + i] = src[j]!;
+      item.position += take;
+      filled += take;
+      if (item.position >= item.samples.length) this.finish('done');
+    }
+    if (filled < samples) out.fill(0, filled);
+    return out;
+  }
+
+  /** Stops the current file and empties the queue (uuid_break all, hangup). */
+  breakAll(): void {
+    while (this.queue.length > 0) this.finish('break');
+  }
+
+  private finish(status: PlaybackStatus): void {
+    const item = this.queue.shift()!;
+    if (item.started) this.fire('PLAYBACK_STOP', item.path, status);
+    item.resolve(status);
+  }
+
+  private fire(name: 'PLAYBACK_START' | 'PLAYBACK_STOP', path: string, status?: PlaybackStatus): void {
+    if (this.channel.isHungUp) return;
+    const headers: Record<string, string> = { 'Playback-File-Path': path };
+    if (status) headers['Playback-Status'] = status === 'done' ? 'done' : status;
+    this.channel.fire(name, undefined, undefined, headers);
+  }
+}

@@ -1,0 +1,200 @@
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { defaultConfig, type Config, type ListenAddress, type Route, type RouteAction } from './config.ts';
+
+/** A configuration error; its message names the bad key. The CLI prints it and exits 2. */
+export class ConfigError extends Error {}
+
+/** Largest configuration file read, in bytes. */
+const MAX_CONFIG_BYTES = 1 << 20;
+
+type Obj = Record<string, unknown>;
+
+function isObj(v: unknown): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function fail(key: string, what: string): never {
+  throw new ConfigError(`config: ${key}: ${what}`);
+}
+
+function checkKeys(obj: Obj, key: string, allowed: string[]): void {
+  for (const k of Object.keys(obj)) {
+    if (!allowed.includes(k)) fail(key ? `${key}.${k}` : k, `unknown key (expected one of ${allowed.join(', ')})`);
+  }
+}
+
+function section(root: Obj, name: string, allowed: string[]): Obj {
+  const v = root[name];
+  if (v === undefined || v === null) return {};
+  if (!isObj(v)) fail(name, 'must be a mapping');
+  checkKeys(v, name, allowed);
+  return v;
+}
+
+function str(v: unknown, key: string): string {
+  if (typeof v === 'number') return String(v);
+  if (typeof v !== 'string' || v === '') fail(key, 'must be a non-empty string');
+  return v;
+}
+
+function int(v: unknown, key: string, min: number, max: number): number {
+  const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min || n > max) fail(key, `must be a whole number from ${min} to ${max}`);
+  return n;
+}
+
+/** Parses `host:port`, `[v6]:port` or `:port`. */
+export function parseListen(v: unknown, key: string): ListenAddress {
+  const text = str(v, key).trim();
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(text);
+  if (!m) fail(key, `must be "host:port" (IPv6 as "[::1]:port"), got ${JSON.stringify(text)}`);
+  const host = m[1] ?? (m[2] || '0.0.0.0');
+  return { host, port: int(m[3], key, 0, 65535) };
+}
+
+function regex(v: unknown, key: string): RegExp {
+  const text = str(v, key);
+  try {
+    return new RegExp(text);
+  } catch (err) {
+    return fail(key, `invalid regular expression: ${(err as Error).message}`);
+  }
+}
+
+const APPS: ReadonlyArray<RouteAction['app']> = ['set', 'answer', 'pre_answer', 'playback', 'audio_stream', 'park', 'hangup', 'sleep', 'socket'];
+const NEEDS_DATA = new Set(['set', 'playback', 'audio_stream', 'sleep', 'socket']);
+
+function action(v: unknown, key: string): RouteAction {
+  let app: string;
+  let data = '';
+  if (typeof v === 'string') {
+    const sp = v.trim().indexOf(' ');
+    app = sp < 0 ? v.trim() : v.trim().slice(0, sp);
+    data = sp < 0 ? '' : v.trim().slice(sp + 1).trim();
+  } else if (isObj(v) && Object.keys(v).length === 1) {
+    app = Object.keys(v)[0]!;
+    const d = v[app];
+    data = d === null || d === undefined ? '' : typeof d === 'string' || typeof d === 'number' ? String(d) : fail(`${key}.${app}`, 'must be a string');
+  } else {
+    return fail(key, 'must be an application name or a one-key mapping like "set: NAME=VALUE"');
+  }
+  if (!APPS.includes(app as RouteAction['app'])) fail(key, `unknown application ${JSON.stringify(app)} (expected one of ${APPS.join(', ')})`);
+  if (NEEDS_DATA.has(app) && !data) fail(key, `${app} needs an argument`);
+  if (app === 'set' && !/^[^=\s]+=/.test(data)) fail(key, 'set needs NAME=VALUE');
+  if (app === 'sleep' && !/^\d+$/.test(data)) fail(key, 'sleep needs a number of milliseconds');
+  return { app: app as RouteAction['app'], data };
+}
+
+function route(v: unknown, key: string): Route {
+  if (!isObj(v)) fail(key, 'must be a mapping with match and actions');
+  checkKeys(v, key, ['match', 'actions']);
+  const r: Route = { headers: [], actions: [] };
+  if (v.match !== undefined && v.match !== null) {
+    if (!isObj(v.match)) fail(`${key}.match`, 'must be a mapping');
+    checkKeys(v.match, `${key}.match`, ['destination', 'caller', 'headers']);
+    if (v.match.destination !== undefined) r.destination = regex(v.match.destination, `${key}.match.destination`);
+    if (v.match.caller !== undefined) r.caller = regex(v.match.caller, `${key}.match.caller`);
+    if (v.match.headers !== undefined) {
+      if (!isObj(v.match.headers)) fail(`${key}.match.headers`, 'must be a mapping of header name to regular expression');
+      for (const [name, pattern] of Object.entries(v.match.headers)) {
+        r.headers.push({ name, pattern: regex(pattern, `${key}.match.headers.${name}`) });
+      }
+    }
+  }
+  if (!Array.isArray(v.actions) || v.actions.length === 0) fail(`${key}.actions`, 'must be a non-empty list');
+  r.actions = v.actions.map((a, i) => action(a, `${key}.actions[${i}]`));
+  return r;
+}
+
+/** Turns a parsed YAML/JSON document into a Config (defaults for what is missing); throws ConfigError naming the key. */
+export function buildConfig(doc: unknown): Config {
+  const config = defaultConfig();
+  if (doc === undefined || doc === null) return config;
+  if (!isObj(doc)) throw new ConfigError('config: the top level must be a mapping');
+  checkKeys(doc, '', ['sip', 'rtp', 'esl', 'http', 'tempDir', 'log', 'routes']);
+  const sip = section(doc, 'sip', ['listen', 'advertisedAddress']);
+  if (sip.listen !== undefined) config.sip.listen = parseListen(sip.listen, 'sip.listen');
+  config.sip.advertisedAddress = sip.advertisedAddress !== undefined ? str(sip.advertisedAddress, 'sip.advertisedAddress')
+    : config.sip.listen.host === '0.0.0.0' || config.sip.listen.host === '::' ? '127.0.0.1' : config.sip.listen.host;
+  const rtp = section(doc, 'rtp', ['address', 'portMin', 'portMax', 'timeoutSec']);
+  if (rtp.address !== undefined) config.rtp.address = str(rtp.address, 'rtp.address');
+  if (rtp.portMin !== undefined) config.rtp.portMin = int(rtp.portMin, 'rtp.portMin', 1024, 65534);
+  if (rtp.portMax !== undefined) config.rtp.portMax = int(rtp.portMax, 'rtp.portMax', 1025, 65535);
+  if (config.rtp.portMax - config.rtp.portMin < 2) fail('rtp.portMax', 'must be at least rtp.portMin + 2');
+  if (rtp.timeoutSec !== undefined) config.rtp.timeoutSec = int(rtp.timeoutSec, 'rtp.timeoutSec', 0, 86400);
+  const esl = section(doc, 'esl', ['listen', 'password', 'acl']);
+  if (esl.listen !== undefined) config.esl.listen = parseListen(esl.listen, 'esl.listen');
+  if (esl.password !== undefined) config.esl.password = str(esl.password, 'esl.password');
+  if (esl.acl !== undefined) {
+    if (!Array.isArray(esl.acl)) fail('esl.acl', 'must be a list of networks like 127.0.0.0/8');
+    config.esl.acl = esl.acl.map((a, i) => str(a, `esl.acl[${i}]`));
+  }
+  const http = section(doc, 'http', ['listen', 'token']);
+  if (http.listen !== undefined) config.http.listen = parseListen(http.listen, 'http.listen');
+  if (http.token !== undefined) config.http.token = str(http.token, 'http.token');
+  if (doc.tempDir !== undefined) config.tempDir = str(doc.tempDir, 'tempDir');
+  const log = section(doc, 'log', ['level']);
+  if (log.level !== undefined) {
+    const level = str(log.level, 'log.level');
+    if (!['error', 'warning', 'notice', 'info', 'debug'].includes(level)) fail('log.level', 'must be error, warning, notice, info or debug');
+    config.log.level = level as Config['log']['level'];
+  }
+  if (doc.routes !== undefined && doc.routes !== null) {
+    if (!Array.isArray(doc.routes)) fail('routes', 'must be a list');
+    config.routes = doc.routes.map((r, i) => route(r, `routes[${i}]`));
+    if (config.routes.length === 0) config.routes = defaultConfig().routes;
+  }
+  return config;
+}
+
+/** Environment overrides: AUDIO_STREAM_<SECTION>_<KEY> (camelCase keys as SNAKE_CASE), e.g. AUDIO_STREAM_SIP_LISTEN, AUDIO_STREAM_RTP_PORT_MIN, AUDIO_STREAM_TEMP_DIR. */
+export const ENV_KEYS: Record<string, string[]> = {
+  AUDIO_STREAM_SIP_LISTEN: ['sip', 'listen'],
+  AUDIO_STREAM_SIP_ADVERTISED_ADDRESS: ['sip', 'advertisedAddress'],
+  AUDIO_STREAM_RTP_ADDRESS: ['rtp', 'address'],
+  AUDIO_STREAM_RTP_PORT_MIN: ['rtp', 'portMin'],
+  AUDIO_STREAM_RTP_PORT_MAX: ['rtp', 'portMax'],
+  AUDIO_STREAM_RTP_TIMEOUT_SEC: ['rtp', 'timeoutSec'],
+  AUDIO_STREAM_ESL_LISTEN: ['esl', 'listen'],
+  AUDIO_STREAM_ESL_PASSWORD: ['esl', 'password'],
+  AUDIO_STREAM_HTTP_LISTEN: ['http', 'listen'],
+  AUDIO_STREAM_HTTP_TOKEN: ['http', 'token'],
+  AUDIO_STREAM_TEMP_DIR: ['tempDir'],
+  AUDIO_STREAM_LOG_LEVEL: ['log', 'level'],
+};
+
+function applyEnv(doc: Obj, env: NodeJS.ProcessEnv): void {
+  for (const [name, path] of Object.entries(ENV_KEYS)) {
+    const value = env[name];
+    if (value === undefined || value === '') continue;
+    if (name === 'AUDIO_STREAM_LOG_LEVEL' && value === 'off') continue;
+    let target = doc;
+    for (const part of path.slice(0, -1)) {
+      if (!isObj(target[part])) target[part] = {};
+      target = target[part] as Obj;
+    }
+    target[path.at(-1)!] = value;
+  }
+}
+
+/** Reads the config file (YAML or JSON; none = embedded defaults), applies environment overrides, validates. */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+  let doc: unknown = {};
+  if (path) {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`config: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    }
+    if (text.length > MAX_CONFIG_BYTES) throw new ConfigError(`config: ${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+    try {
+      doc = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new ConfigError(`config: ${path} is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  if (isObj(doc)) applyEnv(doc, env);
+  return buildConfig(doc);
+}
