@@ -62,7 +62,8 @@ export function classifyError(err: unknown, phase: ConnectPhase): StreamError {
   if (err instanceof StreamError) return err;
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
-  const message = typeof e?.message === 'string' && e.message ? e.message : String(err);
+  // OpenSSL messages end with a newline; keep the event text on one line.
+  const message = (typeof e?.message === 'string' && e.message.trim() ? e.message : String(err)).trim().replace(/\s*\n\s*/g, ' ');
   const text = code && !message.includes(code) ? `${message} (${code})` : message;
   if (code === 'WS_ERR_UNEXPECTED_MASK') return new StreamError(StreamErrorCode.SERVER_MASKED, text);
   if (HANDSHAKE_MESSAGES.some((m) => message.startsWith(m))) return new StreamError(StreamErrorCode.INVALID_HEADER, text);

@@ -94,6 +94,9 @@ export class WsConnection {
         maxPayload: this.limits.maxMessageBytes,
         followRedirects: false,
         autoPong: true,
+        // After the server's Close frame, ws waits this long for the server to end TCP before it emits
+        // 'close' (its default, 30 s, would hold back the disconnect event that long).
+        closeTimeout: this.limits.closeTimeoutMs,
       } as WebSocket.ClientOptions);
     } catch (err) {
       const error = err instanceof StreamError ? err : new StreamError(StreamErrorCode.NOT_SUPPORTED, (err as Error).message);
@@ -151,7 +154,7 @@ export class WsConnection {
     }
     if (this.state !== 'connecting' || this.closeAfterOpen) return false;
     this.queue.push(text);
-    this.queuedBytes += text.length;
+    this.queuedBytes += Buffer.byteLength(text);
     return true;
   }
 
