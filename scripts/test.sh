@@ -4,8 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Real peers the interop tests drive (Debian packages): SIPp, baresip, openssl.
 need=()
 command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v sipp >/dev/null 2>&1 || need+=(sip-tester)
+command -v baresip >/dev/null 2>&1 || need+=(baresip-core)
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing test dependencies: ${need[*]}" >&2
   if [ "$(id -u)" = 0 ]; then

@@ -1,0 +1,145 @@
+// SIPp as a real SIP phone: scenario builders and a runner. SIPp comes from Debian's sip-tester.
+import { spawn, execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+const SDP = `v=0
+o=sipp 53655765 2353687637 IN IP[local_ip_type] [local_ip]
+s=-
+c=IN IP[media_ip_type] [media_ip]
+t=0 0
+m=audio [rtpstream_audio_port] RTP/AVP 0 101
+a=rtpmap:0 PCMU/8000
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-15
+a=ptime:20
+__DIRECTION__`;
+
+function headers(method: string, cseq: number, branch = '[branch]', toTag = '[peer_tag_param]'): string {
+  return `${method} sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=${branch}
+From: "SIPp Caller" <sip:1000@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+To: <sip:[service]@[remote_ip]:[remote_port]>${toTag}
+Call-ID: [call_id]
+CSeq: ${cseq} ${method}
+Contact: <sip:1000@[local_ip]:[local_port];transport=[transport]>
+Max-Forwards: 70`;
+}
+
+function send(text: string, retrans = true): string {
+  return `  <send${retrans ? ' retrans="500"' : ''}><![CDATA[\n\n${text}\n\n  ]]></send>\n`;
+}
+
+function invite(cseq: number, direction = '', inDialog = false, extra = 'X-Test-Case: sipp-[call_number]'): string {
+  const sdp = SDP.replace('__DIRECTION__', direction ? `a=${direction}` : '');
+  return send(`${headers('INVITE', cseq, '[branch]', inDialog ? '[peer_tag_param]' : '')}
+${extra}
+Content-Type: application/sdp
+Content-Length: [len]
+
+${sdp}`);
+}
+
+function ack(cseq: number, branch = '[branch]', toTag = '[peer_tag_param]'): string {
+  return send(`${headers('ACK', cseq, branch, toTag)}\nContent-Length: 0`, false);
+}
+
+function answered(): string {
+  return `  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"/>
+`;
+}
+
+function bye(cseq: number): string {
+  return `${send(`${headers('BYE', cseq)}\nContent-Length: 0`)}  <recv response="200" crlf="true"/>\n`;
+}
+
+function scenario(name: string, body: string): string {
+  return `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<scenario name="${name}">\n${body}</scenario>\n`;
+}
+
+/** Calls, streams a raw mu-law file as RTP for `holdMs` after answer, then hangs up. */
+export function streamScenario(ulawFile: string, holdMs: number): string {
+  return scenario('stream', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},0,0"/></action></nop>
+  <pause milliseconds="${holdMs}"/>
+${bye(2)}`);
+}
+
+/** Calls and sends the Debian DTMF pcap (RFC 4733 digits) as RTP, then hangs up. */
+export function dtmfScenario(pcapFile: string, holdMs: number): string {
+  return scenario('dtmf', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec play_pcap_audio="${pcapFile}"/></action></nop>
+  <pause milliseconds="${holdMs}"/>
+${bye(2)}`);
+}
+
+/** Calls, waits for a ringing or progress answer, cancels, expects 200 (CANCEL) and 487 (INVITE). */
+export function cancelScenario(waitMs: number): string {
+  return scenario('cancel', `${invite(1)}  <recv response="100"/>
+  <pause milliseconds="${waitMs}"/>
+${send(`${headers('CANCEL', 1, '[branch-2]', '')}\nContent-Length: 0`)}  <recv response="200"/>
+  <recv response="487"/>
+${ack(1, '[branch-4]', '[peer_tag_param]')}`);
+}
+
+/** Calls, streams, puts the call on hold (sendonly), resumes (sendrecv), hangs up. */
+export function holdScenario(ulawFile: string, stepMs: number): string {
+  return scenario('hold', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},0,0"/></action></nop>
+  <pause milliseconds="${stepMs}"/>
+${invite(2, 'sendonly', true)}  <recv response="200"/>
+${ack(2)}  <pause milliseconds="${stepMs}"/>
+${invite(3, 'sendrecv', true)}  <recv response="200"/>
+${ack(3)}  <pause milliseconds="${stepMs}"/>
+${bye(4)}`);
+}
+
+/** Calls, streams, and waits for the callee's BYE (answered 200). */
+export function calleeHangsUpScenario(ulawFile: string, timeoutMs: number): string {
+  return scenario('callee-bye', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},0,0"/></action></nop>
+  <recv request="BYE" timeout="${timeoutMs}"/>
+  <send><![CDATA[
+
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+`);
+}
+
+/** Result of a SIPp run. */
+export interface SippResult { code: number | null; stdout: string; stderr: string }
+
+/** Runs SIPp as a client against `target` with a scenario written to `dir`; resolves when it exits. */
+export function runSipp(opts: { dir: string; name: string; scenario: string; target: string; service: string; transport?: 'u1' | 't1';
+  calls?: number; rate?: number; limit?: number; timeoutSec?: number; localPort?: number; mediaPort?: number }): Promise<SippResult> {
+  const file = join(opts.dir, `${opts.name}.xml`);
+  writeFileSync(file, opts.scenario);
+  const calls = opts.calls ?? 1;
+  const args = [opts.target, '-sf', file, '-s', opts.service, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', String(calls),
+    '-l', String(opts.limit ?? calls), '-r', String(opts.rate ?? 10), '-nostdin', '-timeout', `${opts.timeoutSec ?? 30}s`,
+    '-trace_err', '-error_file', join(opts.dir, `${opts.name}-errors.log`), '-t', opts.transport ?? 'u1',
+    '-p', String(opts.localPort ?? 0), '-min_rtp_port', String(opts.mediaPort ?? 40000), '-max_rtp_port', String((opts.mediaPort ?? 40000) + 2000)];
+  return new Promise((resolve) => {
+    const child = spawn('sipp', args, { cwd: opts.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => { stdout = (stdout + d).slice(-20000); });
+    child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20000); });
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Fails loudly when a peer program is missing (interop tests are never skipped). */
+export function requireProgram(name: string): void {
+  try {
+    execFileSync('which', [name], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`${name} is not installed: npm test installs it (scripts/test.sh); run it or apt-get install the package`);
+  }
+}
