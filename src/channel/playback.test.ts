@@ -29,7 +29,7 @@ test('files play in order at the codec rate: a 16 kHz WAV then a raw .r8 file', 
   writeFileSync(raw, Buffer.from(sine(1500, 8000, 0.5, 0.25).buffer));
   const first = channel.playback.enqueue(wav);
   const second = channel.playback.enqueue(raw);
-  await new Promise((r) => setTimeout(r, 50));
+  await channel.playback.loaded();
   const audio = pullAll(channel, 160, 1000);
   assert.equal(await first, 'done');
   assert.equal(await second, 'done');
@@ -56,7 +56,7 @@ test('an unreadable or unsupported file fails without blocking the queue; hangup
   const playing = channel.playback.enqueue(good);
   assert.equal(await bad, 'fail');
   assert.equal(await unsupported, 'fail');
-  await new Promise((r) => setTimeout(r, 20));
+  await channel.playback.loaded();
   assert.ok(channel.playback.nextFrame(160));
   channel.hangup();
   assert.equal(await playing, 'break');

@@ -85,6 +85,11 @@ export class Playback {
     return this.queue.length > 0;
   }
 
+  /** Resolves once every file queued so far has been read and decoded (played or not). */
+  async loaded(): Promise<void> {
+    await this.loading;
+  }
+
   /**
    * Queues a file behind whatever is queued or playing (never cutting it off); resolves when it has
    * finished playing, was broken off, or could not be read.
