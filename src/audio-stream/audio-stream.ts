@@ -45,6 +45,15 @@ export interface AudioStreamParams {
   onPlayFile?: (path: string, data: Record<string, unknown>) => void;
 }
 
+/** Seconds of a stream's audio that may wait towards a slow server before audio is dropped. */
+const MAX_BUFFERED_SECONDS = 2;
+
+/** Bounds for one stream: at most ~2 s of its audio (64 KiB at least) waits in the socket. */
+function streamLimits(chunkBytes: number, bufferMs: number): WsLimits {
+  const bytesPerSecond = (chunkBytes * 1000) / bufferMs;
+  return { ...DEFAULT_WS_LIMITS, maxBufferedBytes: Math.max(64 << 10, Math.ceil(bytesPerSecond * MAX_BUFFERED_SECONDS)) };
+}
+
 /** How many drops between two log lines about a slow or absent server. */
 const DROP_LOG_EVERY = 250;
 
@@ -63,6 +72,7 @@ export class AudioStream implements MediaBug {
   private connectionGone = false;
   private readonly log: Logger;
   private readonly conn: WsConnection;
+  private readonly limits: WsLimits;
   private readonly resampler: Resampler | undefined;
   private readonly chunker: SampleChunker;
   private readonly chunkBytes: Buffer;
@@ -86,18 +96,24 @@ export class AudioStream implements MediaBug {
     this.chunkBytes = Buffer.from(store.buffer, store.byteOffset, store.byteLength);
     this.playFiles = new PlayFiles(p.tempDir, p.channel.uuid);
     this.finished = new Promise((resolve) => { this.resolveFinished = resolve; });
+    this.limits = p.limits ?? streamLimits(chunkSamples * 2, p.options.bufferMs);
     this.conn = new WsConnection(p.url, p.options, {
       onOpen: () => this.onOpen(),
       onText: (text) => this.onText(text),
       onClose: (code, reason) => this.onServerClose(code, reason),
       onError: (error) => this.onError(error),
       onClosed: () => this.onClosed(),
-    }, p.limits ?? DEFAULT_WS_LIMITS);
+    }, this.limits);
   }
 
   /** Bytes of audio per binary message. */
   get chunkByteLength(): number {
     return this.chunker.chunkSamples * 2;
+  }
+
+  /** Bytes that may wait towards the server once open before audio is dropped. */
+  get maxBufferedBytes(): number {
+    return this.limits.maxBufferedBytes;
   }
 
   /** Bytes waiting to go to the server (queued while connecting or buffered by the socket). */

@@ -26,7 +26,9 @@ export interface WsConnectionHandlers {
 export interface WsLimits {
   /** Most messages queued while connecting (libwsc: 1024). */
   maxQueuedMessages: number;
-  /** Most bytes queued while connecting, or buffered in the socket once open, before audio is dropped. */
+  /** Most bytes queued while connecting before audio is dropped. */
+  maxQueuedBytes: number;
+  /** Most bytes buffered towards the server once open (socket plus ws's deflate queue) before audio is dropped. */
   maxBufferedBytes: number;
   /** Largest incoming message in bytes (default 16 MiB). */
   maxMessageBytes: number;
@@ -34,10 +36,11 @@ export interface WsLimits {
   closeTimeoutMs: number;
 }
 
-/** Defaults: 1024 messages or 1 MiB pending, 16 MiB incoming, 1 s close wait. */
+/** Defaults: 1024 messages or 1 MiB while connecting, 256 KiB buffered once open, 16 MiB incoming, 1 s close wait. */
 export const DEFAULT_WS_LIMITS: WsLimits = {
   maxQueuedMessages: 1024,
-  maxBufferedBytes: 1 << 20,
+  maxQueuedBytes: 1 << 20,
+  maxBufferedBytes: 256 << 10,
   maxMessageBytes: 16 << 20,
   closeTimeoutMs: 1000,
 };
@@ -87,7 +90,7 @@ export class WsConnection {
       this.ws = new WebSocket(this.url.href, {
         ...tlsOptions,
         perMessageDeflate: this.options.deflate
-          ? { clientNoContextTakeover: true, serverNoContextTakeover: true, clientMaxWindowBits: 9, zlibDeflateOptions: { memLevel: 4 } }
+          ? { clientNoContextTakeover: true, serverNoContextTakeover: true, clientMaxWindowBits: 9, zlibDeflateOptions: { level: 1, memLevel: 4 } }
           : false,
         headers: this.options.extraHeaders,
         origin: `http://${this.url.host.includes(':') ? `[${this.url.host}]` : this.url.host}:${this.url.port}`,
@@ -136,7 +139,7 @@ export class WsConnection {
       return true;
     }
     if (this.state !== 'connecting' || this.closeAfterOpen) return false;
-    if (this.queue.length >= this.limits.maxQueuedMessages || this.queuedBytes + data.length > this.limits.maxBufferedBytes) {
+    if (this.queue.length >= this.limits.maxQueuedMessages || this.queuedBytes + data.length > this.limits.maxQueuedBytes) {
       return this.drop();
     }
     const copy = reusable ? Buffer.from(data) : data;

@@ -2,6 +2,7 @@
 export const HANGUP_CAUSES = {
   NONE: 0,
   UNALLOCATED_NUMBER: 1,
+  NO_ROUTE_DESTINATION: 3,
   NORMAL_CLEARING: 16,
   USER_BUSY: 17,
   NO_USER_RESPONSE: 18,
@@ -29,4 +30,18 @@ export type HangupCause = keyof typeof HANGUP_CAUSES;
 /** True when `name` is a known hangup cause. */
 export function isHangupCause(name: string): name is HangupCause {
   return Object.prototype.hasOwnProperty.call(HANGUP_CAUSES, name);
+}
+
+/** The SIP status sent when a call is ended with this cause before it was answered (FreeSWITCH's mapping). */
+export function causeToSipStatus(cause: HangupCause): number {
+  switch (cause) {
+    case 'USER_BUSY': return 486;
+    case 'CALL_REJECTED': return 603;
+    case 'UNALLOCATED_NUMBER': case 'NO_ROUTE_DESTINATION': return 404;
+    case 'INCOMPATIBLE_DESTINATION': return 488;
+    case 'NORMAL_TEMPORARY_FAILURE': case 'SERVICE_UNAVAILABLE': case 'SYSTEM_SHUTDOWN': return 503;
+    case 'ORIGINATOR_CANCEL': return 487;
+    case 'INVALID_NUMBER_FORMAT': return 484;
+    default: return 480;
+  }
 }

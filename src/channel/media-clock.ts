@@ -13,8 +13,11 @@ interface Cohort {
   members: Member[];
 }
 
-/** How many missed ticks a late cohort replays before it skips ahead (200 ms at 20 ms ptime). */
-const MAX_CATCH_UP_TICKS = 10;
+/**
+ * How many ticks a late cohort runs in one wake-up before it skips ahead. Small on purpose: when the
+ * process is overloaded, replaying missed ticks only adds work and turns overload into collapse.
+ */
+const MAX_CATCH_UP_TICKS = 2;
 
 /**
  * One clock for every channel, as FreeSWITCH's soft timer: members with the same packet time are
@@ -26,6 +29,8 @@ export class MediaClock {
   private timer: NodeJS.Timeout | undefined;
   private timerDueMs = Infinity;
   private running = false;
+  /** Ticks skipped because the process was too late to run them (per cohort, not per member). */
+  skippedTicks = 0;
 
   /** Number of members. */
   get size(): number {
@@ -110,7 +115,9 @@ export class MediaClock {
     let ticks = 0;
     while (cohort.nextDueMs <= now && cohort.members.length > 0) {
       if (ticks++ >= MAX_CATCH_UP_TICKS) {
-        cohort.nextDueMs += Math.ceil((now - cohort.nextDueMs) / cohort.periodMs) * cohort.periodMs;
+        const skip = Math.ceil((now - cohort.nextDueMs) / cohort.periodMs);
+        this.skippedTicks += skip;
+        cohort.nextDueMs += skip * cohort.periodMs;
         break;
       }
       const due = cohort.nextDueMs;

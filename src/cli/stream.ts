@@ -39,8 +39,8 @@ failed or the server closed it; 2 for bad arguments.`;
 
 /** Largest WAV file accepted, in bytes. */
 const MAX_WAV_BYTES = 1 << 30;
-/** With --speed 0: bytes allowed to wait in the socket before feeding pauses. */
-const FAST_HIGH_WATER_BYTES = 256 * 1024;
+/** With --speed 0: the share of the stream's buffer bound that may fill before feeding pauses (so nothing is dropped). */
+const FAST_HIGH_WATER_SHARE = 0.5;
 /** With --speed 0: frames fed between two turns of the event loop (so server replies are read meanwhile). */
 const FAST_BATCH_FRAMES = 20;
 
@@ -190,7 +190,7 @@ class StreamRun {
   private pumpFast(): void {
     if (this.outcome || !this.opened) return;
     let fed = 0;
-    while (!this.outcome && this.stream.bufferedBytes < FAST_HIGH_WATER_BYTES && fed < FAST_BATCH_FRAMES) {
+    while (!this.outcome && this.stream.bufferedBytes < this.stream.maxBufferedBytes * FAST_HIGH_WATER_SHARE && fed < FAST_BATCH_FRAMES) {
       this.feedOne(performance.now());
       fed++;
     }

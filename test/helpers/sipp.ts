@@ -62,7 +62,7 @@ function scenario(name: string, body: string): string {
 
 /** Calls, streams a raw mu-law file as RTP for `holdMs` after answer, then hangs up. */
 export function streamScenario(ulawFile: string, holdMs: number): string {
-  return scenario('stream', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},0,0"/></action></nop>
+  return scenario('stream', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},1,0"/></action></nop>
   <pause milliseconds="${holdMs}"/>
 ${bye(2)}`);
 }
@@ -78,25 +78,27 @@ ${bye(2)}`);
 export function cancelScenario(waitMs: number): string {
   return scenario('cancel', `${invite(1)}  <recv response="100"/>
   <pause milliseconds="${waitMs}"/>
-${send(`${headers('CANCEL', 1, '[branch-2]', '')}\nContent-Length: 0`)}  <recv response="200"/>
+${send(`${headers('CANCEL', 1, '[branch-3]', '')}\nContent-Length: 0`)}  <recv response="200"/>
   <recv response="487"/>
-${ack(1, '[branch-4]', '[peer_tag_param]')}`);
+${ack(1, '[branch-6]', '[peer_tag_param]')}`);
 }
 
 /** Calls, streams, puts the call on hold (sendonly), resumes (sendrecv), hangs up. */
 export function holdScenario(ulawFile: string, stepMs: number): string {
-  return scenario('hold', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},0,0"/></action></nop>
+  return scenario('hold', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},1,0"/></action></nop>
   <pause milliseconds="${stepMs}"/>
-${invite(2, 'sendonly', true)}  <recv response="200"/>
+${invite(2, 'sendonly', true)}  <recv response="100" optional="true"/>
+  <recv response="200"/>
 ${ack(2)}  <pause milliseconds="${stepMs}"/>
-${invite(3, 'sendrecv', true)}  <recv response="200"/>
+${invite(3, 'sendrecv', true)}  <recv response="100" optional="true"/>
+  <recv response="200"/>
 ${ack(3)}  <pause milliseconds="${stepMs}"/>
 ${bye(4)}`);
 }
 
 /** Calls, streams, and waits for the callee's BYE (answered 200). */
 export function calleeHangsUpScenario(ulawFile: string, timeoutMs: number): string {
-  return scenario('callee-bye', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},0,0"/></action></nop>
+  return scenario('callee-bye', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},1,0"/></action></nop>
   <recv request="BYE" timeout="${timeoutMs}"/>
   <send><![CDATA[
 
@@ -123,8 +125,8 @@ export function runSipp(opts: { dir: string; name: string; scenario: string; tar
   const calls = opts.calls ?? 1;
   const args = [opts.target, '-sf', file, '-s', opts.service, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', String(calls),
     '-l', String(opts.limit ?? calls), '-r', String(opts.rate ?? 10), '-nostdin', '-timeout', `${opts.timeoutSec ?? 30}s`,
-    '-trace_err', '-error_file', join(opts.dir, `${opts.name}-errors.log`), '-t', opts.transport ?? 'u1',
-    '-p', String(opts.localPort ?? 0), '-min_rtp_port', String(opts.mediaPort ?? 40000), '-max_rtp_port', String((opts.mediaPort ?? 40000) + 2000)];
+    ...(process.env.SIPP_TRACE ? ['-trace_msg', '-message_file', join(opts.dir, `${opts.name}-messages.log`)] : []), '-trace_err', '-error_file', join(opts.dir, `${opts.name}-errors.log`), '-t', opts.transport ?? 'u1',
+    '-p', String(opts.localPort ?? (opts.mediaPort ?? 40000) + 1500), '-mp', String(opts.mediaPort ?? 40000)];
   return new Promise((resolve) => {
     const child = spawn('sipp', args, { cwd: opts.dir, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -1,0 +1,85 @@
+import type { Core } from '../core.ts';
+import type { Config } from '../config/config.ts';
+import { SipUserAgent } from '../sip/user-agent.ts';
+import type { IncomingCall } from '../sip/call.ts';
+import { RtpSession, PortAllocator } from '../rtp/index.ts';
+import { findRoute, executeRoute } from '../dialplan/dialplan.ts';
+import { Logger } from '../lib/logger.ts';
+import { SipCall } from './sip-call.ts';
+
+const log = new Logger('sip-host');
+
+/** Answers SIP calls: one SipCall (channel + RTP) per INVITE, routed through the configured dialplan. */
+export class SipHost {
+  readonly ua: SipUserAgent;
+  readonly ports: PortAllocator;
+  private readonly calls = new Set<SipCall>();
+
+  constructor(private readonly core: Core, private readonly config: Config, uaTimers?: { T1?: number; T2?: number; T4?: number }) {
+    this.ua = new SipUserAgent({
+      listen: config.sip.listen,
+      advertisedAddress: config.sip.advertisedAddress,
+      timers: uaTimers,
+    });
+    this.ports = new PortAllocator(config.rtp.portMin, config.rtp.portMax);
+    this.ua.onInvite = (call) => { void this.onInvite(call); };
+  }
+
+  /** Live calls. */
+  get size(): number {
+    return this.calls.size;
+  }
+
+  /** Binds SIP (UDP and TCP). */
+  async start(): Promise<void> {
+    await this.ua.start();
+  }
+
+  private async onInvite(call: IncomingCall): Promise<void> {
+    const rtp = new RtpSession({ address: this.config.rtp.address, ports: this.ports });
+    try {
+      await rtp.open();
+    } catch (err) {
+      rtp.close();
+      log.error(`cannot open RTP for call ${call.callId}: ${(err as Error).message}`);
+      call.reject(503);
+      return;
+    }
+    if (call.state === 'terminated') {
+      rtp.close();
+      return;
+    }
+    const sipCall = new SipCall(this.core, call, rtp, {
+      rtpAddress: this.config.rtp.address,
+      advertisedAddress: this.config.sip.advertisedAddress,
+      rtpTimeoutSec: this.config.rtp.timeoutSec,
+    });
+    const channel = sipCall.channel;
+    this.calls.add(sipCall);
+    void channel.ended.then(() => this.calls.delete(sipCall));
+    if (!sipCall.negotiate()) {
+      channel.hangup('INCOMPATIBLE_DESTINATION');
+      return;
+    }
+    const route = findRoute(this.config.routes, {
+      destination: channel.caller.destinationNumber,
+      caller: channel.caller.callerIdNumber,
+      header: (name) => call.invite.getHeader(name),
+    });
+    if (!route) {
+      log.notice(`no route for ${channel.caller.destinationNumber} from ${channel.caller.callerIdNumber}`);
+      channel.hangup('NO_ROUTE_DESTINATION');
+      return;
+    }
+    await executeRoute(this.core, channel, route).catch((err: Error) => {
+      log.error(`route of ${channel.uuid} failed: ${err.message}`);
+      channel.hangup('NORMAL_TEMPORARY_FAILURE');
+    });
+  }
+
+  /** Hangs up every call (BYE or a final response) and stops listening. */
+  async close(cause: 'SYSTEM_SHUTDOWN' | 'MANAGER_REQUEST' = 'SYSTEM_SHUTDOWN'): Promise<void> {
+    for (const call of [...this.calls]) call.channel.hangup(cause);
+    await this.ua.close();
+  }
+}

@@ -1,0 +1,48 @@
+import type { Core } from '../core.ts';
+import { streamMetrics } from '../audio-stream/metrics.ts';
+import { findAudioStream } from '../audio-stream/command.ts';
+
+/** Extra gauges and counters other parts register (ESL clients, SIP counters...). */
+export type MetricSource = () => Array<{ name: string; help: string; type: 'gauge' | 'counter'; value: number; labels?: Record<string, string> }>;
+
+function labelText(labels: Record<string, string> | undefined): string {
+  if (!labels) return '';
+  const parts = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
+  return `{${parts.join(',')}}`;
+}
+
+/** Prometheus text exposition (format 0.0.4) of the engine's counters, built at scrape time. */
+export function renderMetrics(core: Core, extra: MetricSource[] = []): string {
+  const lines: string[] = [];
+  const family = (name: string, help: string, type: string, samples: Array<[Record<string, string> | undefined, number]>) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}${labelText(labels)} ${value}`);
+  };
+  let paused = 0;
+  let attached = 0;
+  for (const channel of core.registry) {
+    const s = findAudioStream(channel);
+    if (!s) continue;
+    attached++;
+    if (s.isPaused) paused++;
+  }
+  family('audio_stream_channels', 'Live channels.', 'gauge', [[undefined, core.registry.size]]);
+  family('audio_stream_streams', 'Audio streams attached to channels, by state.', 'gauge', [
+    [{ state: 'connecting' }, streamMetrics.connecting], [{ state: 'open' }, streamMetrics.open],
+    [{ state: 'paused' }, paused], [{ state: 'attached' }, attached]]);
+  family('audio_stream_streams_started_total', 'Streams started.', 'counter', [[undefined, streamMetrics.started]]);
+  family('audio_stream_messages_sent_total', 'WebSocket messages sent (audio and text).', 'counter', [[undefined, streamMetrics.messagesSent]]);
+  family('audio_stream_bytes_sent_total', 'WebSocket payload bytes sent.', 'counter', [[undefined, streamMetrics.bytesSent]]);
+  family('audio_stream_messages_dropped_total', 'Audio messages dropped (not connected yet, or a slow server).', 'counter', [[undefined, streamMetrics.messagesDropped]]);
+  const errors: Array<[Record<string, string>, number]> = [];
+  for (let code = 1; code <= 9; code++) errors.push([{ code: String(code) }, streamMetrics.errorsByCode.get(code) ?? 0]);
+  family('audio_stream_stream_errors_total', 'mod_audio_stream::error events, by error code.', 'counter', errors);
+  for (const source of extra) {
+    for (const m of source()) family(m.name, m.help, m.type, [[m.labels, m.value]]);
+  }
+  const mem = process.memoryUsage();
+  const cpu = process.cpuUsage();
+  family('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge', [[undefined, mem.rss]]);
+  family('process_cpu_seconds_total', 'User and system CPU time spent in seconds.', 'counter', [[undefined, (cpu.user + cpu.system) / 1e6]]);
+  return `${lines.join('\n')}\n`;
+}
