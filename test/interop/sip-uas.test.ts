@@ -48,7 +48,7 @@ async function freeMediaPort(): Promise<number> {
 async function runSipp(port: number, extra: string[]): Promise<SippResult> {
   const dir = mkdtempSync(join(tmpdir(), 'sipp-'));
   const mediaPort = await freeMediaPort();
-  const args = [`127.0.0.1:${port}`, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-mp', String(mediaPort), '-p', '0',
+  const args = [`127.0.0.1:${port}`, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-mp', String(mediaPort), '-p', String(mediaPort + 1500),
     '-m', '5', '-nostdin', '-timeout', '20s', '-trace_err', ...extra];
   return new Promise((resolve, reject) => {
     const child = spawn('sipp', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
