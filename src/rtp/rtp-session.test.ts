@@ -33,6 +33,17 @@ async function openSession(options: RtpSessionOptions): Promise<RtpSession> {
   return s;
 }
 
+/** A UDP socket bound on an even free port (the OS picks; odd picks are retried). */
+async function evenSquatter(): Promise<dgram.Socket> {
+  for (;;) {
+    const s = dgram.createSocket('udp4');
+    s.bind(0, HOST);
+    await once(s, 'listening');
+    if (s.address().port % 2 === 0 && s.address().port < 65534) return s;
+    s.close();
+  }
+}
+
 async function waitFor(cond: () => boolean, what: string, timeoutMs = 2000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
@@ -292,14 +303,13 @@ test('a codec change by re-INVITE mid-call', async () => {
 });
 
 test('port allocation: skips a port in use, fails clearly when exhausted, close() is idempotent and gives the port back', async () => {
-  const small = new PortAllocator(41300, 41303); // 41300, 41302
-  const squatter = dgram.createSocket('udp4');
-  squatter.bind(41300, HOST);
-  await once(squatter, 'listening');
+  const squatter = await evenSquatter(); // a port in use by another process
+  const taken = squatter.address().port;
+  const small = new PortAllocator(taken, taken + 3); // two even ports: `taken` and taken + 2
   const m = media(CODECS.PCMU, 9);
   try {
     const s1 = await openSession({ address: HOST, ports: small, media: m });
-    assert.equal(s1.localPort, 41302);
+    assert.equal(s1.localPort, taken + 2);
     await assert.rejects(openSession({ address: HOST, ports: small, media: m }), (e: unknown) => e instanceof RtpError && e.code === RtpErrorCode.NO_PORT);
     s1.close();
     s1.close();
@@ -315,12 +325,14 @@ test('port allocation: skips a port in use, fails clearly when exhausted, close(
 
 test('opened before the media is known (to answer with our port), then given it; a fixed port; onDtmf set later', async () => {
   const peer = await rawPeer();
-  const fixed = new PortAllocator(41400, 41401).allocate();
+  const probe = await evenSquatter();
+  const fixed = probe.address().port; // free again once the probe is closed
+  await new Promise<void>((r) => probe.close(() => r()));
   const s = new RtpSession({ address: HOST, port: fixed });
   assert.equal(s.localPort, 0);
   await s.open();
   try {
-    assert.equal(s.localPort, 41400);
+    assert.equal(s.localPort, fixed);
     assert.equal(s.media, undefined);
     assert.equal(s.sendFrame(new Int16Array(160)), false);
     assert.equal(s.pullFrame(), null);
