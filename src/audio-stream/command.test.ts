@@ -81,7 +81,8 @@ test('connect event carries the channel headers and the exact body', async () =>
   uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 8k`);
   const e = await ev.waitFor('connect');
   assert.equal(e.name, 'CUSTOM');
-  assert.equal(e.headers[0]![0], 'Event-Subclass');
+  assert.equal(e.headers[0]![0], 'Event-Name');
+  assert.equal(e.headers.findIndex(([n]) => n === 'Event-Subclass'), e.headers.findIndex(([n]) => n === 'Event-Sequence') + 1);
   assert.equal(e.get('Event-Subclass'), 'mod_audio_stream::connect');
   assert.equal(e.get('Event-Name'), 'CUSTOM');
   assert.equal(e.get('Unique-ID'), channel.uuid);

@@ -3,6 +3,7 @@ import type { Channel } from '../channel/channel.ts';
 import { isHangupCause } from '../channel/hangup-cause.ts';
 import { uuidAudioStream } from '../audio-stream/command.ts';
 import { Logger } from '../lib/logger.ts';
+import { socketApplication } from '../esl/outbound.ts';
 
 const log = new Logger('dialplan');
 
@@ -12,13 +13,14 @@ export function expandVariables(channel: Channel, text: string): string {
 }
 
 /** Applications a route or an ESL `sendmsg execute` can run. */
-export const APPLICATIONS = ['set', 'answer', 'pre_answer', 'playback', 'audio_stream', 'park', 'hangup', 'sleep'] as const;
+export const APPLICATIONS = ['set', 'answer', 'pre_answer', 'playback', 'audio_stream', 'park', 'hangup', 'sleep', 'socket'] as const;
 
 /** Runs one application on a channel, firing CHANNEL_EXECUTE and CHANNEL_EXECUTE_COMPLETE; resolves with its response text. */
 export async function executeApplication(core: Core, channel: Channel, app: string, rawData: string): Promise<string> {
   if (channel.isHungUp) return '-ERR channel hung up';
   const data = expandVariables(channel, rawData);
-  const headers = { Application: app, 'Application-Data': data, 'Application-UUID': crypto.randomUUID() };
+  // An ESL sendmsg's Event-UUID becomes the Application-UUID (modesl and esl-lite wait for it).
+  const headers = { Application: app, 'Application-Data': data, 'Application-UUID': channel.getVariable('app_uuid') ?? crypto.randomUUID() };
   channel.fire('CHANNEL_EXECUTE', undefined, undefined, headers);
   let response: string;
   try {
@@ -67,6 +69,8 @@ async function run(core: Core, channel: Channel, app: string, data: string): Pro
       await Promise.race([new Promise((r) => setTimeout(r, ms)), channel.ended]);
       return '+OK';
     }
+    case 'socket':
+      return socketApplication(core, channel, data);
     default:
       return `-ERR unknown application ${app}`;
   }

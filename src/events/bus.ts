@@ -46,6 +46,8 @@ export class EventBus {
       .add('Event-Calling-Function', event.subclass ?? event.name)
       .add('Event-Calling-Line-Number', 0)
       .add('Event-Sequence', ++this.sequence);
+    // As captured from FreeSWITCH: a CUSTOM event's Event-Subclass follows Event-Sequence.
+    if (subclass !== undefined) event.add('Event-Subclass', subclass);
     return event;
   }
 

@@ -5,9 +5,8 @@ export class FsEvent {
   /** Event body (for mod_audio_stream events: compact JSON), or undefined. */
   body: string | undefined;
 
-  /** Creates an event; CUSTOM events carry `Event-Subclass` first, as switch_event_create_subclass does. */
+  /** Creates an event with its Event-Name header; the bus adds the standard headers (and Event-Subclass after them). */
   constructor(readonly name: string, readonly subclass?: string) {
-    if (subclass !== undefined) this.headers.push(['Event-Subclass', subclass]);
     this.headers.push(['Event-Name', name]);
   }
 

@@ -65,7 +65,7 @@ test('streams a mono WAV in real time: events as JSON lines, metadata first, aud
   assert.deepEqual(got, source, 'bit-exact at the codec rate');
 });
 
-test('stereo WAV, --speed 0, 16k: left = read, right = write; play events keep their files until exit', async () => {
+test('stereo WAV, --speed 3, 16k: left = read, right = write; play events keep their files until exit', async () => {
   const pcm = Buffer.from(Int16Array.from([5, 6, 7, 8]).buffer);
   const srv = await server((conn) => conn.socket.send(JSON.stringify(
     { type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 16000, audioData: pcm.toString('base64') } })));
@@ -73,7 +73,7 @@ test('stereo WAV, --speed 0, 16k: left = read, right = write; play events keep t
   const right = sine(1800, 16000, 3, 0.5);
   const file = wavFile('stereo16k.wav', interleave(left, right), 16000, 2);
   const temp = join(dir, 'play');
-  const r = await cli(['stream', file, srv.url, 'stereo', '16k', '--speed', '0', '--ptime', '30', '--temp-dir', temp,
+  const r = await cli(['stream', file, srv.url, 'stereo', '16k', '--speed', '3', '--ptime', '30', '--temp-dir', temp,
     '--var', 'STREAM_BUFFER_SIZE=100', '--keep-files']);
   assert.equal(r.code, 0, r.stderr);
   const play = r.events.find((e) => e.subclass === 'mod_audio_stream::play');
@@ -89,6 +89,17 @@ test('stereo WAV, --speed 0, 16k: left = read, right = write; play events keep t
   assert.equal(l.length, 48000);
   assert.deepEqual(l, left);
   assert.deepEqual(rr, right);
+});
+
+test('--speed 0 streams a long file as fast as the server takes it, nothing dropped', async () => {
+  const srv = await server();
+  const source = sine(1234, 16000, 20, 0.5);
+  const file = wavFile('long16k.wav', source, 16000, 1);
+  const r = await cli(['stream', file, srv.url, 'mono', '16k', '--speed', '0']);
+  assert.equal(r.code, 0, r.stderr);
+  const conn = srv.connections[0]!;
+  await conn.closed;
+  assert.deepEqual(pcmFromBuffer(Buffer.concat(binaries(conn))), source, '20 s of audio, bit-exact, none dropped');
 });
 
 test('a commands file pauses, sends text and stops; the run outlasts the file with silence', async () => {

@@ -42,6 +42,8 @@ test('serve --config answers a SIPp call, streams it, and on SIGTERM hangs up wi
   const config = join(dir, 'audio-stream.yaml');
   writeFileSync(config, `
 sip: { listen: "127.0.0.1:0" }
+esl: { listen: "127.0.0.1:0" }
+http: { listen: "127.0.0.1:0" }
 rtp: { address: 127.0.0.1, portMin: 37000, portMax: 37400, timeoutSec: 30 }
 tempDir: ${tempDir}
 routes:
@@ -84,7 +86,7 @@ routes:
 });
 
 test('no config: embedded defaults (SIP overridden by the environment) answer OPTIONS; SIGINT exits 0', async () => {
-  const s = await serve([], { AUDIO_STREAM_SIP_LISTEN: '127.0.0.1:0' });
+  const s = await serve([], { AUDIO_STREAM_SIP_LISTEN: '127.0.0.1:0', AUDIO_STREAM_ESL_LISTEN: '127.0.0.1:0', AUDIO_STREAM_HTTP_LISTEN: '127.0.0.1:0' });
   const sock = createSocket('udp4');
   try {
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));

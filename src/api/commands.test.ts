@@ -1,0 +1,267 @@
+// Replies of every API command, as mod_commands.c (FreeSWITCH 1.10) prints them: the usage texts,
+// `-ERR No such channel!\n`, `+OK\n`, the replies without a newline (uuid_getvar, uuid_exists),
+// `-ERROR\n` of uuid_answer/uuid_pre_answer, show channels' CSV/JSON/XML.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Core } from '../core.ts';
+import { makeChannel, collectEvents, until } from '../../test/helpers/harness.ts';
+import { sine } from '../../test/helpers/audio.ts';
+import { API_COMMAND_NAMES, ApiRegistry, apiCommands, createApiRegistry, executeApi, executeApiLine } from './commands.ts';
+import { CHANNEL_COLUMNS } from './show-channels.ts';
+import { formatUptime, FREESWITCH_COMPAT_VERSION } from './system-commands.ts';
+import { UUID_AUDIO_STREAM_SYNTAX } from '../audio-stream/command.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'as-api-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+test('every built-in command is registered; unknown commands are not found', async () => {
+  assert.deepEqual(apiCommands.names(), [...API_COMMAND_NAMES]);
+  const core = new Core();
+  assert.equal(await executeApi(core, 'sofia', 'status'), '-ERR sofia Command not found!\n');
+  assert.equal(await executeApi(core, 'STATUS', '') === await executeApi(core, 'status', ''), false, 'uptime moves');
+  assert.match(await executeApi(core, 'STATUS', ''), /^UP /, 'names are case-insensitive');
+});
+
+test('the registry takes new commands; a throwing handler answers -ERR', async () => {
+  const r = createApiRegistry();
+  r.register('echo', (_core, args) => `${args}\n`);
+  r.register('boom', () => { throw new Error('kaput'); });
+  const core = new Core();
+  assert.equal(await executeApi(core, 'echo', ' hi there ', r), 'hi there\n');
+  assert.equal(await executeApi(core, 'boom', '', r), '-ERR kaput\n');
+  assert.equal(await executeApiLine(core, '  echo a b  ', r), 'a b\n');
+  assert.ok(r.unregister('echo'));
+  assert.equal(await executeApi(core, 'echo', 'x', r), '-ERR echo Command not found!\n');
+  assert.ok(new ApiRegistry().names().length === 0);
+});
+
+test('uuid_setvar: usage, unknown channel, set (quotes group), unset', async () => {
+  const { core, channel } = makeChannel();
+  assert.equal(await executeApi(core, 'uuid_setvar', ''), '-USAGE: <uuid> <var> [value]\n');
+  assert.equal(await executeApi(core, 'uuid_setvar', 'nope'), '-USAGE: <uuid> <var> [value]\n');
+  assert.equal(await executeApi(core, 'uuid_setvar', 'nope foo bar'), '-ERR No such channel!\n');
+  assert.equal(await executeApi(core, 'uuid_setvar', `${channel.uuid} STREAM_BUFFER_SIZE 40`), '+OK\n');
+  assert.equal(channel.getVariable('STREAM_BUFFER_SIZE'), '40');
+  assert.equal(await executeApi(core, 'uuid_setvar', `${channel.uuid} greeting 'hello world' again`), '+OK\n');
+  assert.equal(channel.getVariable('greeting'), "hello world again");
+  assert.equal(await executeApi(core, 'uuid_setvar', `${channel.uuid} greeting`), '+OK\n');
+  assert.equal(channel.getVariable('greeting'), undefined);
+  channel.hangup();
+});
+
+test('uuid_setvar_multi: several variables; unknown channel prints -ERR then the usage', async () => {
+  const { core, channel } = makeChannel();
+  assert.equal(await executeApi(core, 'uuid_setvar_multi', `${channel.uuid} a=1;b=two words;c`), '+OK\n');
+  assert.equal(channel.getVariable('a'), '1');
+  assert.equal(channel.getVariable('b'), 'two words');
+  assert.equal(await executeApi(core, 'uuid_setvar_multi', 'nope a=1'),
+    '-ERR No such channel!\n-USAGE: <uuid> <var>=<value>;<var>=<value>...\n');
+  assert.equal(await executeApi(core, 'uuid_setvar_multi', channel.uuid), '-USAGE: <uuid> <var>=<value>;<var>=<value>...\n');
+  channel.hangup();
+});
+
+test('uuid_getvar: the value or _undef_, without a newline', async () => {
+  const { core, channel } = makeChannel();
+  assert.equal(await executeApi(core, 'uuid_getvar', `${channel.uuid} caller_id_number`), '1000');
+  assert.equal(await executeApi(core, 'uuid_getvar', `${channel.uuid} not_set`), '_undef_');
+  assert.equal(await executeApi(core, 'uuid_getvar', channel.uuid), '-USAGE: <uuid> <var>\n');
+  assert.equal(await executeApi(core, 'uuid_getvar', 'nope x'), '-ERR No such channel!\n');
+  channel.hangup();
+});
+
+test('uuid_kill: default NORMAL_CLEARING, a cause by name or Q.850 number', async () => {
+  assert.equal(await executeApi(new Core(), 'uuid_kill', ''), '-USAGE: <uuid> [cause]\n');
+  assert.equal(await executeApi(new Core(), 'uuid_kill', 'nope'), '-ERR No such channel!\n');
+  const a = makeChannel();
+  assert.equal(await executeApi(a.core, 'uuid_kill', a.channel.uuid), '+OK\n');
+  assert.equal(a.endpoint.hungUp, 'NORMAL_CLEARING');
+  assert.equal(a.core.registry.size, 0);
+  const b = makeChannel();
+  assert.equal(await executeApi(b.core, 'uuid_kill', `${b.channel.uuid} user_busy`), '+OK\n');
+  assert.equal(b.endpoint.hungUp, 'USER_BUSY');
+  const c = makeChannel();
+  assert.equal(await executeApi(c.core, 'uuid_kill', `${c.channel.uuid} 21`), '+OK\n');
+  assert.equal(c.channel.hangupCause, 'CALL_REJECTED');
+});
+
+test('uuid_answer and uuid_pre_answer: +OK, or -ERROR for an unknown channel or a refusal', async () => {
+  const { core, channel, endpoint } = makeChannel();
+  assert.equal(await executeApi(core, 'uuid_answer', 'nope'), '-ERROR\n');
+  assert.equal(await executeApi(core, 'uuid_pre_answer', 'nope'), '-ERROR\n');
+  endpoint.allowPreAnswer = false;
+  assert.equal(await executeApi(core, 'uuid_pre_answer', channel.uuid), '-ERROR\n');
+  endpoint.allowPreAnswer = true;
+  assert.equal(await executeApi(core, 'uuid_pre_answer', channel.uuid), '+OK\n');
+  assert.equal(channel.answerState, 'early');
+  assert.equal(await executeApi(core, 'uuid_answer', channel.uuid), '+OK\n');
+  assert.equal(channel.answerState, 'answered');
+  channel.hangup();
+});
+
+test('uuid_broadcast: queues playback on the channel (aleg, both, default), not for bleg alone', async () => {
+  const { core, channel } = makeChannel({ rateHz: 8000 });
+  const ev = collectEvents(core);
+  const file = join(dir, 'hello.r8');
+  writeFileSync(file, Buffer.from(sine(440, 8000, 0.2).buffer));
+  assert.equal(await executeApi(core, 'uuid_broadcast', channel.uuid), '-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n');
+  assert.equal(await executeApi(core, 'uuid_broadcast', `nope ${file}`), '-ERR invalid uuid\n');
+  assert.equal(await executeApi(core, 'uuid_broadcast', `${channel.uuid} ${file} bleg`), '+OK Message sent\n');
+  assert.equal(await executeApi(core, 'uuid_broadcast', `${channel.uuid} ${file} aleg`), '+OK Message sent\n');
+  await until(() => channel.playback.busy, 2000, 'playback queued');
+  const executes = ev.events.filter((e) => e.name === 'CHANNEL_EXECUTE');
+  assert.equal(executes.length, 1);
+  assert.equal(executes[0]!.get('Application'), 'playback');
+  assert.equal(executes[0]!.get('Application-Data'), file);
+  assert.equal(await executeApi(core, 'uuid_break', `${channel.uuid} all`), '+OK\n');
+  await until(() => ev.events.some((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE'), 2000, 'playback broken');
+  assert.equal(ev.events.find((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE')!.get('Application-Response'), 'PLAYBACK BREAK');
+  channel.hangup();
+});
+
+test('uuid_break: usage, unknown channel, empties the playback queue', async () => {
+  const { core, channel } = makeChannel({ rateHz: 8000 });
+  assert.equal(await executeApi(core, 'uuid_break', ''), '-USAGE: <uuid> [all]\n');
+  assert.equal(await executeApi(core, 'uuid_break', 'nope'), '-ERR No such channel!\n');
+  const file = join(dir, 'long.r8');
+  writeFileSync(file, Buffer.from(sine(440, 8000, 2).buffer));
+  const played = channel.playback.enqueue(file);
+  await until(() => channel.playback.busy, 2000, 'file loaded');
+  assert.equal(await executeApi(core, 'uuid_break', channel.uuid), '+OK\n');
+  assert.equal(await played, 'break');
+  channel.hangup();
+});
+
+test('uuid_exists: true or false, no newline', async () => {
+  const { core, channel } = makeChannel();
+  assert.equal(await executeApi(core, 'uuid_exists', channel.uuid), 'true');
+  assert.equal(await executeApi(core, 'uuid_exists', 'nope'), 'false');
+  assert.equal(await executeApi(core, 'uuid_exists', ''), 'false');
+  channel.hangup();
+  assert.equal(await executeApi(core, 'uuid_exists', channel.uuid), 'false');
+});
+
+test('uuid_dump: CHANNEL_DATA in txt (default), plain, json and xml', async () => {
+  const { core, channel } = makeChannel();
+  channel.setVariable('note', 'a b&c');
+  assert.equal(await executeApi(core, 'uuid_dump', ''), '-USAGE: <uuid> [format]\n');
+  assert.equal(await executeApi(core, 'uuid_dump', 'nope'), '-ERR No such channel!\n');
+  const txt = await executeApi(core, 'uuid_dump', channel.uuid);
+  assert.ok(txt.startsWith('Event-Name: CHANNEL_DATA\nCore-UUID: '), txt);
+  assert.ok(txt.includes(`\nUnique-ID: ${channel.uuid}\n`));
+  assert.ok(txt.includes('\nvariable_note: a%20b%26c\n'));
+  assert.ok(txt.endsWith('\n\n'));
+  const plain = await executeApi(core, 'uuid_dump', `${channel.uuid} plain`);
+  assert.ok(plain.includes(`\nUnique-ID: [${channel.uuid}]\n`) && plain.includes('\nvariable_note: [a b&c]\n'));
+  const json = JSON.parse(await executeApi(core, 'uuid_dump', `${channel.uuid} json`)) as Record<string, string>;
+  assert.equal(json['Unique-ID'], channel.uuid);
+  assert.equal(json['variable_note'], 'a b&c');
+  const xml = await executeApi(core, 'uuid_dump', `${channel.uuid} XML`);
+  assert.ok(xml.startsWith('<event>\n  <headers>\n    <Event-Name>CHANNEL_DATA</Event-Name>\n'), xml);
+  assert.ok(xml.includes('    <variable_note>a%20b%26c</variable_note>\n'));
+  channel.hangup();
+});
+
+test('show channels: nothing but the total when empty, then header line, rows, blank line, N total.', async () => {
+  const core = new Core();
+  assert.equal(await executeApi(core, 'show', 'channels'), '\n0 total.\n');
+  assert.equal(await executeApi(core, 'show', 'channels as json'), '{"row_count": 0}\n');
+  assert.equal(await executeApi(core, 'show', 'channels as xml'), '<result row_count="0"/>\n');
+  const { channel } = makeChannel({ core });
+  channel.answer();
+  const out = await executeApi(core, 'show', 'channels');
+  const lines = out.split('\n');
+  assert.equal(lines[0], CHANNEL_COLUMNS.join(','));
+  assert.equal(lines[0]!.split(',').length, 38);
+  const row = lines[1]!.split(',');
+  assert.equal(row.length, 38);
+  assert.equal(row[0], channel.uuid);
+  assert.equal(row[1], 'inbound');
+  assert.match(row[2]!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+  assert.equal(row[4], 'test/channel');
+  assert.equal(row[6], 'Tester');
+  assert.equal(row[7], '1000');
+  assert.equal(row[9], 'stream');
+  assert.equal(row[14], 'L16');
+  assert.equal(row[15], '8000');
+  assert.equal(row[16], '128000');
+  assert.equal(row[25], 'ACTIVE');
+  assert.equal(row[29], channel.uuid);
+  assert.equal(lines.slice(2).join('\n'), '\n1 total.\n');
+  assert.equal(await executeApi(core, 'show', 'channels count'), '\n1 total.\n');
+  assert.equal(await executeApi(core, 'show', 'channels like Test'), out);
+  assert.equal(await executeApi(core, 'show', 'channels like nomatch'), '\n0 total.\n');
+  channel.hangup();
+});
+
+test('show channels as json / as xml / as delim', async () => {
+  const { core, channel } = makeChannel();
+  const json = await executeApi(core, 'show', 'channels as json');
+  assert.ok(json.startsWith(`{"row_count":1,"rows":[{"uuid":"${channel.uuid}","direction":"inbound","created":"`), json);
+  assert.ok(!json.endsWith('\n'));
+  const parsed = JSON.parse(json) as { rows: Array<Record<string, string>> };
+  assert.deepEqual(Object.keys(parsed.rows[0]!), [...CHANNEL_COLUMNS]);
+  const xml = await executeApi(core, 'show', 'channels as xml');
+  assert.ok(xml.startsWith(`<result row_count="1">\n  <row row_id="1">\n    <uuid>${channel.uuid}</uuid>\n    <direction>inbound</direction>\n`), xml);
+  assert.ok(xml.includes('    <secure></secure>\n') && xml.endsWith('  </row>\n</result>\n'));
+  const delim = await executeApi(core, 'show', 'channels as delim |');
+  assert.ok(delim.startsWith('uuid|direction|created|'));
+  assert.equal(await executeApi(core, 'show', 'channels as yaml'), '-ERR Cannot find format yaml\n');
+  assert.match(await executeApi(core, 'show', ''), /^-USAGE: /);
+  assert.match(await executeApi(core, 'show', 'codecs'), /^-USAGE: /);
+  channel.hangup();
+});
+
+test('status: FreeSWITCH\'s lines, sessions counted', async () => {
+  const core = new Core();
+  await executeApi(core, 'status', '');
+  const { channel } = makeChannel({ core });
+  const out = await executeApi(core, 'status', '');
+  const lines = out.split('\n');
+  assert.match(lines[0]!, /^UP \d+ years?, \d+ days?, \d+ hours?, \d+ minutes?, \d+ seconds?, \d+ milliseconds?, \d+ microseconds?$/);
+  assert.match(lines[1]!, /^FreeSWITCH \(Version 1\.10\.12-release audio-stream [^)]+\) is ready$/);
+  assert.equal(lines[2], '1 session(s) since startup');
+  assert.equal(lines[3], '1 session(s) - peak 1, last 5min 1 ');
+  assert.match(lines[4]!, /^\d+ session\(s\) per Sec out of max 30, peak 1, last 5min 1 $/);
+  assert.equal(lines[5], '1000 session(s) max');
+  assert.match(lines[6]!, /^min idle cpu 0\.00\/\d+\.\d\d$/);
+  assert.equal(lines[7], '');
+  assert.match(await executeApi(core, 'show', 'status'), /^UP .*\n.*is ready\n1 session\(s\) since startup\n/);
+  channel.hangup();
+});
+
+test('switch_core_measure_time format', () => {
+  assert.equal(formatUptime(0), 'UP 0 years, 0 days, 0 hours, 0 minutes, 0 seconds, 0 milliseconds, 0 microseconds');
+  const us = ((((366 * 24 + 1) * 60 + 1) * 60 + 1) * 1000 + 1) * 1000 + 1;
+  assert.equal(formatUptime(us), 'UP 1 year, 1 day, 1 hour, 1 minute, 1 second, 1 millisecond, 1 microsecond');
+});
+
+test('version and version short', async () => {
+  const core = new Core();
+  assert.match(await executeApi(core, 'version', ''), /^FreeSWITCH Version 1\.10\.12-release\+audio-stream-[\d.]+ \(audio-stream [\d.]+ 64bit\)\n$/);
+  assert.equal(await executeApi(core, 'version', 'short'), `${FREESWITCH_COMPAT_VERSION}\n`);
+});
+
+test('hupall: every channel (default MANAGER_REQUEST), or those whose variables match', async () => {
+  const core = new Core();
+  const a = makeChannel({ core });
+  const b = makeChannel({ core });
+  b.channel.setVariable('team', 'blue');
+  assert.equal(await executeApi(core, 'hupall', 'normal_clearing team blue'),
+    '+OK hangup all channels matching [team]=[blue] with cause: NORMAL_CLEARING\n');
+  assert.equal(b.channel.hangupCause, 'NORMAL_CLEARING');
+  assert.equal(a.channel.isHungUp, false);
+  assert.equal(await executeApi(core, 'hupall', ''), '+OK hangup all channels with cause MANAGER_REQUEST\n');
+  assert.equal(a.channel.hangupCause, 'MANAGER_REQUEST');
+  assert.equal(await executeApi(core, 'hupall', 'bogus_cause'), '+OK hangup all channels with cause MANAGER_REQUEST\n');
+});
+
+test('uuid_audio_stream delegates to the module\'s command', async () => {
+  const { core, channel } = makeChannel();
+  assert.equal(await executeApi(core, 'uuid_audio_stream', ''), `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}\n`);
+  assert.match(await executeApi(core, 'uuid_audio_stream', 'nope stop'), /^-ERR /);
+  assert.match(await executeApi(core, 'uuid_audio_stream', `${channel.uuid} start ws://127.0.0.1:1 bogus`), /^-ERR invalid mix type/);
+  channel.hangup();
+});

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import type { Core } from '../core.ts';
+import { separateString } from '../lib/separate-string.ts';
+import { coreStats } from './core-stats.ts';
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/** The FreeSWITCH release whose Event Socket and API behaviour audio-stream reproduces. */
+export const FREESWITCH_COMPAT_VERSION = '1.10.12';
+/** audio-stream's own version (package.json). */
+export const AUDIO_STREAM_VERSION = packageVersion();
+/** switch_version_full(). */
+export const VERSION_FULL = `${FREESWITCH_COMPAT_VERSION}-release+audio-stream-${AUDIO_STREAM_VERSION}`;
+/** switch_version_revision_human() and switch_version_full_human(). */
+export const VERSION_HUMAN = `audio-stream ${AUDIO_STREAM_VERSION} 64bit`;
+
+/** FreeSWITCH's default limits, printed by `status` (audio-stream does not enforce them). */
+const MAX_SESSIONS = 1000;
+const MAX_SESSIONS_PER_SECOND = 30;
+
+/** `version [short]`: `FreeSWITCH Version <full> (<human>)\n`, or `1.10.12\n` for short. */
+export function version(_core: Core, args: string): string {
+  const argv = args ? separateString(args, 2) : [];
+  if (argv[0] && argv[0].toLowerCase().includes('short')) return `${FREESWITCH_COMPAT_VERSION}\n`;
+  return `FreeSWITCH Version ${VERSION_FULL} (${VERSION_HUMAN})\n`;
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** switch_core_measure_time: a duration in microseconds as years (365 days) down to microseconds. */
+export function formatUptime(totalUs: number): string {
+  const us = Math.floor(totalUs);
+  let t = Math.floor(us / 1000);
+  const mms = us % 1000;
+  const ms = t % 1000;
+  t = Math.floor(t / 1000);
+  const sec = t % 60;
+  t = Math.floor(t / 60);
+  const min = t % 60;
+  t = Math.floor(t / 60);
+  const hr = t % 24;
+  t = Math.floor(t / 24);
+  const day = t % 365;
+  const yr = Math.floor(t / 365);
+  return `UP ${plural(yr, 'year')}, ${plural(day, 'day')}, ${plural(hr, 'hour')}, ${plural(min, 'minute')}, `
+    + `${plural(sec, 'second')}, ${plural(ms, 'millisecond')}, ${plural(mms, 'microsecond')}`;
+}
+
+/** `status`: mod_commands' status_function text (the stack size line is left out, as on systems without it). */
+export function status(core: Core): string {
+  const s = coreStats(core);
+  const now = Date.now();
+  const uptimeUs = process.uptime() * 1e6;
+  return `${formatUptime(uptimeUs)}\n`
+    + `FreeSWITCH (Version ${FREESWITCH_COMPAT_VERSION}-release ${VERSION_HUMAN}) is ready\n`
+    + `${s.sessionsSinceStartup} session(s) since startup\n`
+    + `${core.registry.size} session(s) - peak ${s.peakSessions}, last 5min ${s.peakSessionsFiveMin(now)} \n`
+    + `${s.sessionsPerSecond(now)} session(s) per Sec out of max ${MAX_SESSIONS_PER_SECOND}, `
+    + `peak ${s.peakSessionsPerSecond}, last 5min ${s.peakSessionsPerSecondFiveMin(now)} \n`
+    + `${MAX_SESSIONS} session(s) max\n`
+    + `min idle cpu 0.00/${s.idleCpuPercent().toFixed(2)}\n`;
+}
