@@ -121,7 +121,14 @@ async function dispatch(ctx: CommandContext, msg: EslMessage, cmd: string, lc: s
   if (lc.startsWith('sendmsg')) return sendmsg(ctx, msg, cmd);
   if (ctx.outbound && !ctx.full) return NOT_FOUND;
   if (lc.startsWith('sendevent')) return sendevent(ctx, msg, cmd);
-  if (lc.startsWith('api ')) return api(ctx, cmd);
+  if (lc.startsWith('api ')) {
+    // Text that is not UTF-8 (e.g. uuid_audio_stream metadata) is refused, not passed on mangled.
+    if (msg.invalidUtf8) {
+      ctx.writeRaw(apiResponse('-ERR the command is not valid UTF-8\n'));
+      return undefined;
+    }
+    return api(ctx, cmd);
+  }
   if (lc.startsWith('bgapi ')) return bgapi(ctx, msg, cmd);
   if (lc.startsWith('log')) return logCommand(ctx, cmd);
   if (lc.startsWith('linger')) return linger(ctx, cmd);

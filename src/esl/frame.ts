@@ -3,6 +3,7 @@
 // are ignored); its first line is the command, the others `Name: value` headers (lines without a
 // colon are dropped, spaces after the colon skipped); a Content-Length header is followed by that
 // many bytes of body. Unlike FreeSWITCH (10 MB per block, any Content-Length), both are bounded.
+import { isUtf8 } from 'node:buffer';
 
 /** One client message. Header names keep their spelling; look them up with `headerValue`. */
 export interface EslMessage {
@@ -10,6 +11,8 @@ export interface EslMessage {
   command: string;
   headers: Array<[string, string]>;
   body: Buffer | undefined;
+  /** The command line or headers were not valid UTF-8 (they were decoded with replacement characters). */
+  invalidUtf8?: boolean;
 }
 
 /** Input the server refuses to buffer: the connection is closed. */
@@ -118,7 +121,9 @@ export class EslFrameParser {
       return data.subarray(data.length);
     }
     this.hold(data.subarray(0, end + 1));
-    const msg = parseBlock(this.release().toString('utf8'));
+    const raw = this.release();
+    const msg = parseBlock(raw.toString('utf8'));
+    if (!isUtf8(raw)) msg.invalidUtf8 = true;
     const length = headerValue(msg, 'content-length');
     const bodyBytes = length === undefined ? 0 : atoi(length);
     if (bodyBytes > this.limits.maxBodyBytes) {

@@ -73,6 +73,17 @@ test('raw: api replies byte for byte (Content-Length in bytes)', async () => {
   ch.hangup();
 });
 
+test('api with bytes that are not UTF-8 (uuid_audio_stream metadata) is refused, not mangled', async () => {
+  const { channel: ch } = channel();
+  const c = await RawEsl.authed(esl.port);
+  c.send(Buffer.concat([Buffer.from(`api uuid_audio_stream ${ch.uuid} start ws://127.0.0.1:9/x mono 8k {"name":"`), Buffer.from([0xff, 0xfe]), Buffer.from('"}\n\n')]));
+  const reply = await c.nextReply();
+  assert.equal(reply.raw.toString(), 'Content-Type: api/response\nContent-Length: 36\n\n-ERR the command is not valid UTF-8\n');
+  assert.equal((await c.command(`api uuid_audio_stream ${ch.uuid} stop`)).body.toString(), '-ERR no stream on this channel\n', 'nothing was started');
+  c.close();
+  ch.hangup();
+});
+
 test('bgapi: Job-UUID reply at once, then BACKGROUND_JOB with the command, its argument and the output', async () => {
   const { channel: ch } = channel();
   const c = await RawEsl.authed(esl.port);
