@@ -4,4 +4,6 @@ import { register } from 'tsx/esm/api';
 
 register();
 const { main } = await import('../src/cli/main.ts');
-process.exitCode = await main(process.argv.slice(2));
+// Exit as soon as the command is done: nothing left behind (a timer, a lingering socket) may keep
+// the process up. stdout and stderr are synchronous for files and pipes on Linux, so no output is lost.
+process.exit(await main(process.argv.slice(2)));

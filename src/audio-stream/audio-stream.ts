@@ -73,7 +73,9 @@ export class AudioStream implements MediaBug {
   private readonly log: Logger;
   private readonly conn: WsConnection;
   private readonly limits: WsLimits;
-  private readonly resampler: Resampler | undefined;
+  private resampler: Resampler | undefined;
+  /** The codec rate the resampler was built for (the channel's codec can change mid-call). */
+  private inputRateHz: number;
   private readonly chunker: SampleChunker;
   private readonly chunkBytes: Buffer;
   private readonly playFiles: PlayFiles;
@@ -89,12 +91,13 @@ export class AudioStream implements MediaBug {
     this.channels = p.mix === 'stereo' ? 2 : 1;
     this.log = new Logger(`mod_audio_stream(${p.channel.uuid})`);
     const codecRate = p.channel.codec.rateHz;
+    this.inputRateHz = codecRate;
     this.resampler = codecRate !== p.rateHz ? new Resampler(this.channels, codecRate, p.rateHz) : undefined;
     const chunkSamples = Math.round((p.rateHz * p.options.bufferMs) / 1000) * this.channels;
     this.chunker = new SampleChunker(chunkSamples, (chunk) => this.sendChunk(chunk));
     const store = this.chunker.buffer;
     this.chunkBytes = Buffer.from(store.buffer, store.byteOffset, store.byteLength);
-    this.playFiles = new PlayFiles(p.tempDir, p.channel.uuid);
+    this.playFiles = new PlayFiles(p.tempDir, p.channel);
     this.finished = new Promise((resolve) => { this.resolveFinished = resolve; });
     this.limits = p.limits ?? streamLimits(chunkSamples * 2, p.options.bufferMs);
     this.conn = new WsConnection(p.url, p.options, {
@@ -143,6 +146,7 @@ export class AudioStream implements MediaBug {
   /** MediaBug: one packet time of the channel's audio. */
   onFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void {
     if (this.paused || this.ended || this.connectionGone) return;
+    if (this.p.channel.codec.rateHz !== this.inputRateHz) this.followCodecRate();
     this.frameDueMs = dueMs;
     const n = read?.length ?? write?.length ?? (this.p.channel.codec.rateHz * this.p.channel.codec.ptimeMs) / 1000;
     let input: Int16Array;
@@ -157,6 +161,15 @@ export class AudioStream implements MediaBug {
       input = this.workView;
     }
     this.chunker.push(this.resampler ? this.resampler.process(input) : input);
+  }
+
+  /** The channel's codec rate changed (re-INVITE, late offer): resample from the new rate from now on. */
+  private followCodecRate(): void {
+    const rate = this.p.channel.codec.rateHz;
+    this.log.info(`codec rate changed from ${this.inputRateHz} to ${rate} Hz`);
+    this.resampler?.destroy();
+    this.inputRateHz = rate;
+    this.resampler = rate !== this.p.rateHz ? new Resampler(this.channels, rate, this.p.rateHz) : undefined;
   }
 
   private sendChunk(chunk: Int16Array): void {

@@ -218,10 +218,12 @@ export class WsConnection {
     const queued = this.queue;
     this.queue = [];
     this.queuedBytes = 0;
+    // The queue was bounded while connecting; it goes out whole, without the open-state bound
+    // (with deflate, ws's bufferedAmount grows while this loop runs).
     for (const item of queued) {
       if (this.state !== 'open') break;
-      if (typeof item === 'string') this.sendText(item);
-      else this.sendBinary(item, false);
+      this.ws!.send(item, { binary: typeof item !== 'string' });
+      this.count(typeof item === 'string' ? Buffer.byteLength(item) : item.length);
     }
     if (this.options.heartbeatMs > 0) this.startHeartbeat();
     if (this.closeAfterOpen) this.close();

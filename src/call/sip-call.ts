@@ -33,6 +33,8 @@ export class SipCall implements ChannelEndpoint {
   private ticks = 0;
   private startedAt = 0;
   private sdpVersion = 1;
+  /** True while the remote has the call on hold (its offer was sendonly or inactive). */
+  private onHold = false;
   private readonly sessionId = String(Date.now());
 
   constructor(
@@ -86,8 +88,9 @@ export class SipCall implements ChannelEndpoint {
   }
 
   /**
-   * Negotiates media for the INVITE: with an offer, prepares the answer (488 when no codec fits);
-   * without one, prepares our offer (the answer comes in the ACK). Returns false if the call was rejected.
+   * Negotiates media for the INVITE: with an offer, prepares the answer; without one, prepares our
+   * offer (the answer comes in the ACK). Returns false when no codec fits: the owner then hangs up
+   * with INCOMPATIBLE_DESTINATION (488).
    */
   negotiate(): boolean {
     const local = { address: this.settings.advertisedAddress, port: this.rtp.localPort, sessionId: this.sessionId, sessionVersion: this.sdpVersion };
@@ -98,8 +101,8 @@ export class SipCall implements ChannelEndpoint {
     }
     const result = answerOffer(this.call.offer, local);
     if ('error' in result) {
+      // The owner hangs up with INCOMPATIBLE_DESTINATION, which answers 488 (and names the right cause).
       this.log.warning(`rejecting the call: ${result.error} (${result.detail})`);
-      this.call.reject(result.error === 'no-common-codec' || result.error === 'no-audio' ? 488 : 400);
       return false;
     }
     this.localSdp = result.answerSdp;
@@ -177,7 +180,11 @@ export class SipCall implements ChannelEndpoint {
     }
     this.localSdp = result.answerSdp;
     this.applyMedia(result.media);
-    this.channel.fire(result.media.direction === 'sendrecv' ? 'CHANNEL_UNHOLD' : 'CHANNEL_HOLD');
+    const hold = result.media.direction !== 'sendrecv';
+    if (hold !== this.onHold) {
+      this.onHold = hold;
+      this.channel.fire(hold ? 'CHANNEL_HOLD' : 'CHANNEL_UNHOLD');
+    }
     reply(200, result.answerSdp);
   }
 

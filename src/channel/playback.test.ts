@@ -61,3 +61,19 @@ test('an unreadable or unsupported file fails without blocking the queue; hangup
   channel.hangup();
   assert.equal(await playing, 'break');
 });
+
+test('a codec change while a file plays keeps its duration and pitch', async () => {
+  const { channel } = makeChannel({ rateHz: 8000 });
+  const file = join(dir, 'd.r8');
+  writeFileSync(file, Buffer.from(sine(400, 8000, 1, 0.5).buffer));
+  const done = channel.playback.enqueue(file);
+  await channel.playback.loaded();
+  const first = pullAll(channel, 160, 25); // 0.5 s at 8 kHz
+  channel.setCodec({ name: 'L16', rateHz: 16000, ptimeMs: 20 });
+  const rest = pullAll(channel, 320, 1000);
+  assert.equal(await done, 'done');
+  assert.equal(first.length, 4000);
+  assert.ok(Math.abs(rest.length - 16000 * 0.5) <= 320 + 200, `about 0.5 s left at 16 kHz, got ${rest.length}`);
+  assert.ok(Math.abs(dominantFrequency(rest.subarray(200, 7000), 16000) - 400) < 2, 'same pitch');
+  channel.hangup();
+});

@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { extname } from 'node:path';
 import { parseWav } from '../audio/wav.ts';
 import { Resampler } from '../audio/resampler.ts';
@@ -8,6 +9,10 @@ import type { Channel } from './channel.ts';
 
 /** Largest file played, in bytes. */
 const MAX_PLAY_FILE_BYTES = 64 << 20;
+/** Most audio queued for one channel, in seconds: more is refused (a flood must not exhaust memory). */
+const MAX_QUEUED_SECONDS = 600;
+/** Input samples resampled between two turns of the event loop (about 1 s at 48 kHz), so other calls keep their media. */
+const RESAMPLE_SLICE_SAMPLES = 48000;
 
 /** How a playback ended: played to its end, cut by break/hangup, or could not be played. */
 export type PlaybackStatus = 'done' | 'break' | 'fail';
@@ -27,9 +32,10 @@ export function decodePlayFile(path: string, data: Buffer): { samples: Int16Arra
   const ext = extname(path).toLowerCase();
   const raw = /^\.r(8|16|24|32|40|48|56|64)$/.exec(ext);
   if (raw) {
-    const copy = new Int16Array(data.length >> 1);
-    for (let i = 0; i < copy.length; i++) copy[i] = data.readInt16LE(i * 2);
-    return { samples: copy, rateHz: Number(raw[1]) * 1000 };
+    // One copy into an aligned buffer (s16 little-endian, the host order on x86 and ARM).
+    const bytes = new Uint8Array(data.length & ~1);
+    bytes.set(data.subarray(0, bytes.length));
+    return { samples: new Int16Array(bytes.buffer), rateHz: Number(raw[1]) * 1000 };
   }
   if (ext === '.pcmu' || ext === '.ulaw' || ext === '.pcma' || ext === '.alaw') {
     const out = new Int16Array(data.length);
@@ -52,14 +58,26 @@ export function decodePlayFile(path: string, data: Buffer): { samples: Int16Arra
   throw new Error(`cannot play ${ext || 'files without an extension'}: use .wav, .r8 to .r64, .pcmu or .pcma`);
 }
 
-/** Resamples a whole mono signal (5 ms of silence appended so the filter's tail comes out too). */
-export function resampleAll(samples: Int16Array, fromHz: number, toHz: number): Int16Array {
+/**
+ * Resamples a whole mono signal (5 ms of silence appended so the filter's tail comes out too), in
+ * slices with a turn of the event loop between them, so a long file never stalls other calls.
+ */
+export async function resampleAll(samples: Int16Array, fromHz: number, toHz: number): Promise<Int16Array> {
   if (fromHz === toHz) return samples;
   const r = new Resampler(1, fromHz, toHz);
   try {
     const padded = new Int16Array(samples.length + Math.ceil(fromHz / 200));
     padded.set(samples);
-    return Int16Array.from(r.process(padded));
+    const out = new Int16Array(Math.ceil((padded.length * toHz) / fromHz) + 64);
+    let written = 0;
+    for (let off = 0; off < padded.length; off += RESAMPLE_SLICE_SAMPLES) {
+      const part = r.process(padded.subarray(off, off + RESAMPLE_SLICE_SAMPLES));
+      if (written + part.length > out.length) break;
+      out.set(part, written);
+      written += part.length;
+      if (off + RESAMPLE_SLICE_SAMPLES < padded.length) await yieldToLoop();
+    }
+    return out.slice(0, written);
   } finally {
     r.destroy();
   }
@@ -72,6 +90,8 @@ export function resampleAll(samples: Int16Array, fromHz: number, toHz: number): 
  */
 export class Playback {
   private readonly queue: Item[] = [];
+  /** Samples queued and not yet played, at the codec rate. */
+  private queuedSamples = 0;
   private loading: Promise<unknown> = Promise.resolve();
   private frame = new Int16Array(0);
   private readonly log: Logger;
@@ -99,12 +119,18 @@ export class Playback {
     const finished = new Promise<PlaybackStatus>((r) => { resolve = r; });
     this.loading = this.loading.then(async () => {
       try {
-        const data = await readFile(path);
-        if (data.length > MAX_PLAY_FILE_BYTES) throw new Error(`larger than ${MAX_PLAY_FILE_BYTES} bytes`);
-        const decoded = decodePlayFile(path, data);
+        const size = (await stat(path)).size;
+        if (size > MAX_PLAY_FILE_BYTES) throw new Error(`larger than ${MAX_PLAY_FILE_BYTES} bytes`);
+        const decoded = decodePlayFile(path, await readFile(path));
         const rateHz = this.channel.codec.rateHz;
+        const limit = MAX_QUEUED_SECONDS * rateHz;
+        if (this.queuedSamples + (decoded.samples.length * rateHz) / decoded.rateHz > limit) {
+          throw new Error(`more than ${MAX_QUEUED_SECONDS} s of audio already queued`);
+        }
+        const samples = await resampleAll(decoded.samples, decoded.rateHz, rateHz);
         if (this.channel.isHungUp) return resolve('break');
-        this.queue.push({ path, samples: resampleAll(decoded.samples, decoded.rateHz, rateHz), rateHz, position: 0, started: false, resolve });
+        this.queue.push({ path, samples, rateHz, position: 0, started: false, resolve });
+        this.queuedSamples += samples.length;
       } catch (err) {
         this.log.error(`cannot play ${path}: ${(err as Error).message}`);
         resolve('fail');
@@ -124,6 +150,7 @@ export class Playback {
     let filled = 0;
     while (filled < samples && this.queue.length > 0) {
       const item = this.queue[0]!;
+      if (item.rateHz !== this.channel.codec.rateHz) this.followCodecRate(item);
       if (!item.started) {
         item.started = true;
         this.fire('PLAYBACK_START', item.path);
@@ -133,6 +160,7 @@ export class Playback {
       for (let i = 0, j = item.position; i < take; i++, j++) out[filled + i] = src[j]!;
       item.position += take;
       filled += take;
+      this.queuedSamples -= take;
       if (item.position >= item.samples.length) this.finish('done');
     }
     if (filled < samples) out.fill(0, filled);
@@ -144,8 +172,25 @@ export class Playback {
     while (this.queue.length > 0) this.finish('break');
   }
 
+  /** The codec rate changed mid-call: what is left of the item is resampled to the new rate (rare, so done in place). */
+  private followCodecRate(item: Item): void {
+    const rest = item.samples.subarray(item.position);
+    const rateHz = this.channel.codec.rateHz;
+    const r = new Resampler(1, item.rateHz, rateHz);
+    try {
+      const converted = Int16Array.from(r.process(rest));
+      this.queuedSamples += converted.length - rest.length;
+      item.samples = converted;
+    } finally {
+      r.destroy();
+    }
+    item.position = 0;
+    item.rateHz = rateHz;
+  }
+
   private finish(status: PlaybackStatus): void {
     const item = this.queue.shift()!;
+    this.queuedSamples -= item.samples.length - item.position;
     if (item.started) this.fire('PLAYBACK_STOP', item.path, status);
     item.resolve(status);
   }

@@ -12,6 +12,9 @@ export function expandVariables(channel: Channel, text: string): string {
   return text.replace(/\$\{([^}]+)\}/g, (_m, name: string) => channel.getVariable(name.trim()) ?? '');
 }
 
+/** Longest sleep, in ms (setTimeout's limit). */
+const MAX_SLEEP_MS = 2 ** 31 - 1;
+
 /** Applications a route or an ESL `sendmsg execute` can run. */
 export const APPLICATIONS = ['set', 'answer', 'pre_answer', 'playback', 'audio_stream', 'park', 'hangup', 'sleep', 'socket'] as const;
 
@@ -65,8 +68,10 @@ async function run(core: Core, channel: Channel, app: string, data: string): Pro
     }
     case 'sleep': {
       const ms = Number(data);
-      if (!Number.isFinite(ms) || ms < 0) return '-ERR sleep needs milliseconds';
-      await Promise.race([new Promise((r) => setTimeout(r, ms)), channel.ended]);
+      if (!Number.isInteger(ms) || ms < 0 || ms > MAX_SLEEP_MS) return `-ERR sleep needs milliseconds (0 to ${MAX_SLEEP_MS})`;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([new Promise((r) => { timer = setTimeout(r, ms); }), channel.ended]);
+      clearTimeout(timer); // a hangup ends the sleep: no timer may outlive the call
       return '+OK';
     }
     case 'socket':

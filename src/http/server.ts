@@ -112,7 +112,7 @@ export class HttpApi {
       if (path === '/metrics' && method === 'GET') return this.send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics(this.core, this.options.metrics));
       if (path === '/api/channels' && method === 'GET') return this.json(res, 200, { channels: [...this.core.registry].map(channelSummary) });
       const one = /^\/api\/channels\/([^/]+)$/.exec(path);
-      if (one && method === 'GET') return this.channel(res, decodeURIComponent(one[1]!));
+      if (one && method === 'GET') return this.channel(res, decodePathPart(one[1]!));
       if (path === '/api/command' && method === 'POST') return await this.command(req, res);
       if (path === '/api/events' && method === 'GET') return this.events(req, res, url);
       const known = ['/health', '/metrics', '/api/channels', '/api/command', '/api/events'].includes(path) || one;
@@ -179,6 +179,7 @@ export class HttpApi {
       if (!wanted(event)) return;
       if (res.writableLength > MAX_SSE_BACKLOG_BYTES) {
         this.log.warning('dropping an event-stream client that does not read its events');
+        done();
         res.destroy();
         return;
       }
@@ -199,6 +200,14 @@ export class HttpApi {
   private send(res: ServerResponse, status: number, type: string, text: string): void {
     res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text) });
     res.end(text);
+  }
+}
+
+function decodePathPart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new HttpError(400, `bad percent-encoding in ${JSON.stringify(part)}`);
   }
 }
 

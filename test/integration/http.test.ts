@@ -29,6 +29,12 @@ test('a token protects everything but /health', async () => {
   assert.equal(((await ok.json()) as { channels: Array<{ uuid: string }> }).channels[0]!.uuid, channel.uuid);
 });
 
+test('a malformed channel id is a 400, not a 500', async () => {
+  const res = await fetch(`${base}/api/channels/%E0%A4%A`, { headers: auth });
+  assert.equal(res.status, 400);
+  assert.match(((await res.json()) as { error: string }).error, /percent-encoding/);
+});
+
 test('a token is required off loopback', () => {
   assert.throws(() => new HttpApi(core, { listen: { host: '0.0.0.0', port: 0 }, token: undefined, execute: async () => '', eventToJson: serializeJson }), /http\.token is required/);
 });

@@ -136,3 +136,21 @@ test('incoming binary messages are ignored', async () => {
   assert.deepEqual(ev.of('json').map((e) => e.body), ['after-binary']);
   channel.hangup();
 });
+
+test('a new stream after stop never reuses (or loses) the play file names of the old one', async () => {
+  const { srv, conn, core, channel, ev, tempDir } = await connected();
+  conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 8000, audioData: 'AAAA' } }));
+  await ev.waitFor('play');
+  assert.equal(uuidAudioStream(core, `${channel.uuid} stop`), '+OK Success\n');
+  const nextP = srv.nextConnection();
+  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 8k`), '+OK Success\n');
+  const next = await nextP;
+  await until(() => ev.of('connect').length === 2, 5000, 'second connect');
+  next.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 8000, audioData: 'AQID' } }));
+  await until(() => ev.of('play').length === 2, 5000, 'second play');
+  const second = (JSON.parse(ev.of('play')[1]!.body!) as { file: string }).file;
+  assert.equal(second, join(tempDir, `${channel.uuid}_1.tmp.r8`));
+  await new Promise((r) => setTimeout(r, 1500)); // the old stream's close and cleanup are done by now
+  assert.deepEqual(readFileSync(second), Buffer.from([1, 2, 3]), 'the new file is still there');
+  channel.hangup();
+});

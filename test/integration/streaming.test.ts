@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uuidAudioStream } from '../../src/audio-stream/command.ts';
+import { uuidAudioStream, findAudioStream } from '../../src/audio-stream/command.ts';
 import { makeChannel, collectEvents, startTestServer, feed, binaries, texts, type TestServer } from '../helpers/harness.ts';
 import { sine, deinterleave, toneLevelDbfs, dominantFrequency, snrDb, pcmFromBuffer } from '../helpers/audio.ts';
 
@@ -236,4 +236,43 @@ test('permessage-deflate is offered by default and off with STREAM_MESSAGE_DEFLA
     assert.ok(Math.abs(dominantFrequency(settled(l, 16000), 16000) - 1000) < 2, 'audio intact through deflate');
     channel.hangup();
   }
+});
+
+test('a codec change mid-stream (re-INVITE to G.722) keeps the sent rate and pitch right', async () => {
+  const srv = await server();
+  const { core, channel } = makeChannel({ rateHz: 8000, tempDir });
+  const ev = collectEvents(core);
+  uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 16k`);
+  const conn = await srv.nextConnection();
+  await ev.waitFor('connect');
+  feed(channel, sine(700, 8000, 0.5, 0.5), null, 160);
+  channel.setCodec({ name: 'G722', rateHz: 16000, ptimeMs: 20 });
+  feed(channel, sine(700, 16000, 0.5, 0.5), null, 320);
+  uuidAudioStream(core, `${channel.uuid} stop`);
+  await conn.closed;
+  const pcm = pcmFromBuffer(Buffer.concat(binaries(conn)));
+  assert.equal(pcm.length, 16000, 'one second at 16 kHz, not 1.5 s');
+  const after = pcm.subarray(8800);
+  assert.ok(Math.abs(dominantFrequency(after, 16000) - 700) < 2, 'same pitch after the change');
+  assert.ok(Math.abs(toneLevelDbfs(after, 700, 16000) - -6.02) < 0.5);
+  channel.hangup();
+});
+
+test('audio queued while connecting all arrives after the metadata, with permessage-deflate', async () => {
+  const srv = await server();
+  const { core, channel } = makeChannel({ rateHz: 8000, tempDir });
+  channel.setVariable('STREAM_BUFFER_SIZE', '100');
+  const ev = collectEvents(core);
+  uuidAudioStream(core, `${channel.uuid} start ${srv.url} stereo 16k {"m":1}`);
+  const tone = sine(900, 8000, 5, 0.5);
+  feed(channel, tone, tone, 160); // 5 s fed before the upgrade completes
+  const conn = await srv.nextConnection();
+  await ev.waitFor('connect');
+  uuidAudioStream(core, `${channel.uuid} stop`);
+  await conn.closed;
+  assert.ok(conn.socket.extensions.includes('permessage-deflate'));
+  assert.deepEqual(conn.messages[0], { kind: 'text', text: '{"m":1}' });
+  assert.equal(binaries(conn).length, 50, 'all 50 chunks of 100 ms');
+  assert.equal(findAudioStream(channel), undefined);
+  channel.hangup();
 });
