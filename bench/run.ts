@@ -1,24 +1,33 @@
-// `npm run bench`: N concurrent file channels (8 kHz stereo speech-like audio) streamed as stereo
-// 16 kHz in 20 ms messages to a WebSocket sink in another process, with deflate off and on.
-// For each configuration it prints CPU seconds per stream-second, CPU share of one core, messages
-// lost, p50/p99 due-to-send delay and RSS per stream, and writes everything to
+// `npm run bench`: two benchmarks, both by default (--streams / --calls pick one).
+//
+// Streams: N concurrent file channels (8 kHz stereo speech-like audio) streamed as stereo 16 kHz in
+// 20 ms messages to a WebSocket sink in another process, with deflate off and on. For each
+// configuration it prints CPU seconds per stream-second, CPU share of one core, messages lost,
+// p50/p99 due-to-send delay and RSS per stream, and writes everything to
 // bench/results/streams-<date>.json. Every configuration runs in a fresh process (bench/worker.ts)
 // against a fresh sink (bench/sink.ts); this process only orchestrates.
 //
-//   npm run bench -- [--n 250,500,1000,2000] [--seconds 10] [--deflate off|on|both] [--quick]
-//                    [--warmup 2] [--profile [N:off|on,...]]
-import { fork, spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus, loadavg, totalmem, platform, release, tmpdir } from 'node:os';
+// Calls (bench/calls.ts): N concurrent PCMU calls over loopback from a load generator process, each
+// answered by the SIP/RTP service and streamed mono 16k to the sink; the largest N held with nothing
+// lost, CPU and RSS per call; bench/results/calls-<date>.json.
+//
+//   npm run bench -- [--streams | --calls] [--n 250,500,1000,2000] [--seconds 10] [--deflate off|on|both]
+//                    [--calls-n 100,250,500,750,1000] [--calls-seconds 10] [--calls-rate 100] [--no-refine]
+//                    [--quick] [--warmup 2] [--profile [N:off|on,calls[:N],...]]
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, platform, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
 import type { WorkerResult } from './worker.ts';
 import type { SinkTotals } from './sink.ts';
 import { summariseProfile, type ProfileSummary } from './profile.ts';
 import type { Calibration } from './calibrate.ts';
+import { runCallsBench, DEFAULT_CALLS_NS, QUICK_CALLS_NS, type CallsOptions } from './calls.ts';
+import {
+  ROOT, RESULTS_DIR, QUIET_CORES, canPin, choosePinning, cpuTimes, coresBusy, waitForQuiet, launch, nextMessage, ask, exited,
+  round, printProfile, takeMainProfile, type Pinning, type SinkCpu,
+} from './harness.ts';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const RESULTS_DIR = join(ROOT, 'bench', 'results');
 const DEFAULT_NS = [250, 500, 1000, 2000];
 /** Deflate on at this many streams or more gets a shorter window (it may not keep up; keeps the bench short). */
 const DEFLATE_HEAVY_N = 2000;
@@ -45,29 +54,48 @@ interface Options {
   quick: boolean;
   pin: 'split' | 'none';
   quietWaitSeconds: number;
+  /** Which benchmarks run (both unless --streams or --calls picks). */
+  streams: boolean;
+  calls: boolean;
+  callsOptions: CallsOptions;
 }
 
 const HELP = `Usage: npm run bench -- [options]
 
+  --streams           run only the streams benchmark (file channels streaming stereo 16k)
+  --calls             run only the calls benchmark (SIP calls streaming mono 16k); default: both
   --n <list>          stream counts, comma-separated (default ${DEFAULT_NS.join(',')})
   --seconds <s>       measuring window per configuration (default 10; deflate on at N>=${DEFLATE_HEAVY_N} is capped at ${DEFLATE_HEAVY_MAX_SECONDS})
   --deflate <mode>    off | on | both (default both)
-  --warmup <s>        warm-up after all streams connected (default 2)
-  --quick             N=250,1000, deflate off, 5 s
+  --warmup <s>        warm-up after all streams connected / all calls up (default 2)
+  --calls-n <list>    call counts, tried upward until one does not hold (default ${DEFAULT_CALLS_NS.join(',')})
+  --calls-seconds <s> measuring window of the calls benchmark (default: --seconds)
+  --calls-rate <r>    calls set up per second (default 100)
+  --no-refine         calls: do not try the N halfway between the last N held and the first not held
+  --quick             streams N=250,1000, deflate off; calls N=${QUICK_CALLS_NS.join(',')}; 5 s windows
   --pin split|none    split (default): the measured process on one CPU (the least busy) and the sink
                       on another (taskset), so the sink never runs on the engine's core; none: no
                       pinning. Profiled runs pin only the sink (V8's sampling thread needs a core).
   --quiet-wait <s>    before each configuration, wait while other processes keep the machine busy,
                       at most this long over the whole bench (default 60)
   --profile [specs]   also run configurations under node --cpu-prof and summarise where the time
-                      goes; specs like 1000:off,1000:on (default 1000:off)
+                      goes; specs like 1000:off,1000:on for streams, calls or calls:<N> for calls
+                      (calls alone: the largest N held); default 1000:off and calls
   -h, --help          this text`;
 
 function parseOptions(argv: string[]): Options {
-  const opts: Options = { ns: DEFAULT_NS, seconds: 10, deflate: 'both', warmup: 2, profile: [], quick: false, pin: 'split', quietWaitSeconds: 60 };
+  const opts: Options = {
+    ns: DEFAULT_NS, seconds: 10, deflate: 'both', warmup: 2, profile: [], quick: false, pin: 'split', quietWaitSeconds: 60,
+    streams: true, calls: true,
+    callsOptions: { ns: DEFAULT_CALLS_NS, seconds: 10, warmup: 2, rate: 100, refine: true, retry: true, profile: [] },
+  };
   let nGiven = false;
   let secondsGiven = false;
   let deflateGiven = false;
+  let only: 'streams' | 'calls' | undefined;
+  let callsNGiven = false;
+  let callsSeconds: number | undefined;
+  let profileGiven = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const value = (): string => {
@@ -103,6 +131,30 @@ function parseOptions(argv: string[]): Options {
       case '--quick':
         opts.quick = true;
         break;
+      case '--streams':
+      case '--calls':
+        if (only && only !== a.slice(2)) throw new Error('--streams and --calls together: give neither to run both');
+        only = a.slice(2) as 'streams' | 'calls';
+        break;
+      case '--calls-n':
+        opts.callsOptions.ns = value().split(',').map((s) => {
+          const n = Number(s.trim());
+          if (!Number.isInteger(n) || n < 1 || n > 4000) throw new Error(`bad call count ${s} (1..4000: the service's RTP range holds 5000 ports)`);
+          return n;
+        });
+        callsNGiven = true;
+        break;
+      case '--calls-seconds':
+        callsSeconds = Number(value());
+        if (!Number.isFinite(callsSeconds) || callsSeconds < 1 || callsSeconds > 600) throw new Error('--calls-seconds must be 1..600');
+        break;
+      case '--calls-rate':
+        opts.callsOptions.rate = Number(value());
+        if (!Number.isFinite(opts.callsOptions.rate) || opts.callsOptions.rate < 1 || opts.callsOptions.rate > 2000) throw new Error('--calls-rate must be 1..2000');
+        break;
+      case '--no-refine':
+        opts.callsOptions.refine = false;
+        break;
       case '--quiet-wait':
         opts.quietWaitSeconds = Number(value());
         if (!Number.isFinite(opts.quietWaitSeconds) || opts.quietWaitSeconds < 0) throw new Error('--quiet-wait must be >= 0');
@@ -115,11 +167,15 @@ function parseOptions(argv: string[]): Options {
       }
       case '--profile': {
         const next = argv[i + 1];
-        const specs = next && /^\d+(:(on|off))?(,\d+(:(on|off))?)*$/.test(next) ? (i++, next) : '1000:off';
-        opts.profile = specs.split(',').map((s) => {
-          const [n, d] = s.split(':');
-          return { n: Number(n), deflate: d === 'on' };
-        });
+        const item = '(\\d+(:(on|off))?|calls(:\\d+)?)';
+        const specs = next && new RegExp(`^${item}(,${item})*$`).test(next) ? (i++, next) : '1000:off,calls';
+        profileGiven = true;
+        opts.profile = [];
+        for (const s of specs.split(',')) {
+          const [a0, a1] = s.split(':');
+          if (a0 === 'calls') opts.callsOptions.profile.push(a1 === undefined ? 'held' : Number(a1));
+          else opts.profile.push({ n: Number(a0), deflate: a1 === 'on' });
+        }
         break;
       }
       case '-h':
@@ -135,7 +191,16 @@ function parseOptions(argv: string[]): Options {
     if (!nGiven) opts.ns = [250, 1000];
     if (!secondsGiven) opts.seconds = 5;
     if (!deflateGiven) opts.deflate = 'off';
+    if (!callsNGiven) opts.callsOptions.ns = QUICK_CALLS_NS;
+    opts.callsOptions.refine = false;
   }
+  opts.streams = only !== 'calls';
+  opts.calls = only !== 'streams';
+  opts.callsOptions.seconds = callsSeconds ?? opts.seconds;
+  opts.callsOptions.warmup = opts.warmup;
+  // A bare --profile with one benchmark picked profiles that one only.
+  if (profileGiven && !opts.streams) opts.profile = [];
+  if (profileGiven && !opts.calls) opts.callsOptions.profile = [];
   return opts;
 }
 
@@ -149,139 +214,6 @@ function configs(opts: Options): Config[] {
     }
   }
   return out;
-}
-
-/** CPU lists for taskset: the measured process and the sink; undefined when not pinning. */
-interface Pinning {
-  /** undefined: the measured process may run anywhere (profiled runs: V8's sampler thread must not share its core). */
-  worker: string | undefined;
-  sink: string | undefined;
-}
-
-const canPin = platform() === 'linux' && availableParallelism() >= 2 && spawnSync('taskset', ['-V'], { stdio: 'ignore' }).status === 0;
-
-/**
- * With 2+ CPUs and taskset: the measured process on exactly one CPU (the goal's "one core"; its GC
- * and zlib threads share it), the least busy one right now, and the sink on the next least busy.
- * Without this, every socket write wakes the sink on the writer's CPU (the scheduler's wake-affine
- * placement) and it preempts the engine.
- */
-function choosePinning(mode: Options['pin'], perCpuLoad: number[] | undefined): Pinning | undefined {
-  if (mode === 'none' || !canPin) return undefined;
-  const n = availableParallelism();
-  const load = perCpuLoad && perCpuLoad.length === n ? perCpuLoad : Array.from({ length: n }, () => 0);
-  const order = load.map((l, cpu) => ({ l, cpu })).sort((x, y) => x.l - y.l || x.cpu - y.cpu).map((x) => x.cpu);
-  return { worker: String(order[0]), sink: String(order[1]) };
-}
-
-/** Busy and total jiffies from /proc/stat: [all CPUs, cpu0, cpu1, ...]; undefined off Linux. */
-function cpuTimes(): Array<{ busy: number; total: number }> | undefined {
-  try {
-    const out: Array<{ busy: number; total: number }> = [];
-    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
-      if (!line.startsWith('cpu')) continue;
-      const f = line.trim().split(/\s+/).slice(1).map(Number);
-      const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
-      const busy = user + nice + system + irq + softirq + steal;
-      out.push({ busy, total: busy + idle + iowait });
-    }
-    return out.length > 1 ? out : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Cores busy between two cpuTimes() readings: [all CPUs, per CPU...]. */
-function coresBusy(a: ReturnType<typeof cpuTimes>, b: ReturnType<typeof cpuTimes>): number[] | undefined {
-  if (!a || !b || a.length !== b.length) return undefined;
-  const ticks = b[1]!.total - a[1]!.total || 1; // one CPU's elapsed jiffies
-  return b.map((x, i) => (x.busy - a[i]!.busy) / ticks);
-}
-
-/** Cores busy over `ms` (this process is idle meanwhile, so it is everybody else). */
-async function sampleLoad(ms: number): Promise<number[] | undefined> {
-  const a = cpuTimes();
-  await new Promise((r) => setTimeout(r, ms));
-  return coresBusy(a, cpuTimes());
-}
-
-/** Other processes may use this much before a configuration waits for quiet. */
-const QUIET_CORES = 0.3;
-
-/**
- * Waits until the machine is quiet (other processes use < QUIET_CORES), spending at most what is
- * left of `budget.ms` over the whole bench; returns the last per-CPU load sample.
- */
-async function waitForQuiet(budget: { ms: number }, label: string): Promise<number[] | undefined> {
-  let load = await sampleLoad(1000);
-  let told = false;
-  while (load && load[0]! > QUIET_CORES && budget.ms > 0) {
-    if (!told) process.stdout.write(`${label}: other processes are using ${load[0]!.toFixed(2)} cores; waiting for quiet (up to ${Math.round(budget.ms / 1000)} s in all)\n`);
-    told = true;
-    budget.ms -= 1000;
-    load = await sampleLoad(1000);
-  }
-  if (told && load) process.stdout.write(`${label}: ${load[0]! <= QUIET_CORES ? 'quiet' : 'still busy'} (${load[0]!.toFixed(2)} cores in use), starting\n`);
-  return load;
-}
-
-/** Forks a TypeScript entry point with an IPC channel, under taskset when `cpuList` is given. */
-function launch(script: string, args: string[], execArgv: string[], cpuList: string | undefined, stdio: StdioOptions,
-  env: NodeJS.ProcessEnv = process.env): ChildProcess {
-  if (!cpuList) return fork(script, args, { cwd: ROOT, execArgv, stdio, env });
-  return spawn('taskset', ['-c', cpuList, process.execPath, ...execArgv, script, ...args], { cwd: ROOT, stdio, env });
-}
-
-/** Resolves with the next IPC message of `type` from `child` (rejects if it exits first or after `timeoutMs`). */
-function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const onMessage = (msg: { type?: string }) => {
-      if (msg?.type !== type) return;
-      cleanup();
-      resolve(msg as T);
-    };
-    const onExit = (code: number | null) => {
-      cleanup();
-      reject(new Error(`process exited (${code}) before sending ${type}`));
-    };
-    const timer = setTimeout(() => {
-      cleanup();
-      reject(new Error(`no ${type} message within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const cleanup = () => {
-      clearTimeout(timer);
-      child.off('message', onMessage);
-      child.off('exit', onExit);
-    };
-    child.on('message', onMessage);
-    child.on('exit', onExit);
-  });
-}
-
-function ask<T>(child: ChildProcess, type: string): Promise<T> {
-  const reply = nextMessage<T>(child, type, 10000);
-  child.send({ type });
-  return reply;
-}
-
-function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      resolve();
-    }, timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-}
-
-interface SinkCpu {
-  user: number;
-  system: number;
-  hr: number;
 }
 
 /** One row of the table, with everything it was computed from. */
@@ -330,7 +262,6 @@ interface Row {
   workerStderr: string[];
 }
 
-const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 async function runConfig(cfg: Config, warmup: number, label: string, pin: Pinning | undefined, profileDir?: string): Promise<Row> {
   const sink = launch(join(ROOT, 'bench', 'sink.ts'), [], ['--import', 'tsx'], pin?.sink, ['ignore', 'inherit', 'inherit', 'ipc']);
@@ -502,38 +433,6 @@ function table(rows: Row[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
-function printProfile(label: string, s: ProfileSummary): string {
-  const out: string[] = [];
-  out.push(`Where the time goes: ${label} (${s.scope}: ${(s.sampledMs / 1000).toFixed(1)} s sampled, ${(s.busyMs / 1000).toFixed(1)} s busy)`);
-  out.push('  by area (self time, % of busy):');
-  for (const a of s.byArea) out.push(`    ${a.selfPct.toFixed(1).padStart(5)}%  ${a.area}`);
-  out.push('  top functions by self time:');
-  for (const f of s.topSelf.slice(0, 15)) out.push(`    ${f.selfPct.toFixed(1).padStart(5)}%  ${f.function}  ${f.file}`);
-  out.push('  engine (src/) functions by inclusive time:');
-  for (const f of s.topTotal.filter((t) => t.file.startsWith('src/')).slice(0, 10)) {
-    out.push(`    ${f.totalPct.toFixed(1).padStart(5)}%  ${f.function}  ${f.file}  (self ${f.selfPct.toFixed(1)}%)`);
-  }
-  return out.join('\n');
-}
-
-/**
- * Moves the main thread's profile out of a --cpu-prof-dir to `dest` and removes the dir. With
- * `--import tsx` the module loader runs on its own thread, which writes a profile too: the main
- * thread's file is the one whose thread id (CPU.<date>.<time>.<pid>.<tid>.<seq>.cpuprofile) is 0,
- * or else the largest.
- */
-function takeMainProfile(dir: string, dest: string): string | undefined {
-  try {
-    const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
-    const main = files.find((f) => f.split('.')[4] === '0')
-      ?? files.map((f) => ({ f, size: statSync(join(dir, f)).size })).sort((a, b) => b.size - a.size)[0]?.f;
-    if (!main) return undefined;
-    copyFileSync(join(dir, main), dest);
-    return dest;
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
 
 async function main(): Promise<void> {
   let opts: Options;
@@ -546,11 +445,14 @@ async function main(): Promise<void> {
   mkdirSync(RESULTS_DIR, { recursive: true });
   const startedAt = new Date();
   const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\.\d+Z$/, 'Z');
-  const list = configs(opts);
+  const list = opts.streams ? configs(opts) : [];
   const cpu = cpus();
   const pinText = opts.pin === 'split' && canPin ? 'engine pinned to one CPU, sink to another (taskset)' : 'no CPU pinning';
-  process.stdout.write(`audio-stream bench: ${list.length} configuration(s), stereo 16 kHz, 20 ms messages, ` +
-    `8 kHz stereo source; ${cpu.length} CPU(s) ${cpu[0]?.model ?? ''}, node ${process.version}; ${pinText}\n`);
+  const what = [
+    opts.streams ? `streams: ${list.length} configuration(s), stereo 16 kHz, 20 ms messages, 8 kHz stereo source` : '',
+    opts.calls ? `calls: N=${opts.callsOptions.ns.join(',')} upward, PCMU -> mono 16 kHz` : '',
+  ].filter(Boolean).join('; ');
+  process.stdout.write(`audio-stream bench: ${what}; ${cpu.length} CPU(s) ${cpu[0]?.model ?? ''}, node ${process.version}; ${pinText}\n`);
   const quietBudget = { ms: opts.quietWaitSeconds * 1000 };
   const pinFor = async (label: string) => choosePinning(opts.pin, (await waitForQuiet(quietBudget, label))?.slice(1));
 
@@ -596,75 +498,84 @@ async function main(): Promise<void> {
     }
   }
 
-  const out: string[] = [];
-  out.push('');
-  out.push(table(rows));
-  out.push('');
-  out.push('CPU s/stream-s: CPU (user+system, all threads) of the streaming process per second of one stream; CPU share: of one core.');
-  out.push('loop busy: event-loop utilisation of the main thread. lost = frames fed - audio messages the sink received (whole run);');
-  out.push('dropped = messages the engine dropped (not connected / slow server); skipped = ticks the clock skipped (fell behind > 200 ms).');
-  out.push('p50/p99/max: frame due time -> the engine hands the message to ws (streamMetrics.sendDelay), during the window.');
-  out.push('deliv: audio messages the sink received during the window / (N x window / 20 ms). arr p50/p99: due time -> arrival at');
-  out.push('the sink (end to end: includes ws deflate queueing, socket buffers and the sink\'s own scheduling).');
-  out.push('RSS KiB/strm: (RSS after warm-up - RSS before any stream, both after gc) / N. sink CPU: of one core, during the window.');
-  out.push('wait: share of the window the engine\'s main thread was runnable but its CPU was taken (! = over 10%: disturbed by');
-  out.push('other load, rerun on a quiet machine). other: cores used by everything else (other processes, kernel) meanwhile.');
-  out.push(`Goal: ${GOAL.streams} streams on one core (CPU share < 100%), nothing lost, p99 < ${GOAL.p99MsMax} ms, RSS < ${GOAL.rssKiBPerStreamMax} KiB per stream.`);
-  const heavy = rows.find((r) => r.deflate && r.n >= DEFLATE_HEAVY_N && r.windowSeconds < opts.seconds - 0.5);
-  if (heavy) out.push(`Deflate on at N>=${DEFLATE_HEAVY_N} measured over ${DEFLATE_HEAVY_MAX_SECONDS} s only (keeps the bench short).`);
-  for (const deflate of [false, true]) {
-    // Capacity from the largest N that kept up (no skipped ticks, nothing dropped): one core / CPU per stream.
-    const kept = rows.filter((r) => r.deflate === deflate && r.ticksSkipped === 0 && r.messagesDropped === 0 && r.cpuShare < 0.95)
-      .sort((a, b) => b.n - a.n)[0];
-    if (kept) {
-      const perMessageUs = (kept.cpuSecondsPerStreamSecond * 1e6) / 50;
-      out.push(`Capacity, deflate ${deflate ? 'on' : 'off'}: ${perMessageUs.toFixed(1)} us CPU per 20 ms message at N=${kept.n} ` +
-        `-> about ${Math.floor(1 / kept.cpuSecondsPerStreamSecond)} streams per core on this machine (CPU only, before any latency margin).`);
-    }
-  }
-  const disturbed = rows.filter((r) => r.contended);
-  if (disturbed.length) {
-    out.push(`${disturbed.length} of ${rows.length} rows were disturbed by other load (wait > 10%: ${disturbed.map((r) => `${r.deflate ? 'on' : 'off'}/${r.n}`).join(', ')}); ` +
-      'their latency and skip counts overstate the engine\'s own cost.');
-  }
-  const goalRow = rows.find((r) => !r.deflate && r.n === GOAL.streams);
-  if (goalRow) out.push(`Goal at N=${GOAL.streams}, deflate off: ${goalRow.meetsGoal ? 'MET' : `NOT MET (${goalRow.goalMisses.join(', ')})`}.`);
-  for (const p of profiles) {
-    if (!p.summary) continue;
+  if (opts.streams) {
+    const out: string[] = [];
     out.push('');
-    out.push(printProfile(`N=${p.n}, deflate ${p.deflate ? 'on' : 'off'}, profile ${p.file ?? '?'}`, p.summary));
-    if (p.row) {
-      out.push(`  (profile busy ${(p.summary.busyMs / 1000).toFixed(1)} s vs event loop busy ${(p.row.eventLoopUtilisation * p.row.windowSeconds).toFixed(1)} s` +
-        ` and CPU ${(p.row.cpuShare * p.row.windowSeconds).toFixed(1)} s in the window)`);
-      out.push(`  (the profiled run itself: CPU share ${(p.row.cpuShare * 100).toFixed(1)}%, p99 ${p.row.delayP99Ms} ms, lost ${p.row.messagesLost}` +
-        ` - not in the table: the profiler adds overhead)`);
+    out.push(table(rows));
+    out.push('');
+    out.push('CPU s/stream-s: CPU (user+system, all threads) of the streaming process per second of one stream; CPU share: of one core.');
+    out.push('loop busy: event-loop utilisation of the main thread. lost = frames fed - audio messages the sink received (whole run);');
+    out.push('dropped = messages the engine dropped (not connected / slow server); skipped = ticks the clock skipped (fell behind > 200 ms).');
+    out.push('p50/p99/max: frame due time -> the engine hands the message to ws (streamMetrics.sendDelay), during the window.');
+    out.push('deliv: audio messages the sink received during the window / (N x window / 20 ms). arr p50/p99: due time -> arrival at');
+    out.push('the sink (end to end: includes ws deflate queueing, socket buffers and the sink\'s own scheduling).');
+    out.push('RSS KiB/strm: (RSS after warm-up - RSS before any stream, both after gc) / N. sink CPU: of one core, during the window.');
+    out.push('wait: share of the window the engine\'s main thread was runnable but its CPU was taken (! = over 10%: disturbed by');
+    out.push('other load, rerun on a quiet machine). other: cores used by everything else (other processes, kernel) meanwhile.');
+    out.push(`Goal: ${GOAL.streams} streams on one core (CPU share < 100%), nothing lost, p99 < ${GOAL.p99MsMax} ms, RSS < ${GOAL.rssKiBPerStreamMax} KiB per stream.`);
+    const heavy = rows.find((r) => r.deflate && r.n >= DEFLATE_HEAVY_N && r.windowSeconds < opts.seconds - 0.5);
+    if (heavy) out.push(`Deflate on at N>=${DEFLATE_HEAVY_N} measured over ${DEFLATE_HEAVY_MAX_SECONDS} s only (keeps the bench short).`);
+    for (const deflate of [false, true]) {
+      // Capacity from the largest N that kept up (no skipped ticks, nothing dropped): one core / CPU per stream.
+      const kept = rows.filter((r) => r.deflate === deflate && r.ticksSkipped === 0 && r.messagesDropped === 0 && r.cpuShare < 0.95)
+        .sort((a, b) => b.n - a.n)[0];
+      if (kept) {
+        const perMessageUs = (kept.cpuSecondsPerStreamSecond * 1e6) / 50;
+        out.push(`Capacity, deflate ${deflate ? 'on' : 'off'}: ${perMessageUs.toFixed(1)} us CPU per 20 ms message at N=${kept.n} ` +
+          `-> about ${Math.floor(1 / kept.cpuSecondsPerStreamSecond)} streams per core on this machine (CPU only, before any latency margin).`);
+      }
     }
+    const disturbed = rows.filter((r) => r.contended);
+    if (disturbed.length) {
+      out.push(`${disturbed.length} of ${rows.length} rows were disturbed by other load (wait > 10%: ${disturbed.map((r) => `${r.deflate ? 'on' : 'off'}/${r.n}`).join(', ')}); ` +
+        'their latency and skip counts overstate the engine\'s own cost.');
+    }
+    const goalRow = rows.find((r) => !r.deflate && r.n === GOAL.streams);
+    if (goalRow) out.push(`Goal at N=${GOAL.streams}, deflate off: ${goalRow.meetsGoal ? 'MET' : `NOT MET (${goalRow.goalMisses.join(', ')})`}.`);
+    for (const p of profiles) {
+      if (!p.summary) continue;
+      out.push('');
+      out.push(printProfile(`N=${p.n}, deflate ${p.deflate ? 'on' : 'off'}, profile ${p.file ?? '?'}`, p.summary));
+      if (p.row) {
+        out.push(`  (profile busy ${(p.summary.busyMs / 1000).toFixed(1)} s vs event loop busy ${(p.row.eventLoopUtilisation * p.row.windowSeconds).toFixed(1)} s` +
+          ` and CPU ${(p.row.cpuShare * p.row.windowSeconds).toFixed(1)} s in the window)`);
+        out.push(`  (the profiled run itself: CPU share ${(p.row.cpuShare * 100).toFixed(1)}%, p99 ${p.row.delayP99Ms} ms, lost ${p.row.messagesLost}` +
+          ` - not in the table: the profiler adds overhead)`);
+      }
+    }
+
+    const jsonPath = join(RESULTS_DIR, `streams-${stamp}.json`);
+    const report = {
+      benchmark: 'audio-stream: N file channels streaming stereo 16 kHz (20 ms messages) to a WebSocket sink in another process',
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      argv: process.argv.slice(2),
+      machine: { cpus: cpu.length, model: cpu[0]?.model, totalMemMiB: Math.round(totalmem() / 2 ** 20), platform: platform(), release: release(), node: process.version, loadavgAtStart: loadavg() },
+      settings: {
+        source: '8 kHz stereo speech-like signal (6 s, looped; shared by all channels, each from its own offset)',
+        stream: 'uuid_audio_stream start <url> stereo 16k, 20 ms messages (STREAM_BUFFER_SIZE default)',
+        seconds: opts.seconds, warmupSeconds: opts.warmup, staggerMs: 1000,
+        pinning: opts.pin === 'split' && canPin ? 'engine on one CPU, sink on another (per row: rows[].pinning)' : 'none',
+        quietWait: { maxSecondsInAll: opts.quietWaitSeconds, otherLoadAtMostCores: QUIET_CORES, leftSeconds: Math.round(quietBudget.ms / 1000) },
+        deflateHeavy: { minN: DEFLATE_HEAVY_N, maxSeconds: DEFLATE_HEAVY_MAX_SECONDS },
+      },
+      goal: GOAL,
+      calibration: calibration ? { ...calibration, type: undefined } : undefined,
+      rows,
+      profiles,
+    };
+    writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
+    out.push('');
+    out.push(`Results: ${join('bench', 'results', `streams-${stamp}.json`)}`);
+    process.stdout.write(`${out.join('\n')}\n`);
   }
 
-  const jsonPath = join(RESULTS_DIR, `streams-${stamp}.json`);
-  const report = {
-    benchmark: 'audio-stream: N file channels streaming stereo 16 kHz (20 ms messages) to a WebSocket sink in another process',
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    argv: process.argv.slice(2),
-    machine: { cpus: cpu.length, model: cpu[0]?.model, totalMemMiB: Math.round(totalmem() / 2 ** 20), platform: platform(), release: release(), node: process.version, loadavgAtStart: loadavg() },
-    settings: {
-      source: '8 kHz stereo speech-like signal (6 s, looped; shared by all channels, each from its own offset)',
-      stream: 'uuid_audio_stream start <url> stereo 16k, 20 ms messages (STREAM_BUFFER_SIZE default)',
-      seconds: opts.seconds, warmupSeconds: opts.warmup, staggerMs: 1000,
-      pinning: opts.pin === 'split' && canPin ? 'engine on one CPU, sink on another (per row: rows[].pinning)' : 'none',
-      quietWait: { maxSecondsInAll: opts.quietWaitSeconds, otherLoadAtMostCores: QUIET_CORES, leftSeconds: Math.round(quietBudget.ms / 1000) },
-      deflateHeavy: { minN: DEFLATE_HEAVY_N, maxSeconds: DEFLATE_HEAVY_MAX_SECONDS },
-    },
-    goal: GOAL,
-    calibration: calibration ? { ...calibration, type: undefined } : undefined,
-    rows,
-    profiles,
-  };
-  writeFileSync(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
-  out.push('');
-  out.push(`Results: ${join('bench', 'results', `streams-${stamp}.json`)}`);
-  process.stdout.write(`${out.join('\n')}\n`);
+  if (opts.calls) {
+    const calls = await runCallsBench(opts.callsOptions, stamp, process.argv.slice(2), pinFor, quietBudget);
+    calls.lines.push('');
+    calls.lines.push(`Results: ${calls.jsonPath}${opts.streams ? ` (streams: ${join('bench', 'results', `streams-${stamp}.json`)})` : ''}`);
+    process.stdout.write(`${calls.lines.join('\n')}\n`);
+  }
 }
 
 await main();

@@ -1,0 +1,639 @@
+// The calls benchmark (part of `npm run bench`, bench/run.ts runs it): N concurrent PCMU calls over
+// loopback, each answered by the service and streamed `mono 16k` to a WebSocket sink in another
+// process. For each N it starts three fresh processes:
+//   - bench/sink.ts: the ws sink (the streams benchmark's), counting messages;
+//   - bench/calls-service.ts: the measured process, the SIP/RTP service built as `audio-stream serve`;
+//   - bench/calls-generator.ts: the SIP UAC + RTP load generator (its CPU is not counted).
+// It searches N upward, stops at the first N that loses anything (RTP either way, WebSocket
+// messages) or saturates the service's core, and reports the largest N held, CPU and RSS per call,
+// and the send delay (streamMetrics.sendDelay).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem, platform, release, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import type { SinkTotals } from './sink.ts';
+import type { ServiceFinal, ServiceMemory, ServiceStatus, ServiceWindow } from './calls-service.ts';
+import type { GeneratorHangup, GeneratorSetup, GeneratorWindow } from './calls-generator.ts';
+import { summariseProfile, type ProfileSummary } from './profile.ts';
+import { perfAvailable, PERF_NODE_FLAG, recordPerf, summarisePerf, printPerf, type PerfSummary } from './perf.ts';
+import {
+  ROOT, RESULTS_DIR, canPin, cpuTimes, coresBusy, launch, nextMessage, ask, exited, round, printProfile, takeMainProfile,
+  type Pinning, type SinkCpu,
+} from './harness.ts';
+
+/** The issue's goal: 500 concurrent streamed calls on one core, under 200 KiB RSS per call. */
+export const CALLS_GOAL = { calls: 500, cpuShareMax: 1, rssKiBPerCallMax: 200 };
+export const DEFAULT_CALLS_NS = [100, 250, 500, 750, 1000];
+export const QUICK_CALLS_NS = [100, 250];
+/** A row whose service used this much of its core is saturated (no headroom left: the next N cannot hold). */
+const SATURATED_SHARE = 0.95;
+/** The generator is "late" (and the row limited by the load side, not the service) past this (the service's playout delay is 60 ms). */
+const GENERATOR_LATE_MS = 40;
+/** How long to wait for the streams to connect once the calls are up. */
+const CONNECT_WAIT_MS = 15000;
+/** Calls set up, held and hung up before the measured ones, so that those meet a warm service. */
+const WARM_CALLS = 20;
+
+export interface CallsOptions {
+  ns: number[];
+  seconds: number;
+  warmup: number;
+  /** Calls placed per second. */
+  rate: number;
+  /** After the first N that does not hold, try once halfway between it and the last N that held. */
+  refine: boolean;
+  /**
+   * Rerun once a row that did not hold but was not saturated either (disturbed by other load, the
+   * generator late, or a one-off stall): a row is "not held" only when it fails twice.
+   */
+  retry: boolean;
+  /** Profile the service at these N ('held' = the largest N held, else the first N). */
+  profile: Array<number | 'held'>;
+}
+
+/** One row of the calls table, with everything it was computed from. */
+export interface CallsRow {
+  n: number;
+  windowSeconds: number;
+  answered: number;
+  setupFailures: Record<string, number>;
+  streamsConnected: number;
+  setupSeconds: number;
+  setupP99Ms: number;
+  /** CPU (user + system, all threads) of the service during the window: share of one core, per call, per call-second. */
+  cpuShare: number;
+  cpuSharePerCall: number;
+  cpuSecondsPerCallSecond: number;
+  eventLoopUtilisation: number;
+  /** RTP caller -> service: packets the generator sent, the service received, lost (sent - received), late (after playout). */
+  rtpSent: number;
+  rtpReceived: number;
+  rtpLost: number;
+  rtpLate: number;
+  /** Calls whose sent and received counts differ, and calls whose service-side counters were not seen. */
+  rtpCallsWithLoss: number;
+  rtpCallsUnknown: number;
+  /** RTP service -> caller: packets the service sent, the generator received, lost. */
+  rtpBackSent: number;
+  rtpBackReceived: number;
+  rtpBackLost: number;
+  /** WebSocket: frames the streams were given, messages the engine handed to ws, dropped itself, the sink received, lost. */
+  wsFrames: number;
+  wsSent: number;
+  wsDropped: number;
+  wsReceived: number;
+  wsLost: number;
+  /** Messages during the window / (calls x window / 20 ms). */
+  wsWindowDeliveredShare: number;
+  bytesPerMessage: number;
+  /** Media clock ticks skipped during the window, and before it (call setup at the setup rate, and the warm-up). */
+  skippedTicks: number;
+  setupSkippedTicks: number;
+  /** Frames the streams got during the window that were silence instead of the caller's audio. */
+  gapFrames: number;
+  delayP50Ms: number;
+  delayP99Ms: number;
+  delayP999Ms: number;
+  delayMaxMs: number;
+  clockLateP99Ms: number;
+  arriveP50Ms: number;
+  arriveP99Ms: number;
+  rssKiBPerCall: number;
+  heapKiBPerCall: number;
+  externalKiBPerCall: number;
+  sinkCpuShare: number;
+  generatorCpuShare: number;
+  generatorLateP99Ms: number;
+  generatorLateMaxMs: number;
+  generatorSkipped: number;
+  mainThreadWaitShare: number;
+  /** The same from the first call to the end of the window (setup included). */
+  runWaitShare: number;
+  /** Service CPU spent per call during setup (INVITE to answered, streamed and connected; includes the media of the calls already up), ms. */
+  setupCpuMsPerCall: number;
+  otherCores: number;
+  /** Main thread waited > 10% of the window, or of the whole run, for its CPU. */
+  contended: boolean;
+  /** The generator fell behind (late > GENERATOR_LATE_MS or skipped packets): losses may be the load side's. */
+  generatorLimited: boolean;
+  saturated: boolean;
+  held: boolean;
+  misses: string[];
+  profiled: boolean;
+  /** Rerun of a disturbed row. */
+  retry: boolean;
+  pinning: Pinning | 'none';
+  service: { window: ServiceWindow; final: ServiceFinal; memoryBefore: ServiceMemory; memoryAfter: ServiceMemory; warmCalls: number };
+  generator: { setup: GeneratorSetup; window: GeneratorWindow; hangup: GeneratorHangup };
+  sink: SinkTotals;
+  stderr: string[];
+  /** Profiled runs, when perf is there: the whole process during the window, kernel included. */
+  perf?: PerfSummary;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Sends `msg` and resolves with the next message of `reply`. */
+function request<T>(child: ChildProcess, msg: Record<string, unknown>, reply: string, timeoutMs: number): Promise<T> {
+  const p = nextMessage<T>(child, reply, timeoutMs);
+  child.send(msg);
+  return p;
+}
+
+/** Collects a child's stderr lines, echoing the first few with a prefix. */
+function captureStderr(child: ChildProcess, prefix: string, into: string[]): () => void {
+  let partial = '';
+  let shown = 0;
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (shown++ < 5) process.stderr.write(`    ${prefix}: ${line}\n`);
+      into.push(`${prefix}: ${line}`);
+    }
+  });
+  return () => {
+    if (partial) into.push(`${prefix}: ${partial}`);
+    if (shown > 5) process.stderr.write(`    ${prefix}: ... ${shown - 5} more stderr lines (in the JSON)\n`);
+  };
+}
+
+const sum = (a: number[]) => a.reduce((n, x) => n + (x > 0 ? x : 0), 0);
+
+async function runCallsConfig(n: number, opts: CallsOptions, label: string, pin: Pinning | undefined, profileDir?: string): Promise<CallsRow> {
+  const stderr: string[] = [];
+  const sink = launch(join(ROOT, 'bench', 'sink.ts'), [], ['--import', 'tsx'], pin?.sink, ['ignore', 'inherit', 'inherit', 'ipc']);
+  let service: ChildProcess | undefined;
+  let gen: ChildProcess | undefined;
+  try {
+    const { port } = await nextMessage<{ port: number }>(sink, 'listening', 20000);
+    const execArgv = ['--expose-gc', '--import', 'tsx'];
+    if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
+    const usePerf = profileDir !== undefined && perfAvailable;
+    if (usePerf) execArgv.push(PERF_NODE_FLAG);
+    service = launch(join(ROOT, 'bench', 'calls-service.ts'), ['--url', `ws://127.0.0.1:${port}/calls`], execArgv, pin?.worker,
+      ['ignore', 'inherit', 'pipe', 'ipc'], { ...process.env, AUDIO_STREAM_LOG_LEVEL: 'warning' });
+    const endServiceStderr = captureStderr(service, 'service', stderr);
+    const { sipPort } = await nextMessage<{ sipPort: number }>(service, 'ready', 30000);
+
+    // The generator gets a CPU of its own when there are 3+, else it shares the sink's: the service's core stays its own.
+    gen = launch(join(ROOT, 'bench', 'calls-generator.ts'),
+      ['--sip', `127.0.0.1:${sipPort}`, '--n', String(n), '--rate', String(opts.rate), '--setup-timeout', '15000'],
+      ['--import', 'tsx'], pin?.generator ?? pin?.sink, ['ignore', 'inherit', 'pipe', 'ipc']);
+    const endGenStderr = captureStderr(gen, 'generator', stderr);
+    await nextMessage(gen, 'ready', 30000);
+    // A few calls first (set up, held 1 s, hung up): the measured calls meet a warm service.
+    const warmed = await request<{ answered: number }>(gen, { type: 'warm', count: WARM_CALLS }, 'warmed', 60000);
+    if (warmed.answered < WARM_CALLS) process.stderr.write(`${label}: only ${warmed.answered}/${WARM_CALLS} warm-up calls were answered\n`);
+    const { memory: memoryBefore } = await request<{ memory: ServiceMemory }>(service, { type: 'baseline' }, 'baseline', 30000);
+    const setup = await request<GeneratorSetup>(gen, { type: 'place' }, 'up', (n / opts.rate) * 1000 + 45000);
+
+    // Wait for the streams of the answered calls to connect (or fail).
+    let status = await ask<ServiceStatus>(service, 'status');
+    for (const end = Date.now() + CONNECT_WAIT_MS; Date.now() < end;) {
+      if (status.streamsStarted >= setup.answered && status.connected + status.connectErrors >= status.streamsStarted) break;
+      await sleep(100);
+      status = await ask<ServiceStatus>(service, 'status');
+    }
+    process.stdout.write(`${label}: ${setup.answered}/${n} calls up in ${(setup.setupMs / 1000).toFixed(1)} s ` +
+      `(INVITE->200 p50 ${setup.setupP50Ms.toFixed(1)} ms, p99 ${setup.setupP99Ms.toFixed(1)} ms` +
+      `${setup.failed ? `, ${setup.failed} failed: ${JSON.stringify(setup.failures)}` : ''}), ` +
+      `${status.connected} streams connected${status.connectErrors ? `, ${status.connectErrors} errors` : ''}; ` +
+      `warm-up ${opts.warmup} s, measuring ${opts.seconds} s` +
+      `${pin ? ` (service on CPU ${pin.worker ?? 'any'}, sink on CPU ${pin.sink}, generator on CPU ${pin.generator ?? pin.sink})` : ''}\n`);
+
+    // The window: the service times it; the sink and the generator follow its phases.
+    let sinkCpu0: Promise<SinkCpu> | undefined;
+    let sinkCpu1: Promise<SinkCpu> | undefined;
+    let genWindow: Promise<GeneratorWindow> | undefined;
+    let times0: ReturnType<typeof cpuTimes>;
+    let times1: ReturnType<typeof cpuTimes>;
+    let perfDone: Promise<boolean> | undefined;
+    const perfData = profileDir ? join(profileDir, 'perf.data') : '';
+    const svc = service;
+    const g = gen;
+    const onServiceMessage = (msg: { type?: string; phase?: string; firstDueHrMs?: number[] }) => {
+      if (msg.type === 'legs') sink.send({ type: 'legs', firstDueHrMs: msg.firstDueHrMs });
+      if (msg.type !== 'phase') return;
+      if (msg.phase === 'window-start') {
+        sink.send({ type: 'window', on: true });
+        g.send({ type: 'window', on: true });
+        times0 = cpuTimes();
+        sinkCpu0 = ask<SinkCpu>(sink, 'cpu');
+        if (usePerf && svc.pid) perfDone = recordPerf(svc.pid, opts.seconds, perfData).done;
+      } else if (msg.phase === 'window-end') {
+        sink.send({ type: 'window', on: false });
+        genWindow = request<GeneratorWindow>(g, { type: 'window', on: false }, 'gen-window', 10000);
+        times1 = cpuTimes();
+        sinkCpu1 = ask<SinkCpu>(sink, 'cpu');
+      }
+    };
+    svc.on('message', onServiceMessage);
+    const { window } = await request<{ window: ServiceWindow }>(svc, { type: 'measure', warmup: opts.warmup, seconds: opts.seconds },
+      'window', (opts.warmup + opts.seconds) * 1000 + 30000);
+    svc.off('message', onServiceMessage);
+    const generatorWindow = genWindow ? await genWindow : undefined;
+
+    // Teardown: stop the callers' RTP and let it land; memory with every call still up (the gc pause
+    // can no longer make packets late); then read the service's per-call counters at hangup.
+    await request(gen, { type: 'stop-rtp' }, 'rtp-stopped', 10000);
+    await sleep(300);
+    const { memory: memoryAfter } = await request<{ memory: ServiceMemory }>(svc, { type: 'memory' }, 'memory', 30000);
+    await request(svc, { type: 'collect' }, 'collecting', 10000);
+    const hangup = await request<GeneratorHangup>(gen, { type: 'hangup', rate: 1000 }, 'hung-up', 40000);
+    const { final } = await request<{ final: ServiceFinal }>(svc, { type: 'final', timeoutMs: 15000 }, 'final', 30000);
+    let totals = await ask<SinkTotals & { type: string }>(sink, 'totals');
+    for (const end = Date.now() + 5000; totals.open > 0 && Date.now() < end;) {
+      await sleep(100);
+      totals = await ask<SinkTotals & { type: string }>(sink, 'totals');
+    }
+    const { type: _type, ...sinkTotals } = totals;
+    const c0 = sinkCpu0 ? await sinkCpu0 : undefined;
+    const c1 = sinkCpu1 ? await sinkCpu1 : undefined;
+    const sinkCpuShare = c0 && c1 ? (c1.user + c1.system - c0.user - c0.system) / (c1.hr - c0.hr) : NaN;
+    gen.send({ type: 'exit' });
+    service.send({ type: 'exit' });
+    await Promise.all([exited(gen, 5000), exited(service, 15000)]);
+    endServiceStderr();
+    endGenStderr();
+
+    const row = makeRow(n, setup, status, { window, final, memoryBefore, memoryAfter, warmCalls: warmed.answered },
+      generatorWindow, hangup, sinkTotals, sinkCpuShare, stderr, profileDir !== undefined);
+    if (perfDone && (await perfDone) && service.pid) row.perf = summarisePerf(perfData, service.pid);
+    const busy = coresBusy(times0, times1);
+    const genShare = generatorWindow?.cpuShare ?? 0;
+    row.otherCores = busy
+      ? round(Math.max(0, busy[0]! - row.cpuShare - (Number.isFinite(sinkCpuShare) ? sinkCpuShare : 0) - genShare), 2)
+      : NaN;
+    row.pinning = pin ?? 'none';
+    return row;
+  } finally {
+    // The JIT map perf reads (summarisePerf removes it too).
+    if (profileDir && perfAvailable && service?.pid) rmSync(`/tmp/perf-${service.pid}.map`, { force: true });
+    for (const child of [gen, service]) {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    if (sink.connected) sink.send({ type: 'exit' });
+    await exited(sink, 5000);
+  }
+}
+
+function makeRow(n: number, setup: GeneratorSetup, status: ServiceStatus, service: CallsRow['service'],
+  gw: GeneratorWindow | undefined, gh: GeneratorHangup, sink: SinkTotals, sinkCpuShare: number, stderr: string[], profiled: boolean): CallsRow {
+  const { window: w, final: f, memoryBefore: m0, memoryAfter: m1 } = service;
+  const cpuS = (w.cpuUserUs + w.cpuSystemUs) / 1e6;
+  const cpuShare = cpuS / w.windowSeconds;
+  const calls = Math.max(1, w.calls);
+  // RTP caller -> service, per call: what the generator sent vs what the service accepted.
+  let rtpSent = 0;
+  let rtpSentKnown = 0;
+  let rtpReceived = 0;
+  let rtpCallsWithLoss = 0;
+  let rtpCallsUnknown = 0;
+  let rtpBackSent = 0;
+  let rtpBackReceived = 0;
+  for (let leg = 0; leg < gh.sent.length; leg++) {
+    const sent = gh.sent[leg]!;
+    if (sent < 0) continue; // never came up
+    const got = f.rtpReceived[leg] ?? -1;
+    rtpSent += sent;
+    if (got < 0) {
+      rtpCallsUnknown++;
+      continue;
+    }
+    rtpSentKnown += sent;
+    rtpReceived += got;
+    if (got !== sent) rtpCallsWithLoss++;
+    rtpBackSent += f.rtpSent[leg] ?? 0;
+    rtpBackReceived += gh.received[leg] ?? 0;
+  }
+  const rtpLate = sum(f.rtpLate);
+  const wsSent = sum(f.binarySent);
+  const wsDropped = sum(f.dropped);
+  // The sink also got the warm-up calls' messages.
+  const wsLost = wsSent + f.warmBinarySent - sink.binaryMessages;
+  const rssKiB = (m1.rss - m0.rss) / calls / 1024;
+  const generatorLimited = gw !== undefined && (Math.max(gw.lateMaxMs, gw.runLateMaxMs) > GENERATOR_LATE_MS || gw.skipped > 0);
+  const waitShare = w.mainThreadRunQueueWaitS !== undefined ? w.mainThreadRunQueueWaitS / w.windowSeconds : NaN;
+  const runWaitShare = w.runMainThreadRunQueueWaitS !== undefined && w.runSeconds > 0 ? w.runMainThreadRunQueueWaitS / w.runSeconds : NaN;
+  const row: CallsRow = {
+    n,
+    windowSeconds: round(w.windowSeconds, 3),
+    answered: setup.answered,
+    setupFailures: setup.failures,
+    streamsConnected: status.connected,
+    setupSeconds: round(setup.setupMs / 1000, 2),
+    setupP99Ms: round(setup.setupP99Ms, 1),
+    cpuShare: round(cpuShare, 3),
+    cpuSharePerCall: cpuShare / calls,
+    cpuSecondsPerCallSecond: cpuS / (calls * w.windowSeconds),
+    eventLoopUtilisation: round(w.elu, 3),
+    rtpSent,
+    rtpReceived,
+    rtpLost: rtpSentKnown - rtpReceived,
+    rtpLate,
+    rtpCallsWithLoss,
+    rtpCallsUnknown,
+    rtpBackSent,
+    rtpBackReceived,
+    rtpBackLost: rtpBackSent - rtpBackReceived,
+    wsFrames: sum(f.frames),
+    wsSent,
+    wsDropped,
+    wsReceived: sink.binaryMessages - f.warmBinarySent,
+    wsLost,
+    wsWindowDeliveredShare: round(sink.windowBinaryMessages / ((calls * w.windowSeconds * 1000) / 20), 4),
+    bytesPerMessage: sink.binaryMessages > 0 ? round(sink.binaryBytes / sink.binaryMessages, 1) : 0,
+    skippedTicks: w.windowSkippedTicks,
+    setupSkippedTicks: w.runSkippedTicks - w.windowSkippedTicks,
+    gapFrames: w.windowGapFrames,
+    delayP50Ms: round(w.delayP50, 2),
+    delayP99Ms: round(w.delayP99, 2),
+    delayP999Ms: round(w.delayP999, 2),
+    delayMaxMs: round(w.delayMax, 2),
+    clockLateP99Ms: round(w.clockLateP99, 2),
+    arriveP50Ms: round(sink.arriveP50Ms, 2),
+    arriveP99Ms: round(sink.arriveP99Ms, 2),
+    rssKiBPerCall: round(rssKiB, 1),
+    heapKiBPerCall: round((m1.heapUsed - m0.heapUsed) / calls / 1024, 1),
+    externalKiBPerCall: round((m1.external - m0.external) / calls / 1024, 1),
+    sinkCpuShare: round(sinkCpuShare, 3),
+    generatorCpuShare: gw ? round(gw.cpuShare, 3) : NaN,
+    generatorLateP99Ms: gw ? round(gw.lateP99Ms, 2) : NaN,
+    generatorLateMaxMs: gw ? round(gw.lateMaxMs, 1) : NaN,
+    generatorSkipped: gh.skipped,
+    mainThreadWaitShare: round(waitShare, 3),
+    runWaitShare: round(runWaitShare, 3),
+    setupCpuMsPerCall: round(w.setupCpuUs / 1000 / calls, 2),
+    otherCores: NaN,
+    contended: waitShare > 0.1 || runWaitShare > 0.1,
+    generatorLimited,
+    saturated: cpuShare >= SATURATED_SHARE,
+    held: false,
+    misses: [],
+    profiled,
+    retry: false,
+    pinning: 'none',
+    service,
+    generator: { setup, window: gw ?? ({} as GeneratorWindow), hangup: gh },
+    sink,
+    stderr,
+  };
+  const m: string[] = [];
+  if (setup.answered < n) m.push(`${n - setup.answered} calls not set up`);
+  if (status.connected < setup.answered) m.push(`${setup.answered - status.connected} streams not connected`);
+  if (row.rtpLost !== 0) m.push(`${row.rtpLost} RTP lost (${rtpCallsWithLoss} calls)`);
+  if (rtpCallsUnknown > 0) m.push(`RTP counters of ${rtpCallsUnknown} calls not seen`);
+
+  if (row.rtpBackLost !== 0) m.push(`${row.rtpBackLost} RTP lost on the way back`);
+  if (wsLost !== 0) m.push(`${wsLost} ws lost`);
+  if (wsDropped !== 0) m.push(`${wsDropped} ws dropped`);
+  if (w.windowSkippedTicks !== 0) m.push(`${w.windowSkippedTicks} ticks skipped`);
+  if (w.windowGapFrames !== 0) m.push(`${w.windowGapFrames} gap frames`);
+  if (row.saturated) m.push(`saturated (${(cpuShare * 100).toFixed(0)}% of its core)`);
+  row.misses = m;
+  row.held = m.length === 0;
+  return row;
+}
+
+function ms(v: number): string {
+  return v >= 200 ? '>200' : v.toFixed(2);
+}
+
+function callsTable(rows: CallsRow[]): string {
+  const head = ['N', 'setup s', 'CPU share', 'CPU/call', 'loop busy', 'RTP sent', 'RTP lost', 'late', 'back lost', 'ws sent', 'ws recv',
+    'ws lost', 'dropped', 'skipped', 'gaps', 'p50 ms', 'p99 ms', 'max ms', 'arr p99', 'RSS KiB/call', 'sink CPU', 'gen CPU', 'gen late', 'wait', 'other', 'held'];
+  const body = rows.map((r) => [
+    `${r.n}${r.profiled ? ' (prof)' : r.retry ? ' (retry)' : ''}`,
+    `${r.setupSeconds.toFixed(1)}${r.answered < r.n ? `(${r.answered})` : ''}`,
+    `${(r.cpuShare * 100).toFixed(1)}%`,
+    `${r.saturated ? '>=' : ''}${(r.cpuSharePerCall * 100).toFixed(3)}%`,
+    `${(r.eventLoopUtilisation * 100).toFixed(1)}%`,
+    String(r.rtpSent),
+    String(r.rtpLost),
+    String(r.rtpLate),
+    String(r.rtpBackLost),
+    String(r.wsSent),
+    String(r.wsReceived),
+    String(r.wsLost),
+    String(r.wsDropped),
+    `${r.setupSkippedTicks}/${r.skippedTicks}`,
+    String(r.gapFrames),
+    ms(r.delayP50Ms),
+    ms(r.delayP99Ms),
+    r.delayMaxMs.toFixed(1),
+    ms(r.arriveP99Ms),
+    r.rssKiBPerCall.toFixed(1),
+    Number.isFinite(r.sinkCpuShare) ? `${(r.sinkCpuShare * 100).toFixed(0)}%` : '?',
+    Number.isFinite(r.generatorCpuShare) ? `${(r.generatorCpuShare * 100).toFixed(0)}%` : '?',
+    Number.isFinite(r.generatorLateMaxMs)
+      ? `${Math.max(r.generatorLateMaxMs, r.generator.window.runLateMaxMs ?? 0).toFixed(0)}${r.generatorLimited ? '!' : ''}` : '?',
+    Number.isFinite(r.mainThreadWaitShare)
+      ? `${(r.mainThreadWaitShare * 100).toFixed(0)}/${Number.isFinite(r.runWaitShare) ? (r.runWaitShare * 100).toFixed(0) : '?'}%${r.contended ? '!' : ''}` : '?',
+    Number.isFinite(r.otherCores) ? r.otherCores.toFixed(2) : '?',
+    r.held ? 'yes' : `no: ${r.misses.join(', ')}`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** What the calls bench hands back to bench/run.ts: the lines to print and the JSON it wrote. */
+export interface CallsReport {
+  lines: string[];
+  jsonPath: string;
+}
+
+/**
+ * Runs the calls benchmark: N upward until one does not hold (one retry when that row was
+ * disturbed; with `refine`, one more N halfway), then the profiled runs; returns the printout.
+ */
+export async function runCallsBench(opts: CallsOptions, stamp: string, argv: string[],
+  pinFor: (label: string) => Promise<Pinning | undefined>, quietBudget: { ms: number }): Promise<CallsReport> {
+  const startedAt = new Date();
+  const ns = [...new Set(opts.ns)].sort((a, b) => a - b);
+  process.stdout.write(`\ncalls bench: N = ${ns.join(', ')} (upward until one does not hold), PCMU 20 ms, mono 16k streams, ` +
+    `deflate off, ${opts.rate} calls/s setup, ${opts.seconds} s windows\n`);
+  const rows: CallsRow[] = [];
+  const run = async (n: number, label: string): Promise<CallsRow | undefined> => {
+    try {
+      const row = await runCallsConfig(n, opts, label, await pinFor(label));
+      rows.push(row);
+      process.stdout.write(`${label}: ${row.held ? 'held' : `not held: ${row.misses.join(', ')}`}` +
+        `${row.contended || row.generatorLimited ? ` (disturbed: ${[row.contended ? 'service waited for its CPU' : '', row.generatorLimited ? 'generator late' : ''].filter(Boolean).join(', ')})` : ''}\n`);
+      return row;
+    } catch (err) {
+      process.stderr.write(`${label}: failed: ${(err as Error).message}\n`);
+      return undefined;
+    }
+  };
+
+  /** One N: run it; a row that failed without saturating the service runs once more. */
+  const tryN = async (n: number, label: string): Promise<CallsRow | undefined> => {
+    const row = await run(n, label);
+    if (!row || row.held || row.saturated || !opts.retry) return row;
+    const why = row.contended || row.generatorLimited ? 'the first run was disturbed' : 'once more before calling it';
+    const again = await run(n, `${label} again (${why})`);
+    if (!again) return row;
+    again.retry = true;
+    return again;
+  };
+
+  let lastHeld: CallsRow | undefined;
+  let firstFailed: number | undefined;
+  for (let i = 0; i < ns.length; i++) {
+    const n = ns[i]!;
+    const row = await tryN(n, `[calls ${i + 1}/${ns.length}] N=${n}`);
+    if (row?.held) {
+      lastHeld = row;
+      continue;
+    }
+    firstFailed = n;
+    break;
+  }
+  if (opts.refine && firstFailed !== undefined && lastHeld && firstFailed - lastHeld.n >= 100) {
+    const mid = Math.round((lastHeld.n + firstFailed) / 2 / 50) * 50;
+    if (mid > lastHeld.n && mid < firstFailed) {
+      const row = await tryN(mid, `[calls refine] N=${mid}`);
+      if (row?.held) lastHeld = row;
+    }
+  }
+
+  const profiles: Array<{ n: number; file: string | undefined; row: CallsRow | undefined; summary: ProfileSummary | undefined;
+    setup: ProfileSummary | undefined }> = [];
+  for (const p of opts.profile) {
+    const n = p === 'held' ? lastHeld?.n ?? ns[0]! : p;
+    const name = `cpu-${stamp}-calls-n${n}.cpuprofile.json`;
+    const label = `[calls profile] N=${n}`;
+    try {
+      const dir = mkdtempSync(join(tmpdir(), 'audio-stream-bench-prof-'));
+      const pin = await pinFor(label);
+      // Only the sink and the generator are pinned: V8's sampling thread needs a core besides the service's.
+      const row = await runCallsConfig(n, opts, label, pin ? { worker: undefined, sink: pin.sink, generator: pin.generator } : undefined, dir);
+      const file = takeMainProfile(dir, join(RESULTS_DIR, name));
+      const summary = file
+        ? summariseProfile(file, ROOT, { fromUs: row.service.window.windowStartHrUs, toUs: row.service.window.windowEndHrUs })
+        : undefined;
+      const w = row.service.window;
+      const setup = file && w.runStartHrUs > 0 ? summariseProfile(file, ROOT, { fromUs: w.runStartHrUs, toUs: w.setupEndHrUs }) : undefined;
+      profiles.push({ n, file: file ? join('bench', 'results', name) : undefined, row, summary, setup });
+    } catch (err) {
+      process.stderr.write(`${label}: failed: ${(err as Error).message}\n`);
+    }
+  }
+
+  const out: string[] = [];
+  const measured = rows.filter((r) => !r.profiled);
+  out.push('');
+  out.push('Calls: N concurrent PCMU calls over loopback (SIP + RTP from bench/calls-generator.ts), each streamed mono 16k to the sink');
+  out.push(callsTable(measured));
+  out.push('');
+  out.push('CPU share: CPU (user+system, all threads) of the service process during the window, of one core; CPU/call: the same per call.');
+  out.push('RTP sent: packets the generator sent (whole run); RTP lost: sent - packets the service accepted (per call, from its hangup');
+  out.push('counters); late: accepted after their playout time (whole run, setup included); back lost: packets the service sent -');
+  out.push('packets the generator got back.');
+  out.push('ws sent: audio messages the streams handed to ws (640 bytes = 20 ms each); ws recv: the sink\'s count; ws lost = sent - recv;');
+  out.push('dropped: messages the engine dropped itself. skipped: media clock ticks skipped (fell > 40 ms behind) before the window');
+  out.push('(call setup, warm-up) / during it; gaps: frames the streams got as silence instead of the caller\'s audio during the window.');
+  out.push('p50/p99/max: frame due time -> message handed to ws (streamMetrics.sendDelay) during the window; arr p99: due time -> sink arrival.');
+  out.push('RSS KiB/call: (RSS with every call up - RSS before the first call, both after gc, 20 warm-up calls gone) / N.');
+  out.push(`gen CPU: the generator's CPU in the window; gen late: the latest its packets went out over the run, ms (! = over ${GENERATOR_LATE_MS} ms`);
+  out.push('or packets skipped: the load side may be the limit). wait: window/whole-run share the service\'s main thread waited for its CPU');
+  out.push('(! = over 10%: disturbed by other load); other: cores used by everything else meanwhile.');
+  out.push('Held: every call set up and streamed; nothing lost over the whole run (RTP either way, ws messages, drops); during the');
+  out.push('window no tick skipped, no gap and service CPU < 95%. Setup (its skipped ticks and late packets) is reported, not judged.');
+  const largest = lastHeld;
+  const tried = [...new Set(measured.map((r) => r.n))];
+  if (largest) {
+    const perCall = largest.cpuSharePerCall;
+    out.push(`Largest N held: ${largest.n} calls (tried ${tried.join(', ')}${firstFailed !== undefined ? `; N=${firstFailed} did not hold` : '; every N held'}). ` +
+      `At N=${largest.n}: CPU ${(perCall * 100).toFixed(3)}% of a core per call (${(largest.cpuSecondsPerCallSecond * 1e6 / 50).toFixed(1)} us per 20 ms packet time) ` +
+      `-> about ${Math.floor(1 / perCall)} calls per core (CPU only), RSS ${largest.rssKiBPerCall.toFixed(1)} KiB per call, ` +
+      `send delay p50 ${ms(largest.delayP50Ms)} / p99 ${ms(largest.delayP99Ms)} ms. ` +
+      `Setup at ${opts.rate} calls/s: ${largest.setupCpuMsPerCall.toFixed(1)} ms service CPU per call, INVITE->200 p99 ${largest.setupP99Ms.toFixed(0)} ms, ` +
+      `${largest.setupSkippedTicks} ticks skipped, ${largest.rtpLate} RTP packets late.`);
+  } else {
+    out.push(`Largest N held: none (tried ${tried.join(', ') || 'nothing'}).`);
+  }
+  const goalRow = measured.filter((r) => r.n >= CALLS_GOAL.calls && r.held).sort((a, b) => a.n - b.n)[0];
+  const atGoal = measured.filter((r) => r.n === CALLS_GOAL.calls).at(-1);
+  const goalMisses: string[] = [];
+  if (!goalRow) {
+    goalMisses.push(atGoal ? `N=${CALLS_GOAL.calls} did not hold: ${atGoal.misses.join(', ')}; its RSS ${atGoal.rssKiBPerCall.toFixed(0)} KiB per call`
+      : `${CALLS_GOAL.calls} calls did not hold${measured.some((r) => r.n >= CALLS_GOAL.calls) ? '' : ' (not tried)'}`);
+    if (largest) goalMisses.push(`needs ${((largest.cpuSharePerCall * CALLS_GOAL.calls) * 100).toFixed(0)}% of a core at the CPU per call of N=${largest.n}`);
+  } else if (goalRow.rssKiBPerCall >= CALLS_GOAL.rssKiBPerCallMax) goalMisses.push(`${goalRow.rssKiBPerCall.toFixed(0)} KiB per call`);
+  out.push(`Goal: ${CALLS_GOAL.calls} concurrent streamed calls on one core, < ${CALLS_GOAL.rssKiBPerCallMax} KiB RSS per call: ` +
+    `${goalMisses.length === 0 ? `MET (N=${goalRow!.n}: ${(goalRow!.cpuShare * 100).toFixed(0)}% of the core, ${goalRow!.rssKiBPerCall.toFixed(0)} KiB per call)` : `NOT MET (${goalMisses.join(', ')})`}.`);
+  // Marginal memory: the RSS slope between the two largest unsaturated rows with every call up (fixed costs such as V8's young
+  // generation, which grows with the allocation rate, weigh on the average at small N).
+  const kept = measured.filter((r) => r.answered === r.n && r.streamsConnected >= r.n && !r.saturated);
+  const byN = [...new Map(kept.map((r) => [r.n, r])).values()].sort((a, b) => a.n - b.n);
+  if (byN.length >= 2) {
+    const [a, b] = byN.slice(-2) as [CallsRow, CallsRow];
+    const rssA = a.service.memoryAfter.rss - a.service.memoryBefore.rss;
+    const rssB = b.service.memoryAfter.rss - b.service.memoryBefore.rss;
+    out.push(`RSS slope: ${((rssB - rssA) / (b.n - a.n) / 1024).toFixed(1)} KiB per extra call between N=${a.n} and N=${b.n} ` +
+      `(fixed part about ${((rssA - ((rssB - rssA) / (b.n - a.n)) * a.n) / 2 ** 20).toFixed(1)} MiB).`);
+  }
+  const disturbed = measured.filter((r) => r.contended || r.generatorLimited);
+  if (disturbed.length) {
+    out.push(`${disturbed.length} of ${measured.length} rows were disturbed (${disturbed.map((r) => `N=${r.n}: ${[r.contended ? 'wait > 10%' : '', r.generatorLimited ? 'generator late' : ''].filter(Boolean).join(', ')}`).join('; ')}); ` +
+      'their losses and latency may not be the service\'s own.');
+  }
+  for (const p of profiles) {
+    if (!p.summary) continue;
+    out.push('');
+    out.push(printProfile(`calls N=${p.n}, profile ${p.file ?? '?'}`, p.summary));
+    if (p.row) {
+      out.push(`  (profile busy ${(p.summary.busyMs / 1000).toFixed(1)} s vs event loop busy ${(p.row.eventLoopUtilisation * p.row.windowSeconds).toFixed(1)} s` +
+        ` and CPU ${(p.row.cpuShare * p.row.windowSeconds).toFixed(1)} s in the window)`);
+      out.push(`  (the profiled run itself: CPU share ${(p.row.cpuShare * 100).toFixed(1)}%, p99 ${p.row.delayP99Ms} ms, ` +
+        `${p.row.held ? 'held' : `not held: ${p.row.misses.join(', ')}`} - not in the table: the profiler adds overhead)`);
+    }
+    if (p.row?.perf) {
+      out.push('');
+      out.push(printPerf(`calls N=${p.n}`, p.row.perf));
+    }
+    if (p.setup && p.row) {
+      const s = p.setup;
+      out.push('');
+      out.push(`Where the setup time goes: calls N=${p.n} (first INVITE to every call answered and its stream connected: ` +
+        `${(s.sampledMs / 1000).toFixed(1)} s sampled, ${(s.busyMs / 1000).toFixed(1)} s busy; ${p.row.setupCpuMsPerCall.toFixed(1)} ms CPU per call ` +
+        `at ${opts.rate} calls/s, media of the calls already up included)`);
+      out.push(`  by area: ${s.byArea.slice(0, 6).map((a) => `${a.area} ${a.selfPct.toFixed(1)}%`).join(', ')}`);
+      out.push('  top functions by self time:');
+      for (const f of s.topSelf.slice(0, 10)) out.push(`    ${f.selfPct.toFixed(1).padStart(5)}%  ${f.function}  ${f.file}`);
+      out.push('  engine (src/) functions by inclusive time:');
+      for (const f of s.topTotal.filter((t) => t.file.startsWith('src/')).slice(0, 12)) {
+        out.push(`    ${f.totalPct.toFixed(1).padStart(5)}%  ${f.function}  ${f.file}  (self ${f.selfPct.toFixed(1)}%)`);
+      }
+    }
+  }
+
+  const jsonName = `calls-${stamp}.json`;
+  const cpu = cpus();
+  const report = {
+    benchmark: 'audio-stream: N concurrent PCMU calls (SIP/RTP over loopback), each streamed mono 16 kHz (20 ms messages, deflate off) to a WebSocket sink in another process',
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    argv,
+    machine: { cpus: cpu.length, model: cpu[0]?.model, totalMemMiB: Math.round(totalmem() / 2 ** 20), platform: platform(), release: release(), node: process.version, loadavgAtStart: loadavg() },
+    settings: {
+      service: 'bench/calls-service.ts: buildConfig + Core + SipHost as `audio-stream serve`; route answer, set STREAM_MESSAGE_DEFLATE=true, audio_stream start <sink> mono 16k, park',
+      generator: 'bench/calls-generator.ts: SIP UAC over UDP, one RTP socket per call, PCMU 20 ms speech-like audio from one timer (20 phases)',
+      ns, seconds: opts.seconds, warmupSeconds: opts.warmup, setupRatePerSecond: opts.rate, refine: opts.refine, retry: opts.retry,
+      pinning: canPin ? 'service on one CPU, sink and generator on another (per row: rows[].pinning)' : 'none',
+      saturatedAtCpuShare: SATURATED_SHARE, generatorLateMs: GENERATOR_LATE_MS, quietWaitLeftSeconds: Math.round(quietBudget.ms / 1000),
+    },
+    goal: CALLS_GOAL,
+    largestHeld: largest?.n ?? 0,
+    firstNotHeld: firstFailed ?? null,
+    goalMet: goalMisses.length === 0,
+    rows,
+    profiles,
+  };
+  writeFileSync(join(RESULTS_DIR, jsonName), `${JSON.stringify(report, null, 2)}\n`);
+  return { lines: out, jsonPath: join('bench', 'results', jsonName) };
+}
