@@ -74,6 +74,44 @@ export function dtmfScenario(pcapFile: string, holdMs: number): string {
 ${bye(2)}`);
 }
 
+/** Calls, then sends DTMF digit `digit` as SIP INFO (application/dtmf-relay), then hangs up. */
+export function infoDtmfScenario(digit: string): string {
+  const body = `Signal=${digit}\r\nDuration=160\r\n`;
+  return scenario('info-dtmf', `${invite(1)}${answered()}${ack(1)}  <pause milliseconds="300"/>
+${send(`${headers('INFO', 2)}\nContent-Type: application/dtmf-relay\nContent-Length: [len]\n\n${body}`)}  <recv response="200"/>
+  <pause milliseconds="300"/>
+${bye(3)}`);
+}
+
+/** Calls, sends no RTP at all, and waits for the callee's BYE (the RTP inactivity timeout). */
+export function silentCallerScenario(timeoutMs: number): string {
+  return scenario('silent', `${invite(1)}${answered()}${ack(1)}  <recv request="BYE" timeout="${timeoutMs}"/>
+  <send><![CDATA[
+
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+`);
+}
+
+/** Calls with an INVITE without SDP (late offer): takes our offer from the 200, answers in the ACK, streams, hangs up. */
+export function lateOfferScenario(ulawFile: string, holdMs: number): string {
+  const sdp = SDP.replace('__DIRECTION__', '');
+  return scenario('late-offer', `${send(`${headers('INVITE', 1, '[branch]', '')}\nContent-Length: 0`)}${answered()}${send(`${headers('ACK', 1)}
+Content-Type: application/sdp
+Content-Length: [len]
+
+${sdp}`, false)}  <nop><action><exec rtp_stream="${ulawFile},1,0"/></action></nop>
+  <pause milliseconds="${holdMs}"/>
+${bye(2)}`);
+}
+
 /** Calls, waits for a ringing or progress answer, cancels, expects 200 (CANCEL) and 487 (INVITE). */
 export function cancelScenario(waitMs: number): string {
   return scenario('cancel', `${invite(1)}  <recv response="100"/>

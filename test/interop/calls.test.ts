@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { ulawEncode } from '../../src/codec/g711.ts';
 import { startTestServer, binaries, texts, until, type TestServer } from '../helpers/harness.ts';
 import { startCallHost } from '../helpers/call-host.ts';
-import { runSipp, requireProgram, streamScenario, cancelScenario, holdScenario, calleeHangsUpScenario, dtmfScenario } from '../helpers/sipp.ts';
+import { runSipp, requireProgram, streamScenario, cancelScenario, holdScenario, calleeHangsUpScenario, dtmfScenario, infoDtmfScenario,
+  silentCallerScenario, lateOfferScenario } from '../helpers/sipp.ts';
 import { sine, pcmFromBuffer, dominantFrequency, toneLevelDbfs } from '../helpers/audio.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'as-sipp-'));
@@ -147,6 +148,44 @@ test('RFC 4733 DTMF from the Debian pcap becomes a DTMF event', async () => {
     assert.equal(dtmf.length, 1);
     assert.equal(dtmf[0]!.get('DTMF-Digit'), '1');
     assert.equal(dtmf[0]!.get('DTMF-Source'), 'RTP');
+  } finally {
+    await h.close();
+  }
+});
+
+test('SIP INFO DTMF (application/dtmf-relay) becomes a DTMF event', async () => {
+  const h = await startCallHost({ routes: [{ actions: ['answer', 'park'] }], rtpPortMin: 35500 });
+  try {
+    const r = await runSipp({ dir, name: 'info', scenario: infoDtmfScenario('7'), target: h.target, service: 'info', mediaPort: 42600 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const dtmf = h.events.filter((e) => e.name === 'DTMF');
+    assert.deepEqual(dtmf.map((e) => [e.get('DTMF-Digit'), e.get('DTMF-Source')]), [['7', 'INFO']]);
+  } finally {
+    await h.close();
+  }
+});
+
+test('a caller that sends no RTP is hung up with BYE after rtp.timeoutSec (MEDIA_TIMEOUT)', async () => {
+  const h = await startCallHost({ routes: [{ actions: ['answer', 'park'] }], rtpPortMin: 36000, rtpTimeoutSec: 1 });
+  try {
+    const r = await runSipp({ dir, name: 'silent', scenario: silentCallerScenario(10000), target: h.target, service: 'silent', mediaPort: 42700 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    await until(() => h.events.some((e) => e.name === 'CHANNEL_HANGUP'), 3000, 'hangup');
+    assert.equal(h.events.find((e) => e.name === 'CHANNEL_HANGUP')!.get('Hangup-Cause'), 'MEDIA_TIMEOUT');
+  } finally {
+    await h.close();
+  }
+});
+
+test('an INVITE without SDP: our offer goes in the 200, the answer comes in the ACK, audio flows', async () => {
+  const h = await startCallHost({ routes: streamRoute(), rtpPortMin: 36500 });
+  try {
+    const connP = ws.nextConnection();
+    const r = await runSipp({ dir, name: 'late-offer', scenario: lateOfferScenario(ulaw, 2500), target: h.target, service: 'stream-late', mediaPort: 42800 });
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const conn = await connP;
+    await conn.closed;
+    assertToneReceived(binaries(conn), 2.0);
   } finally {
     await h.close();
   }
