@@ -54,6 +54,9 @@ function streamLimits(chunkBytes: number, bufferMs: number): WsLimits {
   return { ...DEFAULT_WS_LIMITS, maxBufferedBytes: Math.max(64 << 10, Math.ceil(bytesPerSecond * MAX_BUFFERED_SECONDS)) };
 }
 
+/** Server messages that may wait for earlier play files to be written; more are dropped with an error log. */
+const MAX_INBOUND_PENDING = 256;
+
 /** How many drops between two log lines about a slow or absent server. */
 const DROP_LOG_EVERY = 250;
 
@@ -82,6 +85,7 @@ export class AudioStream implements MediaBug {
   private work = new Int16Array(0);
   private workView = new Int16Array(0);
   private inbound: Promise<void> = Promise.resolve();
+  private inboundPending = 0;
   private frameDueMs = 0;
   /** Which streamMetrics gauge counts this stream. */
   private gaugeState: 'connecting' | 'open' | 'none' = 'none';
@@ -177,7 +181,7 @@ export class AudioStream implements MediaBug {
       ? this.chunkBytes
       : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     if (this.conn.sendBinary(bytes, true)) {
-      if (this.conn.isOpen) streamMetrics.sendDelay.record(performance.now() - this.frameDueMs);
+      if (this.conn.isOpen && !this.ended) streamMetrics.sendDelay.record(performance.now() - this.frameDueMs);
     } else {
       const dropped = this.conn.stats.messagesDropped;
       if (dropped % DROP_LOG_EVERY === 1) {
@@ -248,10 +252,19 @@ export class AudioStream implements MediaBug {
 
   private onText(text: string): void {
     if (!this.p.options.suppressLog) this.log.debug(`response: ${text.length > 1000 ? `${text.slice(0, 1000)}...` : text}`);
-    this.inbound = this.inbound.then(() => this.handleText(text));
+    if (this.inboundPending >= MAX_INBOUND_PENDING) {
+      this.log.error(`processMessage - ${MAX_INBOUND_PENDING} server messages still waiting for their files: message dropped`);
+      return;
+    }
+    this.inboundPending++;
+    this.inbound = this.inbound
+      .then(() => this.handleText(text))
+      .catch((err: Error) => this.log.error(`processMessage - ${err.message}`))
+      .finally(() => { this.inboundPending--; });
   }
 
   private async handleText(text: string): Promise<void> {
+    if (this.ended) return; // after stop or hangup, what the server still sends is ignored, as the module does
     const action = interpretMessage(text);
     if (action.kind === 'json') {
       if (action.error) this.log.error(`processMessage - ${action.error}`);
