@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
 import { Core } from '../../src/core.ts';
 import type { Channel, ChannelEndpoint } from '../../src/channel/channel.ts';
+import assert from 'node:assert/strict';
 import type { FsEvent } from '../../src/events/event.ts';
 
 /** One message as the server received it. */
@@ -156,3 +157,17 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = 'condi
     await sleep(5);
   }
 }
+
+/** Checks the exact shape of an error event body and returns its code and text. */
+export function errorOf(e: FsEvent): { code: number; error: string } {
+  const body = JSON.parse(e.body!) as { status: string; message: { code: number; error: string } };
+  assert.deepEqual(Object.keys(body), ['status', 'message']);
+  assert.equal(body.status, 'error');
+  assert.deepEqual(Object.keys(body.message), ['code', 'error']);
+  assert.ok(Number.isInteger(body.message.code));
+  assert.equal(typeof body.message.error, 'string');
+  assert.ok(body.message.error.length > 0, 'error text is empty');
+  assert.equal(e.body, JSON.stringify({ status: 'error', message: { code: body.message.code, error: body.message.error } }));
+  return body.message;
+}
+

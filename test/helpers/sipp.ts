@@ -26,6 +26,20 @@ Contact: <sip:1000@[local_ip]:[local_port];transport=[transport]>
 Max-Forwards: 70`;
 }
 
+/** Our 200 OK to the request just received (a BYE from the service). */
+const OK_TO_LAST_REQUEST = `  <send><![CDATA[
+
+SIP/2.0 200 OK
+[last_Via:]
+[last_From:]
+[last_To:]
+[last_Call-ID:]
+[last_CSeq:]
+Content-Length: 0
+
+  ]]></send>
+`;
+
 function send(text: string, retrans = true): string {
   return `  <send${retrans ? ' retrans="500"' : ''}><![CDATA[\n\n${text}\n\n  ]]></send>\n`;
 }
@@ -86,18 +100,7 @@ ${bye(3)}`);
 /** Calls, sends no RTP at all, and waits for the callee's BYE (the RTP inactivity timeout). */
 export function silentCallerScenario(timeoutMs: number): string {
   return scenario('silent', `${invite(1)}${answered()}${ack(1)}  <recv request="BYE" timeout="${timeoutMs}"/>
-  <send><![CDATA[
-
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-  ]]></send>
-`);
+${OK_TO_LAST_REQUEST}`);
 }
 
 /** Calls with an INVITE without SDP (late offer): takes our offer from the 200, answers in the ACK, streams, hangs up. */
@@ -138,18 +141,7 @@ ${bye(4)}`);
 export function calleeHangsUpScenario(ulawFile: string, timeoutMs: number): string {
   return scenario('callee-bye', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},1,0"/></action></nop>
   <recv request="BYE" timeout="${timeoutMs}"/>
-  <send><![CDATA[
-
-SIP/2.0 200 OK
-[last_Via:]
-[last_From:]
-[last_To:]
-[last_Call-ID:]
-[last_CSeq:]
-Content-Length: 0
-
-  ]]></send>
-`);
+${OK_TO_LAST_REQUEST}`);
 }
 
 /** Result of a SIPp run. */

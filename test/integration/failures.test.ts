@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { uuidAudioStream, findAudioStream } from '../../src/audio-stream/command.ts';
 import { DEFAULT_WS_LIMITS } from '../../src/audio-stream/ws-connection.ts';
-import { makeChannel, collectEvents, startTestServer, feed, binaries, until, sleep, type ServerConnection } from '../helpers/harness.ts';
-import type { FsEvent } from '../../src/events/event.ts';
+import { makeChannel, collectEvents, startTestServer, feed, binaries, until, sleep, errorOf, type ServerConnection } from '../helpers/harness.ts';
 import {
   startRawServer, closedPort, readRequestHead, switchingProtocols, acceptUpgrade, encodeFrame, type RawServer,
 } from '../helpers/raw-server.ts';
@@ -47,19 +46,6 @@ async function wsServer(t: TestContext, ...args: Parameters<typeof startTestServ
   const s = await startTestServer(...args);
   t.after(() => s.close());
   return s;
-}
-
-/** Checks the exact shape of an error event body and returns its code and text. */
-function errorOf(e: FsEvent): { code: number; error: string } {
-  const body = JSON.parse(e.body!) as { status: string; message: { code: number; error: string } };
-  assert.deepEqual(Object.keys(body), ['status', 'message']);
-  assert.equal(body.status, 'error');
-  assert.deepEqual(Object.keys(body.message), ['code', 'error']);
-  assert.ok(Number.isInteger(body.message.code));
-  assert.equal(typeof body.message.error, 'string');
-  assert.ok(body.message.error.length > 0, 'error text is empty');
-  assert.equal(e.body, JSON.stringify({ status: 'error', message: { code: body.message.code, error: body.message.error } }));
-  return body.message;
 }
 
 /** Starts a stream to `url` and expects an error event with `code`; the stream is then gone. */

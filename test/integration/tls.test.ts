@@ -7,8 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidAudioStream, findAudioStream } from '../../src/audio-stream/command.ts';
-import { makeChannel, collectEvents, feed, until } from '../helpers/harness.ts';
-import type { FsEvent } from '../../src/events/event.ts';
+import { makeChannel, collectEvents, feed, until, errorOf } from '../helpers/harness.ts';
 import { makeTestPki, type TestPki, type CertPair } from '../helpers/tls-certs.ts';
 import { startTlsWsServer, type TlsWsServer } from '../helpers/tls-server.ts';
 import { startRawProxy, bogusTlsRecord } from '../helpers/raw-proxy.ts';
@@ -49,18 +48,6 @@ async function server(t: TestContext, identity: CertPair, extra: Record<string, 
   const s = await startTlsWsServer({ cert: identity.cert, key: identity.key, ...extra });
   t.after(() => s.close());
   return s;
-}
-
-/** Checks the exact shape of an error event body and returns its code and text. */
-function errorOf(e: FsEvent): { code: number; error: string } {
-  const body = JSON.parse(e.body!) as { status: string; message: { code: number; error: string } };
-  assert.deepEqual(Object.keys(body), ['status', 'message']);
-  assert.equal(body.status, 'error');
-  assert.deepEqual(Object.keys(body.message), ['code', 'error']);
-  assert.equal(typeof body.message.code, 'number');
-  assert.equal(typeof body.message.error, 'string');
-  assert.ok(body.message.error.length > 0, 'error text is empty');
-  return body.message;
 }
 
 /** Starts a stream to `url` and expects an error event with `code`; the stream is then gone. */
