@@ -76,10 +76,12 @@ export class MediaClock {
       last.index = member.index;
     }
     member.index = -1;
-    if (members.length === 0) {
-      const i = this.cohorts.indexOf(member.cohort);
-      if (i >= 0) this.cohorts.splice(i, 1);
-    }
+    // An empty cohort is dropped after the current tick, so removing one never shifts the list being run.
+    if (members.length === 0 && !this.running) this.dropEmptyCohorts();
+  }
+
+  private dropEmptyCohorts(): void {
+    for (let i = this.cohorts.length - 1; i >= 0; i--) if (this.cohorts[i]!.members.length === 0) this.cohorts.splice(i, 1);
   }
 
   private schedule(): void {
@@ -107,6 +109,7 @@ export class MediaClock {
       for (let c = 0; c < this.cohorts.length; c++) this.runCohort(this.cohorts[c]!, now);
     } finally {
       this.running = false;
+      this.dropEmptyCohorts();
       this.schedule();
     }
   }
