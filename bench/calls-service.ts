@@ -23,7 +23,8 @@
 // bench-<leg>-<random>, which is in the logger scope `sip(<Call-ID>)`. Legs from WARM_BASE on are
 // the generator's warm-up calls: kept out of every per-call number (their messages are in the
 // sink's count, so their totals are reported apart).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { send, sleep, hrUs, collect, schedstat } from './measure.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -146,28 +147,8 @@ export interface ServiceFinal {
   finalMs: number;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const hrUs = () => Number(process.hrtime.bigint() / 1000n);
-const gc = (globalThis as { gc?: () => void }).gc;
 
-function collect(): void {
-  if (!gc) return;
-  gc();
-  gc();
-}
 
-function schedstat(): { onCpuNs: number; waitNs: number } | undefined {
-  try {
-    const [onCpu, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(/\s+/).map(Number);
-    return Number.isFinite(onCpu) && Number.isFinite(wait) ? { onCpuNs: onCpu!, waitNs: wait! } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function send(msg: Record<string, unknown>): void {
-  process.send?.(msg);
-}
 
 /** Media clock lateness, recorded once per cohort tick by whichever tap sees a new due time first. */
 const clockLate = new LatencyHistogram();

@@ -4,7 +4,8 @@
 //
 // Messages to the parent: { type: 'phase', phase, ... } as it goes, and one { type: 'result', ... }.
 // The parent answers nothing; it samples the sink's CPU when it sees 'window-start'/'window-end'.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { send, sleep, hrUs, collect, schedstat, gcAvailable } from './measure.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -116,29 +117,8 @@ function parseConfig(argv: string[]): WorkerConfig {
   };
 }
 
-function send(msg: Record<string, unknown>): void {
-  process.send?.(msg);
-}
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-const hrUs = () => Number(process.hrtime.bigint() / 1000n);
-const gc = (globalThis as { gc?: () => void }).gc;
 
-function collect(): void {
-  if (!gc) return;
-  gc();
-  gc();
-}
-
-/** The main thread's scheduler stats (Linux): ns on CPU and ns runnable but waiting for a CPU. */
-function schedstat(): { onCpuNs: number; waitNs: number } | undefined {
-  try {
-    const [onCpu, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(/\s+/).map(Number);
-    return Number.isFinite(onCpu) && Number.isFinite(wait) ? { onCpuNs: onCpu!, waitNs: wait! } : undefined;
-  } catch {
-    return undefined;
-  }
-}
 
 const endpoint: ChannelEndpoint = { preAnswer: () => true, answer: () => true, hangup: () => undefined };
 
@@ -318,7 +298,7 @@ async function main(): Promise<void> {
     externalAfter: after.external,
     arrayBuffersBefore: before.arrayBuffers,
     arrayBuffersAfter: after.arrayBuffers,
-    gcAvailable: gc !== undefined,
+    gcAvailable,
     windowStartHrUs,
     windowEndHrUs,
     errorsByCode: Object.fromEntries(streamMetrics.errorsByCode),

@@ -6,6 +6,11 @@ import type { IncomingMessage } from 'node:http';
 import { Core } from '../../src/core.ts';
 import type { Channel, ChannelEndpoint } from '../../src/channel/channel.ts';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { uuidAudioStream } from '../../src/audio-stream/command.ts';
+import type { TestContext } from 'node:test';
 import type { FsEvent } from '../../src/events/event.ts';
 
 /** One message as the server received it. */
@@ -171,3 +176,19 @@ export function errorOf(e: FsEvent): { code: number; error: string } {
   return body.message;
 }
 
+
+/** A channel with its own temp dir and event collector, STREAM_* variables set; all undone after the test. */
+export function streamChannel(t: TestContext, vars: Record<string, string> = {}, rateHz = 8000) {
+  const tempDir = mkdtempSync(join(tmpdir(), 'audio-stream-test-'));
+  const { core, channel } = makeChannel({ rateHz, ptimeMs: 20, tempDir });
+  for (const [name, value] of Object.entries(vars)) channel.setVariable(name, value);
+  const ev = collectEvents(core);
+  t.after(() => {
+    channel.hangup();
+    ev.unsubscribe();
+    rmSync(tempDir, { recursive: true, force: true });
+  });
+  const start = (url: string, rest = 'mono 8k') => uuidAudioStream(core, `${channel.uuid} start ${url} ${rest}`);
+  const stop = () => uuidAudioStream(core, `${channel.uuid} stop`);
+  return { core, channel, ev, start, stop, tempDir };
+}

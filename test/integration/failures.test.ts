@@ -3,13 +3,12 @@
 // (SPEC §3 items 8, 9, 12; building-blocks §1.2); plus the bounds on what may wait for the network.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { uuidAudioStream, findAudioStream } from '../../src/audio-stream/command.ts';
+import { findAudioStream } from '../../src/audio-stream/command.ts';
 import { DEFAULT_WS_LIMITS } from '../../src/audio-stream/ws-connection.ts';
-import { makeChannel, collectEvents, startTestServer, feed, binaries, until, sleep, errorOf, type ServerConnection } from '../helpers/harness.ts';
+import { startTestServer, feed, binaries, until, sleep, errorOf, streamChannel, type ServerConnection } from '../helpers/harness.ts';
 import {
   startRawServer, closedPort, readRequestHead, switchingProtocols, acceptUpgrade, encodeFrame, type RawServer,
 } from '../helpers/raw-server.ts';
@@ -17,22 +16,6 @@ import {
 const OK = '+OK Success\n';
 const WAIT_MS = 8000;
 const MIB = 1 << 20;
-
-/** A channel with its own temp dir and event collector, STREAM_* variables set; all undone after the test. */
-function setup(t: TestContext, vars: Record<string, string> = {}, rateHz = 8000) {
-  const tempDir = mkdtempSync(join(tmpdir(), 'audio-stream-fail-'));
-  const { core, channel } = makeChannel({ rateHz, ptimeMs: 20, tempDir });
-  for (const [name, value] of Object.entries(vars)) channel.setVariable(name, value);
-  const ev = collectEvents(core);
-  t.after(() => {
-    channel.hangup();
-    ev.unsubscribe();
-    rmSync(tempDir, { recursive: true, force: true });
-  });
-  const start = (url: string, rest = 'mono 8k') => uuidAudioStream(core, `${channel.uuid} start ${url} ${rest}`);
-  const stop = () => uuidAudioStream(core, `${channel.uuid} stop`);
-  return { core, channel, ev, start, stop, tempDir };
-}
 
 /** A raw TCP server closed after the test. */
 async function rawServer(t: TestContext, onSocket?: (socket: Socket) => void): Promise<RawServer> {
@@ -50,7 +33,7 @@ async function wsServer(t: TestContext, ...args: Parameters<typeof startTestServ
 
 /** Starts a stream to `url` and expects an error event with `code`; the stream is then gone. */
 async function expectError(t: TestContext, url: string, code: number, vars: Record<string, string> = {}): Promise<string> {
-  const { ev, start, stop } = setup(t, vars);
+  const { ev, start, stop } = streamChannel(t, vars);
   assert.equal(start(url), OK);
   const e = errorOf(await ev.waitFor('error', WAIT_MS));
   assert.equal(e.code, code, `expected code ${code}, got ${e.code}: ${e.error}`);
@@ -95,7 +78,7 @@ test('wss:// to a peer that accepts TCP but never speaks TLS: the connect timeou
 
 test('heartbeat: no pong from the server gives code 5', async (t) => {
   const s = await wsServer(t, { autoPong: false });
-  const { ev, start, stop } = setup(t, { STREAM_HEART_BEAT: '0.2' });
+  const { ev, start, stop } = streamChannel(t, { STREAM_HEART_BEAT: '0.2' });
   assert.equal(start(`${s.url}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
   const e = errorOf(await ev.waitFor('error', WAIT_MS));
@@ -107,7 +90,7 @@ test('heartbeat: no pong from the server gives code 5', async (t) => {
 test('heartbeat: a server that answers pings keeps the stream up', async (t) => {
   const s = await wsServer(t);
   let pings = 0;
-  const { ev, start, stop, channel } = setup(t, { STREAM_HEART_BEAT: '0.2' });
+  const { ev, start, stop, channel } = streamChannel(t, { STREAM_HEART_BEAT: '0.2' });
   assert.equal(start(`${s.url}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
   const conn = await s.nextConnection();
@@ -181,7 +164,7 @@ test('a message over the incoming limit (20 MB > 16 MiB): code 4, no crash', asy
 
 test('the server closes with 4001 "bye": disconnect event, the stream stays attached', async (t) => {
   const s = await wsServer(t, {}, (conn) => setImmediate(() => conn.socket.close(4001, 'bye')));
-  const { ev, start, stop, channel } = setup(t);
+  const { ev, start, stop, channel } = streamChannel(t);
   assert.equal(start(`${s.url}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
   const d = await ev.waitFor('disconnect', WAIT_MS);
@@ -196,7 +179,7 @@ test('the server closes with 4001 "bye": disconnect event, the stream stays atta
 /** Starts a stream whose server sends one raw play message; resolves with the play file path and the server connection. */
 async function streamWithPlayFile(t: TestContext) {
   const s = await wsServer(t);
-  const ctx = setup(t);
+  const ctx = streamChannel(t);
   assert.equal(ctx.start(`${s.url}/x`), OK);
   await ctx.ev.waitFor('connect', WAIT_MS);
   const conn: ServerConnection = await s.nextConnection();
@@ -232,7 +215,7 @@ test('the server resets TCP after open (RST): code 1, stream gone, play file del
 
 test('while connecting, the queue is bounded: 30 s of audio queues at most 1 MiB / 1024 messages and counts drops', async (t) => {
   const s = await rawServer(t); // accepts TCP, never answers
-  const { start, channel, ev } = setup(t, { STREAM_CONNECT_TIMEOUT_MS: '60000' });
+  const { start, channel, ev } = streamChannel(t, { STREAM_CONNECT_TIMEOUT_MS: '60000' });
   assert.equal(start(`ws://127.0.0.1:${s.port}/x`), OK);
   await until(() => s.sockets.length === 1, WAIT_MS, 'TCP connection');
   const stream = findAudioStream(channel)!;
@@ -255,7 +238,7 @@ test('while connecting, the queue is bounded: 30 s of audio queues at most 1 MiB
  * until drops start; checks that the bytes waiting stay within 1 MiB (+ one message) throughout.
  */
 async function feedSlowReader(t: TestContext, stream: NonNullable<ReturnType<typeof findAudioStream>>,
-  channel: ReturnType<typeof setup>['channel'], noise: boolean): Promise<void> {
+  channel: ReturnType<typeof streamChannel>['channel'], noise: boolean): Promise<void> {
   const messageBytes = stream.chunkByteLength;
   assert.equal(messageBytes, 960 * 2 * 2);
   const read = new Int16Array(960);
@@ -296,7 +279,7 @@ async function feedSlowReader(t: TestContext, stream: NonNullable<ReturnType<typ
 test('a server that stops reading: buffered bytes stay bounded and drops are counted', async (t) => {
   let paused: Socket | undefined;
   const s = await rawServer(t, (socket) => acceptUpgrade(socket, () => { socket.pause(); paused = socket; }));
-  const { start, channel, ev } = setup(t, { STREAM_MESSAGE_DEFLATE: 'true' }, 48000);
+  const { start, channel, ev } = streamChannel(t, { STREAM_MESSAGE_DEFLATE: 'true' }, 48000);
   assert.equal(start(`ws://127.0.0.1:${s.port}/x`, 'stereo 48000'), OK);
   await ev.waitFor('connect', WAIT_MS);
   assert.ok(paused);
@@ -306,7 +289,7 @@ test('a server that stops reading: buffered bytes stay bounded and drops are cou
 
 test('a server that stops reading, with permessage-deflate: still bounded', async (t) => {
   const s = await wsServer(t, { perMessageDeflate: true }, (conn) => conn.request.socket.pause());
-  const { start, channel, ev } = setup(t, {}, 48000);
+  const { start, channel, ev } = streamChannel(t, {}, 48000);
   assert.equal(start(`${s.url}/x`, 'stereo 48000'), OK);
   await ev.waitFor('connect', WAIT_MS);
   const conn = await s.nextConnection();
@@ -317,7 +300,7 @@ test('a server that stops reading, with permessage-deflate: still bounded', asyn
 
 test('after open, audio and text reach a normal server (sanity check of the harness)', async (t) => {
   const s = await wsServer(t);
-  const { ev, start, stop, channel } = setup(t);
+  const { ev, start, stop, channel } = streamChannel(t);
   assert.equal(start(`${s.url}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
   const conn = await s.nextConnection();
@@ -330,7 +313,7 @@ test('after open, audio and text reach a normal server (sanity check of the harn
 test('a server Close frame gives the disconnect event even if the server then keeps TCP open', async (t) => {
   const closeFrame = encodeFrame(0x8, Buffer.concat([Buffer.from([0x0f, 0xa1]), Buffer.from('bye')])); // 4001 "bye"
   const s = await rawServer(t, (socket) => acceptUpgrade(socket, () => { socket.write(closeFrame); socket.pause(); }));
-  const { ev, start, stop, channel } = setup(t);
+  const { ev, start, stop, channel } = streamChannel(t);
   assert.equal(start(`ws://127.0.0.1:${s.port}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
   const d = await ev.waitFor('disconnect', WAIT_MS);
@@ -342,7 +325,7 @@ test('a server Close frame gives the disconnect event even if the server then ke
 
 test('stop to a server that never answers the Close: the socket is cut and the stream ends', async (t) => {
   const s = await rawServer(t, (socket) => acceptUpgrade(socket, () => socket.pause()));
-  const { ev, start, stop, channel } = setup(t);
+  const { ev, start, stop, channel } = streamChannel(t);
   assert.equal(start(`ws://127.0.0.1:${s.port}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
   const stream = findAudioStream(channel)!;

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uuidAudioStream, findAudioStream } from '../../src/audio-stream/command.ts';
-import { makeChannel, collectEvents, feed, until, errorOf } from '../helpers/harness.ts';
+import { findAudioStream } from '../../src/audio-stream/command.ts';
+import { feed, until, errorOf, streamChannel } from '../helpers/harness.ts';
 import { makeTestPki, type TestPki, type CertPair } from '../helpers/tls-certs.ts';
 import { startTlsWsServer, type TlsWsServer } from '../helpers/tls-server.ts';
 import { startRawProxy, bogusTlsRecord } from '../helpers/raw-proxy.ts';
@@ -27,22 +27,6 @@ after(() => {
   rmSync(pkiDir, { recursive: true, force: true });
 });
 
-/** A channel with its own temp dir and event collector, STREAM_* variables set; all undone after the test. */
-function setup(t: TestContext, vars: Record<string, string> = {}) {
-  const tempDir = mkdtempSync(join(tmpdir(), 'audio-stream-tls-'));
-  const { core, channel } = makeChannel({ rateHz: 8000, ptimeMs: 20, tempDir });
-  for (const [name, value] of Object.entries(vars)) channel.setVariable(name, value);
-  const ev = collectEvents(core);
-  t.after(() => {
-    channel.hangup();
-    ev.unsubscribe();
-    rmSync(tempDir, { recursive: true, force: true });
-  });
-  const start = (url: string) => uuidAudioStream(core, `${channel.uuid} start ${url} mono 8k`);
-  const stop = () => uuidAudioStream(core, `${channel.uuid} stop`);
-  return { core, channel, ev, start, stop };
-}
-
 /** A TLS ws server closed after the test. */
 async function server(t: TestContext, identity: CertPair, extra: Record<string, unknown> = {}): Promise<TlsWsServer> {
   const s = await startTlsWsServer({ cert: identity.cert, key: identity.key, ...extra });
@@ -52,7 +36,7 @@ async function server(t: TestContext, identity: CertPair, extra: Record<string, 
 
 /** Starts a stream to `url` and expects an error event with `code`; the stream is then gone. */
 async function expectError(t: TestContext, vars: Record<string, string>, url: string, code: number): Promise<string> {
-  const { ev, start, stop } = setup(t, vars);
+  const { ev, start, stop } = streamChannel(t, vars);
   assert.equal(start(url), OK);
   const e = errorOf(await ev.waitFor('error', WAIT_MS));
   assert.equal(e.code, code, `expected code ${code}, got ${e.code}: ${e.error}`);
@@ -63,7 +47,7 @@ async function expectError(t: TestContext, vars: Record<string, string>, url: st
 
 /** Starts a stream to `url` and expects a connect event; returns the server's connection. */
 async function expectConnect(t: TestContext, s: TlsWsServer, vars: Record<string, string>, url: string) {
-  const ctx = setup(t, vars);
+  const ctx = streamChannel(t, vars);
   assert.equal(ctx.start(url), OK);
   await until(() => ctx.ev.of('connect').length + ctx.ev.of('error').length > 0, WAIT_MS, 'connect or error event');
   assert.deepEqual(ctx.ev.of('error').map((e) => e.body), [], 'expected connect, got an error');
@@ -205,7 +189,7 @@ test('TLS settings do not apply to ws:// URLs (no error for a garbage CA file)',
   await new Promise<void>((resolve) => wss.once('listening', () => resolve()));
   t.after(() => new Promise<void>((resolve) => { for (const c of wss.clients) c.terminate(); wss.close(() => resolve()); }));
   const { port } = wss.address() as { port: number };
-  const { ev, start, channel } = setup(t, { STREAM_TLS_CA_FILE: pki.garbagePemFile });
+  const { ev, start, channel } = streamChannel(t, { STREAM_TLS_CA_FILE: pki.garbagePemFile });
   assert.equal(start(`ws://127.0.0.1:${port}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
   assert.ok(findAudioStream(channel)?.isOpen);
@@ -224,7 +208,7 @@ test('a corrupted TLS record after open: code 9, the stream is torn down', async
   const s = await server(t, pki.server);
   const proxy = await startRawProxy(s.port);
   t.after(() => proxy.close());
-  const { ev, start, stop } = setup(t, { STREAM_TLS_CA_FILE: pki.ca.certFile });
+  const { ev, start, stop } = streamChannel(t, { STREAM_TLS_CA_FILE: pki.ca.certFile });
   assert.equal(start(`wss://localhost:${proxy.port}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
   await s.nextConnection();
