@@ -2,7 +2,7 @@ import type { Core } from '../core.ts';
 import type { Channel, ChannelEndpoint } from '../channel/channel.ts';
 import { causeToSipStatus, type HangupCause } from '../channel/hangup-cause.ts';
 import { mediaClock } from '../channel/media-clock.ts';
-import type { IncomingCall } from '../sip/call.ts';
+import type { IncomingCall } from '../sip/dialog/call.ts';
 import { answerOffer, createOffer, acceptAnswer, type NegotiatedMedia } from '../sdp/index.ts';
 import type { RtpSession } from '../rtp/index.ts';
 import { Logger } from '../lib/logger.ts';

@@ -1,7 +1,7 @@
 import type { Core } from '../core.ts';
 import type { Config } from '../config/config.ts';
-import { SipUserAgent } from '../sip/user-agent.ts';
-import type { IncomingCall } from '../sip/call.ts';
+import { SipUserAgent } from '../sip/user-agent/user-agent.ts';
+import type { IncomingCall } from '../sip/dialog/call.ts';
 import { RtpSession, PortAllocator } from '../rtp/index.ts';
 import { findRoute, executeRoute } from '../dialplan/dialplan.ts';
 import { Logger } from '../lib/logger.ts';

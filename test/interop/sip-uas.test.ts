@@ -6,8 +6,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IncomingCall, TerminationReason } from '../../src/sip/call.ts';
-import { SipUserAgent } from '../../src/sip/user-agent.ts';
+import type { IncomingCall, TerminationReason } from '../../src/sip/dialog/call.ts';
+import { SipUserAgent } from '../../src/sip/user-agent/user-agent.ts';
 
 // Interop with SIPp (Debian package sip-tester): its built-in UAC over UDP and TCP, and a CANCEL scenario.
 const CANCEL_SCENARIO = fileURLToPath(new URL('../fixtures/sip/sipp-uac-cancel.xml', import.meta.url));

@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock } from './fake-clock.ts';
-import { MemoryTransport } from './memory-transport.ts';
-import { parseMessage } from './parser.ts';
-import type { SipMessage } from './message.ts';
-import { sipRequest, responseTo } from './test-kit.ts';
+import { FakeClock } from '../../../test/helpers/fake-clock.ts';
+import { MemoryTransport } from '../../../test/helpers/sip/memory-transport.ts';
+import { parseMessage } from '../message/parser.ts';
+import type { SipMessage } from '../message/message.ts';
+import { sipRequest, responseTo } from '../../../test/helpers/sip/test-kit.ts';
 import { TransactionLayer } from './transaction-layer.ts';
-import type { Peer } from './peer.ts';
+import type { Peer } from '../transport/peer.ts';
 
 const UDP: Peer = { transport: 'udp', address: '192.0.2.10', port: 5062 };
 const TCP: Peer = { transport: 'tcp', address: '192.0.2.10', port: 40000, connectionId: 1 };

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SipStreamFramer } from './stream-framer.ts';
-import { parseMessage } from './parser.ts';
-import { sipRequest, TEST_SDP } from './test-kit.ts';
+import { parseMessage } from '../message/parser.ts';
+import { sipRequest, TEST_SDP } from '../../../test/helpers/sip/test-kit.ts';
 
 const A = Buffer.from(sipRequest({ method: 'INVITE', body: TEST_SDP, via: 'SIP/2.0/TCP 192.0.2.10:5062;branch=z9hG4bKa' }));
 const B = Buffer.from(sipRequest({ method: 'OPTIONS', cseq: 2, via: 'SIP/2.0/TCP 192.0.2.10:5062;branch=z9hG4bKb' }));

@@ -1,4 +1,4 @@
-import { Logger } from '../lib/logger.ts';
+import { Logger } from '../../lib/logger.ts';
 
 /**
  * Logs at most `maxPerWindow` warnings per `windowMs` (per limiter), then one summary of how many

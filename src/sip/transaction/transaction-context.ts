@@ -1,7 +1,7 @@
-import type { Clock, TimerHandle } from './clock.ts';
-import type { Peer } from './peer.ts';
+import type { Clock, TimerHandle } from '../../lib/clock.ts';
+import type { Peer } from '../transport/peer.ts';
 import type { SipTimerValues } from './timers.ts';
-import type { SipTransport } from './transport.ts';
+import type { SipTransport } from '../transport/transport.ts';
 
 /** Counters the transaction layer keeps. */
 export interface TransactionStats {

@@ -1,4 +1,4 @@
-import { parseDecimal } from './grammar.ts';
+import { parseDecimal } from '../message/grammar.ts';
 
 /** What one `push` produced: whole messages, keepalive pings seen, and an error that must close the connection. */
 export interface FrameResult {

@@ -1,9 +1,9 @@
-import type { IncomingCall } from './call.ts';
-import { FakeClock } from './fake-clock.ts';
+import type { IncomingCall } from '../../../src/sip/dialog/call.ts';
+import { FakeClock } from '../fake-clock.ts';
 import { MemoryTransport } from './memory-transport.ts';
-import type { SipMessage } from './message.ts';
-import { parseMessage } from './parser.ts';
-import { SipUserAgent, type SipUserAgentOptions } from './user-agent.ts';
+import type { SipMessage } from '../../../src/sip/message/message.ts';
+import { parseMessage } from '../../../src/sip/message/parser.ts';
+import { SipUserAgent, type SipUserAgentOptions } from '../../../src/sip/user-agent/user-agent.ts';
 
 /** Fields of a request built by sipRequest (test support); unspecified ones get sensible defaults. */
 export interface RequestSpec {

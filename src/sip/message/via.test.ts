@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SipSyntaxError } from './grammar.ts';
 import { branchOf, formatVia, parseVia, parseViaList, sentBy } from './via.ts';
-import { responseDestination, stampVia } from './via-routing.ts';
+import { responseDestination, stampVia } from '../transport/via-routing.ts';
 
 test('parses sent-protocol with LWS around slashes, sent-by and params', () => {
   const [a, b] = parseViaList('SIP  / 2.0  / TCP     spindle.example.com   ;  branch  =   z9hG4bK9ikj8  ,  SIP  /    2.0   / UDP  192.168.255.111   ; branch= z9hG4bK30239');

@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { parseMessage } from './parser.ts';
-import type { SipMessage } from './message.ts';
-import { SipStreamFramer } from './stream-framer.ts';
-import { sipRequest, TEST_SDP } from './test-kit.ts';
+import { parseMessage } from '../message/parser.ts';
+import type { SipMessage } from '../message/message.ts';
+import { SipStreamFramer } from '../transport/stream-framer.ts';
+import { sipRequest, TEST_SDP } from '../../../test/helpers/sip/test-kit.ts';
 import { SipUserAgent } from './user-agent.ts';
 
 /** A tiny UDP SIP client: sends raw text, collects parsed messages. */
@@ -194,7 +194,7 @@ test('start() rejects with EADDRINUSE when the port is taken; IPv6 loopback work
 
 test('hangup right before close(): the BYE still goes out and close() waits for its 200', async () => {
   const ua = await startUa();
-  let call: import('./call.ts').IncomingCall | undefined;
+  let call: import('../dialog/call.ts').IncomingCall | undefined;
   const onInvite = ua.onInvite;
   ua.onInvite = (c) => {
     onInvite(c);

@@ -1,9 +1,9 @@
-import { newBranch, initialCSeq } from './ids.ts';
-import { serializeMessage, type HeaderList } from './message-builder.ts';
-import type { SipMessage } from './message.ts';
-import { parseNameAddr, tagOf } from './name-addr.ts';
-import type { Peer } from './peer.ts';
-import { formatUri, uriHost, type SipUri } from './uri.ts';
+import { newBranch, initialCSeq } from '../message/ids.ts';
+import { serializeMessage, type HeaderList } from '../message/message-builder.ts';
+import type { SipMessage } from '../message/message.ts';
+import { parseNameAddr, tagOf } from '../message/name-addr.ts';
+import type { Peer } from '../transport/peer.ts';
+import { formatUri, uriHost, type SipUri } from '../message/uri.ts';
 
 /** How our in-dialog requests identify us: the Via sent-by and the User-Agent header. */
 export interface LocalIdentity {

@@ -1,26 +1,26 @@
-import { Logger } from '../lib/logger.ts';
-import { ServerCall, type CallHost, type IncomingCall } from './call.ts';
-import { systemClock, type Clock } from './clock.ts';
-import { Dialog } from './dialog.ts';
-import { newTag } from './ids.ts';
-import { InviteServerTransaction } from './invite-server-transaction.ts';
+import { Logger } from '../../lib/logger.ts';
+import { ServerCall, type CallHost, type IncomingCall } from '../dialog/call.ts';
+import { systemClock, type Clock } from '../../lib/clock.ts';
+import { Dialog } from '../dialog/dialog.ts';
+import { newTag } from '../message/ids.ts';
+import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
 import { LogLimiter } from './log-limiter.ts';
-import { buildResponse, type HeaderList } from './message-builder.ts';
+import { buildResponse, type HeaderList } from '../message/message-builder.ts';
 import { replyToMalformed } from './malformed-reply.ts';
-import { CountingTransport } from './counting-transport.ts';
-import type { SipMessage } from './message.ts';
-import { tagOf } from './name-addr.ts';
-import { nextHopPeer, resolveNextHop } from './next-hop.ts';
-import { DEFAULT_MAX_MESSAGE_BYTES, parseMessage, type ParseFailure } from './parser.ts';
-import { formatPeer, type Peer } from './peer.ts';
+import { CountingTransport } from '../transport/counting-transport.ts';
+import type { SipMessage } from '../message/message.ts';
+import { tagOf } from '../message/name-addr.ts';
+import { nextHopPeer, resolveNextHop } from '../transport/next-hop.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES, parseMessage, type ParseFailure } from '../message/parser.ts';
+import { formatPeer, type Peer } from '../transport/peer.ts';
 import { checkRequest, optionsHeaders } from './request-checks.ts';
-import { SocketTransport } from './socket-transport.ts';
-import { resolveTimers, type SipTimerValues } from './timers.ts';
-import type { TransactionContext } from './transaction-context.ts';
-import { TransactionLayer, type ServerTransaction } from './transaction-layer.ts';
-import type { SipTransport, TransportStats } from './transport.ts';
-import { uriHost } from './uri.ts';
-import { stampVia } from './via-routing.ts';
+import { SocketTransport } from '../transport/socket-transport.ts';
+import { resolveTimers, type SipTimerValues } from '../transaction/timers.ts';
+import type { TransactionContext } from '../transaction/transaction-context.ts';
+import { TransactionLayer, type ServerTransaction } from '../transaction/transaction-layer.ts';
+import type { SipTransport, TransportStats } from '../transport/transport.ts';
+import { uriHost } from '../message/uri.ts';
+import { stampVia } from '../transport/via-routing.ts';
 
 /** Settings of a SipUserAgent. */
 export interface SipUserAgentOptions {

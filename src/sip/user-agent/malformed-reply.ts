@@ -1,10 +1,10 @@
-import { headerKey, splitCommaList } from './grammar.ts';
-import { buildErrorResponse } from './message-builder.ts';
-import type { ParseFailure } from './parser.ts';
-import type { Peer } from './peer.ts';
-import { reasonPhrase } from './reason-phrases.ts';
-import { parseVia, type Via } from './via.ts';
-import { responseDestination, stampVia } from './via-routing.ts';
+import { headerKey, splitCommaList } from '../message/grammar.ts';
+import { buildErrorResponse } from '../message/message-builder.ts';
+import type { ParseFailure } from '../message/parser.ts';
+import type { Peer } from '../transport/peer.ts';
+import { reasonPhrase } from '../message/reason-phrases.ts';
+import { parseVia, type Via } from '../message/via.ts';
+import { responseDestination, stampVia } from '../transport/via-routing.ts';
 
 /**
  * The stateless answer to a request the parser refused (RFC 3261 §8.2: 400 naming the problem, 505 for

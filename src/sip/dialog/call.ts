@@ -1,13 +1,13 @@
 import type { Dialog } from './dialog.ts';
-import type { InviteServerTransaction } from './invite-server-transaction.ts';
-import { buildResponse, type HeaderList } from './message-builder.ts';
-import type { SipMessage } from './message.ts';
-import type { NameAddr } from './name-addr.ts';
-import type { NonInviteServerTransaction } from './non-invite-server-transaction.ts';
-import type { Peer, TransportProtocol } from './peer.ts';
-import { TimerSlot, type TransactionContext } from './transaction-context.ts';
-import { TwoXxRetransmitter } from './two-xx-retransmitter.ts';
-import type { SipUri } from './uri.ts';
+import type { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
+import { buildResponse, type HeaderList } from '../message/message-builder.ts';
+import type { SipMessage } from '../message/message.ts';
+import type { NameAddr } from '../message/name-addr.ts';
+import type { NonInviteServerTransaction } from '../transaction/non-invite-server-transaction.ts';
+import type { Peer, TransportProtocol } from '../transport/peer.ts';
+import { TimerSlot, type TransactionContext } from '../transaction/transaction-context.ts';
+import { TwoXxRetransmitter } from '../transaction/two-xx-retransmitter.ts';
+import type { SipUri } from '../message/uri.ts';
 
 /** Where a call is: INVITE received, 18x sent, 2xx sent, or over. */
 export type CallState = 'incoming' | 'early' | 'confirmed' | 'terminated';

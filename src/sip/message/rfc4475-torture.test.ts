@@ -2,16 +2,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
-import { FakeClock } from './fake-clock.ts';
-import { MemoryTransport } from './memory-transport.ts';
+import { FakeClock } from '../../../test/helpers/fake-clock.ts';
+import { MemoryTransport } from '../../../test/helpers/sip/memory-transport.ts';
 import type { SipMessage } from './message.ts';
 import { parseNameAddr, tagOf } from './name-addr.ts';
 import { parseMessage } from './parser.ts';
 import { unescapeUriPart } from './uri.ts';
-import { SipUserAgent } from './user-agent.ts';
+import { SipUserAgent } from '../user-agent/user-agent.ts';
 
 // RFC 4475 §3.1.1 (valid) and §3.1.2 (invalid) messages, reconstructed byte for byte from the RFC.
-const DIR = new URL('../../test/fixtures/sip/rfc4475/', import.meta.url);
+const DIR = new URL('../../../test/fixtures/sip/rfc4475/', import.meta.url);
 const load = (kind: string, name: string): Buffer => readFileSync(new URL(`${kind}/${name}.sip`, DIR));
 
 function valid(name: string): SipMessage {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseSent, sentStatuses, sipRequest, startTestUa, TEST_SDP } from './test-kit.ts';
+import { parseSent, sentStatuses, sipRequest, startTestUa, TEST_SDP } from '../../../test/helpers/sip/test-kit.ts';
 
 test('OPTIONS outside a dialog: 200 with Allow, Accept, Supported and a To tag', async () => {
   const { transport, calls } = await startTestUa({ userAgent: 'test-ua/1' });

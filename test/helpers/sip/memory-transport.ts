@@ -1,5 +1,5 @@
-import type { Peer } from './peer.ts';
-import type { SipTransport } from './transport.ts';
+import type { Peer } from '../../../src/sip/transport/peer.ts';
+import type { SipTransport } from '../../../src/sip/transport/transport.ts';
 
 /** A message the UA sent through a MemoryTransport. */
 export interface SentMessage {

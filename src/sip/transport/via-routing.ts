@@ -1,6 +1,6 @@
 import type { Peer } from './peer.ts';
-import { hostAddress } from './uri.ts';
-import type { Via } from './via.ts';
+import { hostAddress } from '../message/uri.ts';
+import type { Via } from '../message/via.ts';
 
 /**
  * RFC 3261 §18.2.1 + RFC 3581 §4: on a received request, add `received` when the sent-by host is not

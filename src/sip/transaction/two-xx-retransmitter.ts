@@ -1,4 +1,4 @@
-import type { Peer } from './peer.ts';
+import type { Peer } from '../transport/peer.ts';
 import { timer64T1 } from './timers.ts';
 import { TimerSlot, type TransactionContext } from './transaction-context.ts';
 

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeClock } from './fake-clock.ts';
-import { MemoryTransport } from './memory-transport.ts';
-import { flush, parseSent, sentStatuses, sipRequest, startTestUa, TEST_SDP } from './test-kit.ts';
+import { FakeClock } from '../../../test/helpers/fake-clock.ts';
+import { MemoryTransport } from '../../../test/helpers/sip/memory-transport.ts';
+import { flush, parseSent, sentStatuses, sipRequest, startTestUa, TEST_SDP } from '../../../test/helpers/sip/test-kit.ts';
 import { SipUserAgent } from './user-agent.ts';
 
 const INVITE = sipRequest({ method: 'INVITE', body: TEST_SDP });

@@ -1,8 +1,8 @@
-import { ALLOWED_METHODS } from './call.ts';
-import { parseDecimal } from './grammar.ts';
-import { parseOptionTags } from './header-values.ts';
-import type { HeaderList } from './message-builder.ts';
-import type { SipMessage } from './message.ts';
+import { ALLOWED_METHODS } from '../dialog/call.ts';
+import { parseDecimal } from '../message/grammar.ts';
+import { parseOptionTags } from '../message/header-values.ts';
+import type { HeaderList } from '../message/message-builder.ts';
+import type { SipMessage } from '../message/message.ts';
 
 /** A request refused before it reaches a transaction user: status and extra headers for the response. */
 export interface Refusal {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { IncomingCall } from './call.ts';
-import { flush, parseSent, responseTo, sentStatuses, sipRequest, startTestUa, TEST_SDP, type RequestSpec, type TestUa } from './test-kit.ts';
+import type { IncomingCall } from '../dialog/call.ts';
+import { flush, parseSent, responseTo, sentStatuses, sipRequest, startTestUa, TEST_SDP, type RequestSpec, type TestUa } from '../../../test/helpers/sip/test-kit.ts';
 
 const RR = ['Record-Route: <sip:p2.example.net:5070;lr>', 'Record-Route: <sip:p1.example.net;lr;transport=udp>'];
 

@@ -1,5 +1,5 @@
-import type { SipMessage } from './message.ts';
-import type { Peer } from './peer.ts';
+import type { SipMessage } from '../message/message.ts';
+import type { Peer } from '../transport/peer.ts';
 import { timer64T1 } from './timers.ts';
 import { isReliable, TimerSlot, type TransactionContext } from './transaction-context.ts';
 

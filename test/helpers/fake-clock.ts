@@ -1,4 +1,4 @@
-import type { Clock, TimerHandle } from './clock.ts';
+import type { Clock, TimerHandle } from '../../src/lib/clock.ts';
 
 interface FakeTimer {
   at: number;

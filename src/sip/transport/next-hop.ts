@@ -1,7 +1,7 @@
 import { lookup } from 'node:dns/promises';
 import net from 'node:net';
 import type { Peer, TransportProtocol } from './peer.ts';
-import { hostAddress, type SipUri } from './uri.ts';
+import { hostAddress, type SipUri } from '../message/uri.ts';
 
 /**
  * Where a request to `uri` goes (RFC 3261 §8.1.2; a simplified RFC 3263: IP literal or A/AAAA lookup,

@@ -1,12 +1,12 @@
 import { InviteServerTransaction, type InviteServerEvents } from './invite-server-transaction.ts';
-import type { SipMessage } from './message.ts';
-import { tagOf } from './name-addr.ts';
+import type { SipMessage } from '../message/message.ts';
+import { tagOf } from '../message/name-addr.ts';
 import { NonInviteClientTransaction, type NonInviteClientEvents } from './non-invite-client-transaction.ts';
 import { NonInviteServerTransaction } from './non-invite-server-transaction.ts';
-import type { Peer } from './peer.ts';
+import type { Peer } from '../transport/peer.ts';
 import type { TransactionContext } from './transaction-context.ts';
-import { branchOf, MAGIC_COOKIE, sentBy } from './via.ts';
-import { responseDestination } from './via-routing.ts';
+import { branchOf, MAGIC_COOKIE, sentBy } from '../message/via.ts';
+import { responseDestination } from '../transport/via-routing.ts';
 
 /** Any server transaction. */
 export type ServerTransaction = InviteServerTransaction | NonInviteServerTransaction;
