@@ -1,5 +1,5 @@
 // The measured process of one calls-benchmark configuration: the SIP/RTP service built as
-// `audio-stream serve` builds it (buildConfig -> Core -> SipHost), with one route that answers,
+// `audio-stream serve` builds it (buildConfig -> Runtime -> SipHost), with one route that answers,
 // turns deflate off and streams `mono 16k` to the sink, then parks. bench/calls.ts forks it
 // (node --expose-gc --import tsx bench/calls-service.ts --url ws://127.0.0.1:<port>/calls) once per
 // configuration; the calls come from bench/calls-generator.ts in another process.
@@ -29,15 +29,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setLogLevel, addLogSink } from '../src/lib/logger.ts';
-import { Core } from '../src/core.ts';
+import { Runtime, serviceApplications } from '../src/service/runtime.ts';
 import { buildConfig } from '../src/config/load.ts';
-import { SipHost } from '../src/call/sip-host.ts';
+import { createSipHost } from '../src/service/service.ts';
 import type { Channel } from '../src/channel/channel.ts';
 import type { MediaBug } from '../src/bug/media-bug.ts';
-import { mediaClock } from '../src/channel/media-clock.ts';
-import { findAudioStream } from '../src/audio-stream/command.ts';
 import type { AudioStream } from '../src/audio-stream/audio-stream.ts';
-import { streamMetrics } from '../src/audio-stream/metrics.ts';
 import { LatencyHistogram } from '../src/lib/histogram.ts';
 
 /** Legs from here on are warm-up calls (bench/calls-generator.ts). */
@@ -183,6 +180,8 @@ class Tap implements MediaBug {
     for (let i = 0; i < read.length; i++) if (read[i] !== 0) return;
     gapFramesTotal++;
   }
+  onFormatChange(): void {}
+
   onChannelClose(): void {
     // nothing held
   }
@@ -217,16 +216,18 @@ async function main(): Promise<void> {
         'park',
       ],
     }],
-  });
-  const core = new Core({ tempDir });
-  const host = new SipHost(core, config);
+  }, (app, data) => serviceApplications().check(app, data));
+  const runtime = new Runtime({ tempDir });
+  const { mediaClock } = runtime;
+  const streamMetrics = runtime.streams.metrics;
+  const host = createSipHost(runtime, config);
   await host.start();
 
   const legs = new Map<number, Leg>();
   const warmLegs: Leg[] = [];
   const status: ServiceStatus = { calls: 0, answered: 0, streamsStarted: 0, connected: 0, connectErrors: 0, hungUp: 0 };
   const causes = new Map<string, number>();
-  core.bus.subscribe((e) => {
+  runtime.bus.subscribe((e) => {
     // The caller's number is the generator's leg; the warm-up calls count nowhere but in warmLegs.
     const isWarm = Number(e.get('Caller-Caller-ID-Number')) >= WARM_BASE;
     if (isWarm && e.name !== 'CHANNEL_EXECUTE_COMPLETE') return;
@@ -245,10 +246,10 @@ async function main(): Promise<void> {
       }
       case 'CHANNEL_EXECUTE_COMPLETE': {
         if (e.get('Application') !== 'audio_stream') break;
-        const channel = core.registry.get(e.get('Unique-ID') ?? '');
+        const channel = runtime.channels.get(e.get('Unique-ID') ?? '');
         const leg = Number(channel?.getVariable('sip_from_user'));
         if (!channel || !Number.isInteger(leg) || leg < 0) break;
-        const stream = findAudioStream(channel);
+        const stream = runtime.streams.find(channel);
         if (isWarm) {
           warmLegs.push({ channel, stream, tap: new Tap() });
           break;

@@ -621,7 +621,7 @@ export async function runCallsBench(opts: CallsOptions, stamp: string, argv: str
     argv,
     machine: { cpus: cpu.length, model: cpu[0]?.model, totalMemMiB: Math.round(totalmem() / 2 ** 20), platform: platform(), release: release(), node: process.version, loadavgAtStart: loadavg() },
     settings: {
-      service: 'bench/calls-service.ts: buildConfig + Core + SipHost as `audio-stream serve`; route answer, set STREAM_MESSAGE_DEFLATE=true, audio_stream start <sink> mono 16k, park',
+      service: 'bench/calls-service.ts: buildConfig + Runtime + SipHost as `audio-stream serve`; route answer, set STREAM_MESSAGE_DEFLATE=true, audio_stream start <sink> mono 16k, park',
       generator: 'bench/calls-generator.ts: SIP UAC over UDP, one RTP socket per call, PCMU 20 ms speech-like audio from one timer (20 phases)',
       ns, seconds: opts.seconds, warmupSeconds: opts.warmup, setupRatePerSecond: opts.rate, refine: opts.refine, retry: opts.retry,
       pinning: canPin ? 'service on one CPU, sink and generator on another (per row: rows[].pinning)' : 'none',

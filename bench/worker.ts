@@ -10,12 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setLogLevel } from '../src/lib/logger.ts';
-import { Core } from '../src/core.ts';
+import { Runtime } from '../src/service/runtime.ts';
 import type { Channel, ChannelEndpoint } from '../src/channel/channel.ts';
-import { mediaClock } from '../src/channel/media-clock.ts';
-import { startAudioStream, findAudioStream } from '../src/audio-stream/command.ts';
 import type { AudioStream } from '../src/audio-stream/audio-stream.ts';
-import { streamMetrics } from '../src/audio-stream/metrics.ts';
 import { LatencyHistogram } from '../src/lib/histogram.ts';
 import { makeSpeechLikeStereo, LoopingStereoSource } from './signal.ts';
 
@@ -139,11 +136,13 @@ async function main(): Promise<void> {
   setLogLevel('warning'); // no per-stream "connecting"/"connected" lines
   const tempDir = mkdtempSync(join(tmpdir(), 'audio-stream-bench-'));
   const samples = makeSpeechLikeStereo(RATE_HZ, 6);
-  const core = new Core({ tempDir });
+  const runtime = new Runtime({ tempDir });
+  const { mediaClock } = runtime;
+  const streamMetrics = runtime.streams.metrics;
 
   let connected = 0;
   let connectErrors = 0;
-  core.bus.subscribe((e) => {
+  runtime.bus.subscribe((e) => {
     if (e.name !== 'CUSTOM') return;
     if (e.subclass === 'mod_audio_stream::connect') connected++;
     else if (e.subclass === 'mod_audio_stream::error') connectErrors++;
@@ -161,18 +160,18 @@ async function main(): Promise<void> {
 
   const legs: Leg[] = [];
   const startLeg = (i: number): void => {
-    const channel = core.createChannel(endpoint, `bench/${i}`, { name: 'L16', rateHz: RATE_HZ, ptimeMs: FRAME_MS },
+    const channel = runtime.channels.create(endpoint, `bench/${i}`, { name: 'L16', rateHz: RATE_HZ, ptimeMs: FRAME_MS },
       { destinationNumber: 'bench', callerIdNumber: String(1000 + i) });
     // mod_audio_stream's naming: STREAM_MESSAGE_DEFLATE=true turns deflate OFF; unset offers it.
     if (!cfg.deflate) channel.setVariable('STREAM_MESSAGE_DEFLATE', 'true');
-    const reply = startAudioStream(core, channel, { url: cfg.url, mix: 'stereo', rate: '16k', metadata: `{"bench":1,"leg":${i}}` });
+    const started = runtime.streams.start(channel, { url: cfg.url, mix: 'stereo', rate: '16k', metadata: `{"bench":1,"leg":${i}}` });
     const leg: Leg = {
-      channel, stream: findAudioStream(channel), source: new LoopingStereoSource(samples, FRAME_SAMPLES, i * 37),
+      channel, stream: started.ok ? started.value : undefined, source: new LoopingStereoSource(samples, FRAME_SAMPLES, i * 37),
       remove: undefined, fed: 0, firstDue: -1, lastDue: -1, skipped: 0,
     };
     legs.push(leg);
-    if (!reply.startsWith('+OK') || !leg.stream) {
-      process.stderr.write(`leg ${i}: ${reply}`);
+    if (!started.ok) {
+      process.stderr.write(`leg ${i}: ${started.error.message}\n`);
       return;
     }
     const source = leg.source;
@@ -250,7 +249,7 @@ async function main(): Promise<void> {
   const finished: Array<Promise<void>> = [];
   let streamsFinished = 0;
   for (const leg of legs) {
-    const stream = leg.channel.isHungUp ? undefined : findAudioStream(leg.channel);
+    const stream = leg.channel.isHungUp ? undefined : runtime.streams.find(leg.channel);
     stream?.stop();
     if (leg.stream) finished.push(leg.stream.finished.then(() => { streamsFinished++; }));
   }

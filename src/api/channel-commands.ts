@@ -1,12 +1,13 @@
 // The per-channel API commands, with mod_commands.c's replies (FreeSWITCH 1.10): usage texts,
 // `-ERR No such channel!\n`, `+OK\n`, and the few that answer without a newline (uuid_getvar,
 // uuid_exists) or with `-ERROR\n` (uuid_answer, uuid_pre_answer).
-import type { Core } from '../core.ts';
 import type { Channel } from '../channel/channel.ts';
-import { HANGUP_CAUSES, isHangupCause, type HangupCause } from '../channel/hangup-cause.ts';
+import { str2cause } from '../channel/hangup-cause.ts';
 import { separateString } from '../lib/separate-string.ts';
+import type { EventBus } from '../events/bus.ts';
 import { serializeJson, serializePlain, serializeXml } from '../events/serialize.ts';
-import { flushQueuedApplications, queueApplication } from './execute-queue.ts';
+import { uuidAudioStream, UUID_AUDIO_STREAM_SYNTAX } from '../audio-stream/command.ts';
+import type { ApiCommand, ApiContext } from './commands.ts';
 
 /** mod_commands' reply for an unknown uuid. */
 export const NO_SUCH_CHANNEL = '-ERR No such channel!\n';
@@ -23,20 +24,6 @@ function usage(syntax: string): string {
   return `-USAGE: ${syntax}\n`;
 }
 
-const CAUSE_BY_CODE = new Map<number, HangupCause>(
-  (Object.entries(HANGUP_CAUSES) as Array<[HangupCause, number]>).map(([name, code]) => [code, name]),
-);
-
-/**
- * switch_channel_str2cause: a cause name (any case) or its Q.850 number; undefined when unknown
- * (FreeSWITCH's SWITCH_CAUSE_NONE).
- */
-export function str2cause(text: string): HangupCause | undefined {
-  const t = text.trim();
-  if (/^\d+$/.test(t)) return CAUSE_BY_CODE.get(Number(t));
-  const upper = t.toUpperCase();
-  return isHangupCause(upper) && upper !== 'NONE' ? upper : undefined;
-}
 
 /** First field and the rest, split at the first space (strchr(cmd, ' ') in mod_commands). */
 function splitFirst(args: string): [string, string | undefined] {
@@ -45,10 +32,10 @@ function splitFirst(args: string): [string, string | undefined] {
 }
 
 /** `uuid_setvar <uuid> <var> [value]`: without a value the variable is unset. */
-export function uuidSetvar(core: Core, args: string): string {
+export function uuidSetvar(ctx: ApiContext, args: string): string {
   const argv = separateString(args, 3);
   if ((argv.length !== 2 && argv.length !== 3) || !argv[0]) return usage(SETVAR_SYNTAX);
-  const channel = core.registry.get(argv[0]);
+  const channel = ctx.channels.get(argv[0]);
   if (!channel) return NO_SUCH_CHANNEL;
   if (!argv[1]) return '-ERR No variable specified\n';
   channel.setVariable(argv[1], argv.length === 3 && argv[2] !== '' ? argv[2] : undefined);
@@ -56,10 +43,10 @@ export function uuidSetvar(core: Core, args: string): string {
 }
 
 /** `uuid_setvar_multi <uuid> <var>=<value>;...`; FreeSWITCH prints the usage after `-ERR No such channel!`. */
-export function uuidSetvarMulti(core: Core, args: string): string {
+export function uuidSetvarMulti(ctx: ApiContext, args: string): string {
   const [uuid, vars] = splitFirst(args);
   if (!args || vars === undefined) return usage(SETVAR_MULTI_SYNTAX);
-  const channel = core.registry.get(uuid);
+  const channel = ctx.channels.get(uuid);
   if (!channel) return NO_SUCH_CHANNEL + usage(SETVAR_MULTI_SYNTAX);
   let out = '';
   let set = 0;
@@ -77,34 +64,34 @@ export function uuidSetvarMulti(core: Core, args: string): string {
 }
 
 /** `uuid_getvar <uuid> <var>`: the value with no newline, or `_undef_`. */
-export function uuidGetvar(core: Core, args: string): string {
+export function uuidGetvar(ctx: ApiContext, args: string): string {
   const argv = separateString(args, 4);
   if (argv.length < 2 || !argv[0]) return usage(GETVAR_SYNTAX);
-  const channel = core.registry.get(argv[0]);
+  const channel = ctx.channels.get(argv[0]);
   if (!channel) return NO_SUCH_CHANNEL;
   if (!argv[1]) return '-ERR No variable name specified!\n';
   return channel.getVariable(argv[1]) ?? '_undef_';
 }
 
 /** `uuid_kill <uuid> [cause]` (default and unknown causes: NORMAL_CLEARING). */
-export function uuidKill(core: Core, args: string): string {
+export function uuidKill(ctx: ApiContext, args: string): string {
   if (!args) return usage(KILL_SYNTAX);
   const [uuid, causeText] = splitFirst(args);
-  const channel = core.registry.get(uuid);
+  const channel = ctx.channels.get(uuid);
   if (!channel) return NO_SUCH_CHANNEL;
   channel.hangup((causeText && str2cause(causeText)) || 'NORMAL_CLEARING');
   return '+OK\n';
 }
 
 /** `uuid_answer <uuid>`. */
-export function uuidAnswer(core: Core, args: string): string {
-  const channel = core.registry.get(args);
+export function uuidAnswer(ctx: ApiContext, args: string): string {
+  const channel = ctx.channels.get(args);
   return channel && channel.answer() ? '+OK\n' : '-ERROR\n';
 }
 
 /** `uuid_pre_answer <uuid>`. */
-export function uuidPreAnswer(core: Core, args: string): string {
-  const channel = core.registry.get(args);
+export function uuidPreAnswer(ctx: ApiContext, args: string): string {
+  const channel = ctx.channels.get(args);
   return channel && channel.preAnswer() ? '+OK\n' : '-ERROR\n';
 }
 
@@ -113,14 +100,14 @@ export function uuidPreAnswer(core: Core, args: string): string {
  * (after any application already queued, as switch_ivr_broadcast does). A channel has one leg here:
  * it plays for `aleg`, `both` or no leg given; `bleg`/`holdb` alone play nothing.
  */
-export function uuidBroadcast(core: Core, args: string): string {
+export function uuidBroadcast(ctx: ApiContext, args: string): string {
   const argv = separateString(args, 4);
   if (!args || argv.length < 2) return usage(BROADCAST_SYNTAX);
-  const channel = core.registry.get(argv[0]!);
+  const channel = ctx.channels.get(argv[0]!);
   if (!channel) return '-ERR invalid uuid\n';
   const legs = argv[2]?.toLowerCase();
   if (legs === undefined || legs.includes('aleg') || legs.includes('both')) {
-    void queueApplication(core, channel, 'playback', argv[1]!);
+    void ctx.applications.queue(channel, 'playback', argv[1]!);
   }
   return '+OK Message sent\n';
 }
@@ -129,40 +116,40 @@ export function uuidBroadcast(core: Core, args: string): string {
  * `uuid_break <uuid> [all]`: stops what the channel is playing; `all` also drops the applications
  * queued behind it. The playback queue is emptied in both cases (Playback offers no per-file break).
  */
-export function uuidBreak(core: Core, args: string): string {
+export function uuidBreak(ctx: ApiContext, args: string): string {
   if (!args) return usage(BREAK_SYNTAX);
   const [uuid, flag] = splitFirst(args);
-  const channel = core.registry.get(uuid);
+  const channel = ctx.channels.get(uuid);
   if (!channel) return NO_SUCH_CHANNEL;
-  if (flag?.includes('all')) flushQueuedApplications(channel);
+  if (flag?.includes('all')) ctx.applications.flush(channel);
   channel.playback.breakAll();
   return '+OK\n';
 }
 
 /** `uuid_exists <uuid>`: `true` or `false`, no newline. */
-export function uuidExists(core: Core, args: string): string {
-  return args && core.registry.get(args) ? 'true' : 'false';
+export function uuidExists(ctx: ApiContext, args: string): string {
+  return args && ctx.channels.get(args) ? 'true' : 'false';
 }
 
 /**
  * `uuid_dump <uuid> [format]`: the channel's CHANNEL_DATA event, serialized: `txt` (default,
  * URL-encoded values), `plain` (`Name: [value]`), `json` or `xml`.
  */
-export function uuidDump(core: Core, args: string): string {
+export function uuidDump(ctx: ApiContext, args: string): string {
   const argv = separateString(args, 2);
   if (!argv[0]) return usage(DUMP_SYNTAX);
-  const channel = core.registry.get(argv[0]);
+  const channel = ctx.channels.get(argv[0]);
   if (!channel) return NO_SUCH_CHANNEL;
   const format = (argv[1] ?? 'txt').toLowerCase();
-  const event = channelDataEvent(core, channel);
+  const event = channelDataEvent(ctx.bus, channel);
   if (format === 'xml') return serializeXml(event);
   if (format === 'json') return serializeJson(event);
   return serializePlain(event, format !== 'plain');
 }
 
 /** A CHANNEL_DATA event carrying the channel's data (switch_channel_event_set_data). */
-export function channelDataEvent(core: Core, channel: Channel) {
-  const event = core.bus.create('CHANNEL_DATA');
+export function channelDataEvent(bus: EventBus, channel: Channel) {
+  const event = bus.create('CHANNEL_DATA');
   channel.addEventData(event);
   return event;
 }
@@ -171,17 +158,38 @@ export function channelDataEvent(core: Core, channel: Channel) {
  * `hupall [cause] [<var> <value> ...]`: hangs up every channel (or those whose variables all match),
  * default cause MANAGER_REQUEST.
  */
-export function hupall(core: Core, args: string): string {
+export function hupall(ctx: ApiContext, args: string): string {
   const argv = args ? separateString(args, 11) : [];
   const cause = (argv[0] && str2cause(argv[0])) || 'MANAGER_REQUEST';
   const vars: Array<[string, string]> = [];
   for (let i = 1; i < argv.length - 1; i += 2) {
     if (argv[i] && argv[i + 1]) vars.push([argv[i]!, argv[i + 1]!]);
   }
-  for (const channel of [...core.registry]) {
+  for (const channel of [...ctx.channels]) {
     if (vars.every(([k, v]) => channel.getVariable(k) === v)) channel.hangup(cause);
   }
   if (vars.length === 0) return `+OK hangup all channels with cause ${cause}\n`;
   const more = vars.length > 1 ? '...' : '';
   return `+OK hangup all channels matching [${argv[1]}]=[${argv[2]}]${more} with cause: ${cause}\n`;
 }
+
+/** `uuid_audio_stream`: the module's API (audio-stream/command.ts). */
+function uuidAudioStreamCommand(ctx: ApiContext, args: string): string {
+  return uuidAudioStream(ctx, args);
+}
+
+/** The per-channel commands. */
+export const CHANNEL_COMMANDS: readonly ApiCommand[] = [
+  { name: 'uuid_audio_stream', syntax: UUID_AUDIO_STREAM_SYNTAX, description: 'audio_stream API', run: uuidAudioStreamCommand },
+  { name: 'uuid_setvar', syntax: SETVAR_SYNTAX, description: 'Set a variable', run: uuidSetvar },
+  { name: 'uuid_setvar_multi', syntax: SETVAR_MULTI_SYNTAX, description: 'Set multiple variables', run: uuidSetvarMulti },
+  { name: 'uuid_getvar', syntax: GETVAR_SYNTAX, description: 'Get a variable from a channel', run: uuidGetvar },
+  { name: 'uuid_kill', syntax: KILL_SYNTAX, description: 'Kill channel', run: uuidKill },
+  { name: 'uuid_answer', syntax: '<uuid>', description: 'answer', run: uuidAnswer },
+  { name: 'uuid_pre_answer', syntax: '<uuid>', description: 'pre_answer', run: uuidPreAnswer },
+  { name: 'uuid_broadcast', syntax: BROADCAST_SYNTAX, description: 'Execute dialplan application', run: uuidBroadcast },
+  { name: 'uuid_break', syntax: BREAK_SYNTAX, description: 'Break out of media sent to channel', run: uuidBreak },
+  { name: 'uuid_exists', syntax: '<uuid>', description: 'Check if a uuid exists', run: uuidExists },
+  { name: 'uuid_dump', syntax: DUMP_SYNTAX, description: 'Dump session vars', run: uuidDump },
+  { name: 'hupall', syntax: '<cause> [<var> <value>]', description: 'hupall', run: hupall },
+];

@@ -6,10 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Core } from '../core.ts';
-import { makeChannel, collectEvents, until } from '../../test/helpers/harness.ts';
+import { Runtime } from '../service/runtime.ts';
+import { makeChannel, collectEvents } from '../../test/helpers/harness.ts';
 import { sine } from '../../test/helpers/audio.ts';
-import { API_COMMAND_NAMES, ApiRegistry, apiCommands, createApiRegistry, executeApi, executeApiLine } from './commands.ts';
+import { ApiRegistry, type ApiContext } from './commands.ts';
 import { CHANNEL_COLUMNS } from './show-channels.ts';
 import { formatUptime, FREESWITCH_COMPAT_VERSION } from './system-commands.ts';
 import { UUID_AUDIO_STREAM_SYNTAX } from '../audio-stream/command.ts';
@@ -18,160 +18,166 @@ const dir = mkdtempSync(join(tmpdir(), 'as-api-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('every built-in command is registered; unknown commands are not found', async () => {
-  assert.deepEqual(apiCommands.names(), [...API_COMMAND_NAMES]);
-  const core = new Core();
-  assert.equal(await executeApi(core, 'sofia', 'status'), '-ERR sofia Command not found!\n');
-  assert.equal(await executeApi(core, 'STATUS', '') === await executeApi(core, 'status', ''), false, 'uptime moves');
-  assert.match(await executeApi(core, 'STATUS', ''), /^UP /, 'names are case-insensitive');
+  const runtime = new Runtime();
+  assert.deepEqual(runtime.api.names().sort(), [
+    'uuid_audio_stream', 'uuid_setvar', 'uuid_setvar_multi', 'uuid_getvar', 'uuid_kill', 'uuid_answer',
+    'uuid_pre_answer', 'uuid_broadcast', 'uuid_break', 'uuid_exists', 'uuid_dump', 'show', 'status', 'version',
+    'hupall',
+  ].sort());
+  assert.equal(await runtime.api.execute('sofia', 'status'), '-ERR sofia Command not found!\n');
+  assert.equal(await runtime.api.execute('STATUS', '') === await runtime.api.execute('status', ''), false, 'uptime moves');
+  assert.match(await runtime.api.execute('STATUS', ''), /^UP /, 'names are case-insensitive');
 });
 
 test('the registry takes new commands; a throwing handler answers -ERR', async () => {
-  const r = createApiRegistry();
-  r.register('echo', (_core, args) => `${args}\n`);
-  r.register('boom', () => { throw new Error('kaput'); });
-  const core = new Core();
-  assert.equal(await executeApi(core, 'echo', ' hi there ', r), 'hi there\n');
-  assert.equal(await executeApi(core, 'boom', '', r), '-ERR kaput\n');
-  assert.equal(await executeApiLine(core, '  echo a b  ', r), 'a b\n');
+  const runtime = new Runtime();
+  const ctx: ApiContext = { channels: runtime.channels, bus: runtime.bus, streams: runtime.streams, applications: runtime.dialplan, stats: runtime.stats };
+  const r = new ApiRegistry(ctx);
+  r.register({ name: 'echo', syntax: '', description: '', run: (_ctx, args) => `${args}\n` });
+  r.register({ name: 'boom', syntax: '', description: '', run: () => { throw new Error('kaput'); } });
+  assert.equal(await r.execute('echo', ' hi there '), 'hi there\n');
+  assert.equal(await r.execute('boom', ''), '-ERR kaput\n');
+  assert.equal(await r.executeLine('  echo a b  '), 'a b\n');
   assert.ok(r.unregister('echo'));
-  assert.equal(await executeApi(core, 'echo', 'x', r), '-ERR echo Command not found!\n');
-  assert.ok(new ApiRegistry().names().length === 0);
+  assert.equal(await r.execute('echo', 'x'), '-ERR echo Command not found!\n');
+  assert.ok(new ApiRegistry(ctx).names().length === 0);
 });
 
 test('uuid_setvar: usage, unknown channel, set (quotes group), unset', async () => {
-  const { core, channel } = makeChannel();
-  assert.equal(await executeApi(core, 'uuid_setvar', ''), '-USAGE: <uuid> <var> [value]\n');
-  assert.equal(await executeApi(core, 'uuid_setvar', 'nope'), '-USAGE: <uuid> <var> [value]\n');
-  assert.equal(await executeApi(core, 'uuid_setvar', 'nope foo bar'), '-ERR No such channel!\n');
-  assert.equal(await executeApi(core, 'uuid_setvar', `${channel.uuid} STREAM_BUFFER_SIZE 40`), '+OK\n');
+  const { runtime, channel } = makeChannel();
+  assert.equal(await runtime.api.execute('uuid_setvar', ''), '-USAGE: <uuid> <var> [value]\n');
+  assert.equal(await runtime.api.execute('uuid_setvar', 'nope'), '-USAGE: <uuid> <var> [value]\n');
+  assert.equal(await runtime.api.execute('uuid_setvar', 'nope foo bar'), '-ERR No such channel!\n');
+  assert.equal(await runtime.api.execute('uuid_setvar', `${channel.uuid} STREAM_BUFFER_SIZE 40`), '+OK\n');
   assert.equal(channel.getVariable('STREAM_BUFFER_SIZE'), '40');
-  assert.equal(await executeApi(core, 'uuid_setvar', `${channel.uuid} greeting 'hello world' again`), '+OK\n');
+  assert.equal(await runtime.api.execute('uuid_setvar', `${channel.uuid} greeting 'hello world' again`), '+OK\n');
   assert.equal(channel.getVariable('greeting'), "hello world again");
-  assert.equal(await executeApi(core, 'uuid_setvar', `${channel.uuid} greeting`), '+OK\n');
+  assert.equal(await runtime.api.execute('uuid_setvar', `${channel.uuid} greeting`), '+OK\n');
   assert.equal(channel.getVariable('greeting'), undefined);
   channel.hangup();
 });
 
 test('uuid_setvar_multi: several variables; unknown channel prints -ERR then the usage', async () => {
-  const { core, channel } = makeChannel();
-  assert.equal(await executeApi(core, 'uuid_setvar_multi', `${channel.uuid} a=1;b=two words;c`), '+OK\n');
+  const { runtime, channel } = makeChannel();
+  assert.equal(await runtime.api.execute('uuid_setvar_multi', `${channel.uuid} a=1;b=two words;c`), '+OK\n');
   assert.equal(channel.getVariable('a'), '1');
   assert.equal(channel.getVariable('b'), 'two words');
-  assert.equal(await executeApi(core, 'uuid_setvar_multi', 'nope a=1'),
+  assert.equal(await runtime.api.execute('uuid_setvar_multi', 'nope a=1'),
     '-ERR No such channel!\n-USAGE: <uuid> <var>=<value>;<var>=<value>...\n');
-  assert.equal(await executeApi(core, 'uuid_setvar_multi', channel.uuid), '-USAGE: <uuid> <var>=<value>;<var>=<value>...\n');
+  assert.equal(await runtime.api.execute('uuid_setvar_multi', channel.uuid), '-USAGE: <uuid> <var>=<value>;<var>=<value>...\n');
   channel.hangup();
 });
 
 test('uuid_getvar: the value or _undef_, without a newline', async () => {
-  const { core, channel } = makeChannel();
-  assert.equal(await executeApi(core, 'uuid_getvar', `${channel.uuid} caller_id_number`), '1000');
-  assert.equal(await executeApi(core, 'uuid_getvar', `${channel.uuid} not_set`), '_undef_');
-  assert.equal(await executeApi(core, 'uuid_getvar', channel.uuid), '-USAGE: <uuid> <var>\n');
-  assert.equal(await executeApi(core, 'uuid_getvar', 'nope x'), '-ERR No such channel!\n');
+  const { runtime, channel } = makeChannel();
+  assert.equal(await runtime.api.execute('uuid_getvar', `${channel.uuid} caller_id_number`), '1000');
+  assert.equal(await runtime.api.execute('uuid_getvar', `${channel.uuid} not_set`), '_undef_');
+  assert.equal(await runtime.api.execute('uuid_getvar', channel.uuid), '-USAGE: <uuid> <var>\n');
+  assert.equal(await runtime.api.execute('uuid_getvar', 'nope x'), '-ERR No such channel!\n');
   channel.hangup();
 });
 
 test('uuid_kill: default NORMAL_CLEARING, a cause by name or Q.850 number', async () => {
-  assert.equal(await executeApi(new Core(), 'uuid_kill', ''), '-USAGE: <uuid> [cause]\n');
-  assert.equal(await executeApi(new Core(), 'uuid_kill', 'nope'), '-ERR No such channel!\n');
+  assert.equal(await new Runtime().api.execute('uuid_kill', ''), '-USAGE: <uuid> [cause]\n');
+  assert.equal(await new Runtime().api.execute('uuid_kill', 'nope'), '-ERR No such channel!\n');
   const a = makeChannel();
-  assert.equal(await executeApi(a.core, 'uuid_kill', a.channel.uuid), '+OK\n');
+  assert.equal(await a.runtime.api.execute('uuid_kill', a.channel.uuid), '+OK\n');
   assert.equal(a.endpoint.hungUp, 'NORMAL_CLEARING');
-  assert.equal(a.core.registry.size, 0);
+  assert.equal(a.runtime.channels.size, 0);
   const b = makeChannel();
-  assert.equal(await executeApi(b.core, 'uuid_kill', `${b.channel.uuid} user_busy`), '+OK\n');
+  assert.equal(await b.runtime.api.execute('uuid_kill', `${b.channel.uuid} user_busy`), '+OK\n');
   assert.equal(b.endpoint.hungUp, 'USER_BUSY');
   const c = makeChannel();
-  assert.equal(await executeApi(c.core, 'uuid_kill', `${c.channel.uuid} 21`), '+OK\n');
+  assert.equal(await c.runtime.api.execute('uuid_kill', `${c.channel.uuid} 21`), '+OK\n');
   assert.equal(c.channel.hangupCause, 'CALL_REJECTED');
 });
 
 test('uuid_answer and uuid_pre_answer: +OK, or -ERROR for an unknown channel or a refusal', async () => {
-  const { core, channel, endpoint } = makeChannel();
-  assert.equal(await executeApi(core, 'uuid_answer', 'nope'), '-ERROR\n');
-  assert.equal(await executeApi(core, 'uuid_pre_answer', 'nope'), '-ERROR\n');
+  const { runtime, channel, endpoint } = makeChannel();
+  assert.equal(await runtime.api.execute('uuid_answer', 'nope'), '-ERROR\n');
+  assert.equal(await runtime.api.execute('uuid_pre_answer', 'nope'), '-ERROR\n');
   endpoint.allowPreAnswer = false;
-  assert.equal(await executeApi(core, 'uuid_pre_answer', channel.uuid), '-ERROR\n');
+  assert.equal(await runtime.api.execute('uuid_pre_answer', channel.uuid), '-ERROR\n');
   endpoint.allowPreAnswer = true;
-  assert.equal(await executeApi(core, 'uuid_pre_answer', channel.uuid), '+OK\n');
+  assert.equal(await runtime.api.execute('uuid_pre_answer', channel.uuid), '+OK\n');
   assert.equal(channel.answerState, 'early');
-  assert.equal(await executeApi(core, 'uuid_answer', channel.uuid), '+OK\n');
+  assert.equal(await runtime.api.execute('uuid_answer', channel.uuid), '+OK\n');
   assert.equal(channel.answerState, 'answered');
   channel.hangup();
 });
 
 test('uuid_broadcast: queues playback on the channel (aleg, both, default), not for bleg alone', async () => {
-  const { core, channel } = makeChannel({ rateHz: 8000 });
-  const ev = collectEvents(core);
+  const { runtime, channel } = makeChannel({ rateHz: 8000 });
+  const ev = collectEvents(runtime);
   const file = join(dir, 'hello.r8');
   writeFileSync(file, Buffer.from(sine(440, 8000, 0.2).buffer));
-  assert.equal(await executeApi(core, 'uuid_broadcast', channel.uuid), '-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n');
-  assert.equal(await executeApi(core, 'uuid_broadcast', `nope ${file}`), '-ERR invalid uuid\n');
-  assert.equal(await executeApi(core, 'uuid_broadcast', `${channel.uuid} ${file} bleg`), '+OK Message sent\n');
-  assert.equal(await executeApi(core, 'uuid_broadcast', `${channel.uuid} ${file} aleg`), '+OK Message sent\n');
-  await until(() => channel.playback.busy, 2000, 'playback queued');
+  assert.equal(await runtime.api.execute('uuid_broadcast', channel.uuid), '-USAGE: <uuid> <path> [aleg|bleg|holdb|both]\n');
+  assert.equal(await runtime.api.execute('uuid_broadcast', `nope ${file}`), '-ERR invalid uuid\n');
+  assert.equal(await runtime.api.execute('uuid_broadcast', `${channel.uuid} ${file} bleg`), '+OK Message sent\n');
+  assert.equal(await runtime.api.execute('uuid_broadcast', `${channel.uuid} ${file} aleg`), '+OK Message sent\n');
+  await ev.waitForEvent('CHANNEL_EXECUTE');
+  await channel.playback.loaded();
   const executes = ev.events.filter((e) => e.name === 'CHANNEL_EXECUTE');
   assert.equal(executes.length, 1);
   assert.equal(executes[0]!.get('Application'), 'playback');
   assert.equal(executes[0]!.get('Application-Data'), file);
-  assert.equal(await executeApi(core, 'uuid_break', `${channel.uuid} all`), '+OK\n');
-  await until(() => ev.events.some((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE'), 2000, 'playback broken');
+  assert.equal(await runtime.api.execute('uuid_break', `${channel.uuid} all`), '+OK\n');
+  await ev.waitForEvent('CHANNEL_EXECUTE_COMPLETE');
   assert.equal(ev.events.find((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE')!.get('Application-Response'), 'PLAYBACK BREAK');
   channel.hangup();
 });
 
 test('uuid_break: usage, unknown channel, empties the playback queue', async () => {
-  const { core, channel } = makeChannel({ rateHz: 8000 });
-  assert.equal(await executeApi(core, 'uuid_break', ''), '-USAGE: <uuid> [all]\n');
-  assert.equal(await executeApi(core, 'uuid_break', 'nope'), '-ERR No such channel!\n');
+  const { runtime, channel } = makeChannel({ rateHz: 8000 });
+  assert.equal(await runtime.api.execute('uuid_break', ''), '-USAGE: <uuid> [all]\n');
+  assert.equal(await runtime.api.execute('uuid_break', 'nope'), '-ERR No such channel!\n');
   const file = join(dir, 'long.r8');
   writeFileSync(file, Buffer.from(sine(440, 8000, 2).buffer));
   const played = channel.playback.enqueue(file);
-  await until(() => channel.playback.busy, 2000, 'file loaded');
-  assert.equal(await executeApi(core, 'uuid_break', channel.uuid), '+OK\n');
+  await channel.playback.loaded();
+  assert.equal(await runtime.api.execute('uuid_break', channel.uuid), '+OK\n');
   assert.equal(await played, 'break');
   channel.hangup();
 });
 
 test('uuid_exists: true or false, no newline', async () => {
-  const { core, channel } = makeChannel();
-  assert.equal(await executeApi(core, 'uuid_exists', channel.uuid), 'true');
-  assert.equal(await executeApi(core, 'uuid_exists', 'nope'), 'false');
-  assert.equal(await executeApi(core, 'uuid_exists', ''), 'false');
+  const { runtime, channel } = makeChannel();
+  assert.equal(await runtime.api.execute('uuid_exists', channel.uuid), 'true');
+  assert.equal(await runtime.api.execute('uuid_exists', 'nope'), 'false');
+  assert.equal(await runtime.api.execute('uuid_exists', ''), 'false');
   channel.hangup();
-  assert.equal(await executeApi(core, 'uuid_exists', channel.uuid), 'false');
+  assert.equal(await runtime.api.execute('uuid_exists', channel.uuid), 'false');
 });
 
 test('uuid_dump: CHANNEL_DATA in txt (default), plain, json and xml', async () => {
-  const { core, channel } = makeChannel();
+  const { runtime, channel } = makeChannel();
   channel.setVariable('note', 'a b&c');
-  assert.equal(await executeApi(core, 'uuid_dump', ''), '-USAGE: <uuid> [format]\n');
-  assert.equal(await executeApi(core, 'uuid_dump', 'nope'), '-ERR No such channel!\n');
-  const txt = await executeApi(core, 'uuid_dump', channel.uuid);
+  assert.equal(await runtime.api.execute('uuid_dump', ''), '-USAGE: <uuid> [format]\n');
+  assert.equal(await runtime.api.execute('uuid_dump', 'nope'), '-ERR No such channel!\n');
+  const txt = await runtime.api.execute('uuid_dump', channel.uuid);
   assert.ok(txt.startsWith('Event-Name: CHANNEL_DATA\nCore-UUID: '), txt);
   assert.ok(txt.includes(`\nUnique-ID: ${channel.uuid}\n`));
   assert.ok(txt.includes('\nvariable_note: a%20b%26c\n'));
   assert.ok(txt.endsWith('\n\n'));
-  const plain = await executeApi(core, 'uuid_dump', `${channel.uuid} plain`);
+  const plain = await runtime.api.execute('uuid_dump', `${channel.uuid} plain`);
   assert.ok(plain.includes(`\nUnique-ID: [${channel.uuid}]\n`) && plain.includes('\nvariable_note: [a b&c]\n'));
-  const json = JSON.parse(await executeApi(core, 'uuid_dump', `${channel.uuid} json`)) as Record<string, string>;
+  const json = JSON.parse(await runtime.api.execute('uuid_dump', `${channel.uuid} json`)) as Record<string, string>;
   assert.equal(json['Unique-ID'], channel.uuid);
   assert.equal(json['variable_note'], 'a b&c');
-  const xml = await executeApi(core, 'uuid_dump', `${channel.uuid} XML`);
+  const xml = await runtime.api.execute('uuid_dump', `${channel.uuid} XML`);
   assert.ok(xml.startsWith('<event>\n  <headers>\n    <Event-Name>CHANNEL_DATA</Event-Name>\n'), xml);
   assert.ok(xml.includes('    <variable_note>a%20b%26c</variable_note>\n'));
   channel.hangup();
 });
 
 test('show channels: nothing but the total when empty, then header line, rows, blank line, N total.', async () => {
-  const core = new Core();
-  assert.equal(await executeApi(core, 'show', 'channels'), '\n0 total.\n');
-  assert.equal(await executeApi(core, 'show', 'channels as json'), '{"row_count": 0}\n');
-  assert.equal(await executeApi(core, 'show', 'channels as xml'), '<result row_count="0"/>\n');
-  const { channel } = makeChannel({ core });
+  const runtime = new Runtime();
+  assert.equal(await runtime.api.execute('show', 'channels'), '\n0 total.\n');
+  assert.equal(await runtime.api.execute('show', 'channels as json'), '{"row_count": 0}\n');
+  assert.equal(await runtime.api.execute('show', 'channels as xml'), '<result row_count="0"/>\n');
+  const { channel } = makeChannel({ runtime });
   channel.answer();
-  const out = await executeApi(core, 'show', 'channels');
+  const out = await runtime.api.execute('show', 'channels');
   const lines = out.split('\n');
   assert.equal(lines[0], CHANNEL_COLUMNS.join(','));
   assert.equal(lines[0]!.split(',').length, 38);
@@ -190,35 +196,35 @@ test('show channels: nothing but the total when empty, then header line, rows, b
   assert.equal(row[25], 'ACTIVE');
   assert.equal(row[29], channel.uuid);
   assert.equal(lines.slice(2).join('\n'), '\n1 total.\n');
-  assert.equal(await executeApi(core, 'show', 'channels count'), '\n1 total.\n');
-  assert.equal(await executeApi(core, 'show', 'channels like Test'), out);
-  assert.equal(await executeApi(core, 'show', 'channels like nomatch'), '\n0 total.\n');
+  assert.equal(await runtime.api.execute('show', 'channels count'), '\n1 total.\n');
+  assert.equal(await runtime.api.execute('show', 'channels like Test'), out);
+  assert.equal(await runtime.api.execute('show', 'channels like nomatch'), '\n0 total.\n');
   channel.hangup();
 });
 
 test('show channels as json / as xml / as delim', async () => {
-  const { core, channel } = makeChannel();
-  const json = await executeApi(core, 'show', 'channels as json');
+  const { runtime, channel } = makeChannel();
+  const json = await runtime.api.execute('show', 'channels as json');
   assert.ok(json.startsWith(`{"row_count":1,"rows":[{"uuid":"${channel.uuid}","direction":"inbound","created":"`), json);
   assert.ok(!json.endsWith('\n'));
   const parsed = JSON.parse(json) as { rows: Array<Record<string, string>> };
   assert.deepEqual(Object.keys(parsed.rows[0]!), [...CHANNEL_COLUMNS]);
-  const xml = await executeApi(core, 'show', 'channels as xml');
+  const xml = await runtime.api.execute('show', 'channels as xml');
   assert.ok(xml.startsWith(`<result row_count="1">\n  <row row_id="1">\n    <uuid>${channel.uuid}</uuid>\n    <direction>inbound</direction>\n`), xml);
   assert.ok(xml.includes('    <secure></secure>\n') && xml.endsWith('  </row>\n</result>\n'));
-  const delim = await executeApi(core, 'show', 'channels as delim |');
+  const delim = await runtime.api.execute('show', 'channels as delim |');
   assert.ok(delim.startsWith('uuid|direction|created|'));
-  assert.equal(await executeApi(core, 'show', 'channels as yaml'), '-ERR Cannot find format yaml\n');
-  assert.match(await executeApi(core, 'show', ''), /^-USAGE: /);
-  assert.match(await executeApi(core, 'show', 'codecs'), /^-USAGE: /);
+  assert.equal(await runtime.api.execute('show', 'channels as yaml'), '-ERR Cannot find format yaml\n');
+  assert.match(await runtime.api.execute('show', ''), /^-USAGE: /);
+  assert.match(await runtime.api.execute('show', 'codecs'), /^-USAGE: /);
   channel.hangup();
 });
 
 test('status: FreeSWITCH\'s lines, sessions counted', async () => {
-  const core = new Core();
-  await executeApi(core, 'status', '');
-  const { channel } = makeChannel({ core });
-  const out = await executeApi(core, 'status', '');
+  const runtime = new Runtime();
+  await runtime.api.execute('status', '');
+  const { channel } = makeChannel({ runtime });
+  const out = await runtime.api.execute('status', '');
   const lines = out.split('\n');
   assert.match(lines[0]!, /^UP \d+ years?, \d+ days?, \d+ hours?, \d+ minutes?, \d+ seconds?, \d+ milliseconds?, \d+ microseconds?$/);
   assert.match(lines[1]!, /^FreeSWITCH \(Version 1\.10\.12-release audio-stream [^)]+\) is ready$/);
@@ -228,7 +234,7 @@ test('status: FreeSWITCH\'s lines, sessions counted', async () => {
   assert.equal(lines[5], '1000 session(s) max');
   assert.match(lines[6]!, /^min idle cpu 0\.00\/\d+\.\d\d$/);
   assert.equal(lines[7], '');
-  assert.match(await executeApi(core, 'show', 'status'), /^UP .*\n.*is ready\n1 session\(s\) since startup\n/);
+  assert.match(await runtime.api.execute('show', 'status'), /^UP .*\n.*is ready\n1 session\(s\) since startup\n/);
   channel.hangup();
 });
 
@@ -239,29 +245,29 @@ test('switch_core_measure_time format', () => {
 });
 
 test('version and version short', async () => {
-  const core = new Core();
-  assert.match(await executeApi(core, 'version', ''), /^FreeSWITCH Version 1\.10\.12-release\+audio-stream-[\d.]+ \(audio-stream [\d.]+ 64bit\)\n$/);
-  assert.equal(await executeApi(core, 'version', 'short'), `${FREESWITCH_COMPAT_VERSION}\n`);
+  const runtime = new Runtime();
+  assert.match(await runtime.api.execute('version', ''), /^FreeSWITCH Version 1\.10\.12-release\+audio-stream-[\d.]+ \(audio-stream [\d.]+ 64bit\)\n$/);
+  assert.equal(await runtime.api.execute('version', 'short'), `${FREESWITCH_COMPAT_VERSION}\n`);
 });
 
 test('hupall: every channel (default MANAGER_REQUEST), or those whose variables match', async () => {
-  const core = new Core();
-  const a = makeChannel({ core });
-  const b = makeChannel({ core });
+  const runtime = new Runtime();
+  const a = makeChannel({ runtime });
+  const b = makeChannel({ runtime });
   b.channel.setVariable('team', 'blue');
-  assert.equal(await executeApi(core, 'hupall', 'normal_clearing team blue'),
+  assert.equal(await runtime.api.execute('hupall', 'normal_clearing team blue'),
     '+OK hangup all channels matching [team]=[blue] with cause: NORMAL_CLEARING\n');
   assert.equal(b.channel.hangupCause, 'NORMAL_CLEARING');
   assert.equal(a.channel.isHungUp, false);
-  assert.equal(await executeApi(core, 'hupall', ''), '+OK hangup all channels with cause MANAGER_REQUEST\n');
+  assert.equal(await runtime.api.execute('hupall', ''), '+OK hangup all channels with cause MANAGER_REQUEST\n');
   assert.equal(a.channel.hangupCause, 'MANAGER_REQUEST');
-  assert.equal(await executeApi(core, 'hupall', 'bogus_cause'), '+OK hangup all channels with cause MANAGER_REQUEST\n');
+  assert.equal(await runtime.api.execute('hupall', 'bogus_cause'), '+OK hangup all channels with cause MANAGER_REQUEST\n');
 });
 
 test('uuid_audio_stream delegates to the module\'s command', async () => {
-  const { core, channel } = makeChannel();
-  assert.equal(await executeApi(core, 'uuid_audio_stream', ''), `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}\n`);
-  assert.match(await executeApi(core, 'uuid_audio_stream', 'nope stop'), /^-ERR /);
-  assert.match(await executeApi(core, 'uuid_audio_stream', `${channel.uuid} start ws://127.0.0.1:1 bogus`), /^-ERR invalid mix type/);
+  const { runtime, channel } = makeChannel();
+  assert.equal(await runtime.api.execute('uuid_audio_stream', ''), `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}\n`);
+  assert.match(await runtime.api.execute('uuid_audio_stream', 'nope stop'), /^-ERR /);
+  assert.match(await runtime.api.execute('uuid_audio_stream', `${channel.uuid} start ws://127.0.0.1:1 bogus`), /^-ERR invalid mix type/);
   channel.hangup();
 });

@@ -1,39 +1,48 @@
 // The API commands (`api ...` on the Event Socket, POST /api/command, `audio-stream cli -x`), with
-// FreeSWITCH's reply texts. A small registry lets other layers add or replace commands.
-import type { Core } from '../core.ts';
-import { uuidAudioStream, UUID_AUDIO_STREAM_SYNTAX } from '../audio-stream/command.ts';
+// FreeSWITCH's reply texts. Each command is one ApiCommand object in a list (CHANNEL_COMMANDS,
+// SYSTEM_COMMANDS, ...); to add one, add an entry to a list. Other layers may register more.
+import type { EventBus } from '../events/bus.ts';
+import type { ChannelRegistry } from '../channel/registry.ts';
+import type { AudioStreamEngine } from '../audio-stream/engine.ts';
+import type { ApplicationQueue } from '../dialplan/dialplan.ts';
+import { messageOf } from '../lib/errors.ts';
 import { Logger } from '../lib/logger.ts';
-import {
-  hupall, uuidAnswer, uuidBreak, uuidBroadcast, uuidDump, uuidExists, uuidGetvar, uuidKill, uuidPreAnswer,
-  uuidSetvar, uuidSetvarMulti, BREAK_SYNTAX, BROADCAST_SYNTAX, DUMP_SYNTAX, GETVAR_SYNTAX, KILL_SYNTAX,
-  SETVAR_MULTI_SYNTAX, SETVAR_SYNTAX,
-} from './channel-commands.ts';
-import { show, SHOW_SYNTAX } from './show-channels.ts';
-import { status, version } from './system-commands.ts';
+import type { CoreStats } from './core-stats.ts';
 
 const log = new Logger('api');
 
-/** Runs one command: `args` is everything after the command name. Returns the reply text. */
-export type ApiHandler = (core: Core, args: string) => string | Promise<string>;
-
-/** A registered command. */
-export interface ApiCommand {
-  /** Lower-case name, as typed after `api`. */
-  name: string;
-  handler: ApiHandler;
-  /** Argument syntax, as in `-USAGE:` replies. */
-  syntax: string;
-  description: string;
+/** What API commands work on. */
+export interface ApiContext {
+  channels: ChannelRegistry;
+  bus: EventBus;
+  streams: AudioStreamEngine;
+  /** Applications queued on channels (uuid_broadcast, uuid_break all). */
+  applications: ApplicationQueue;
+  stats: CoreStats;
 }
 
-/** Commands by name (case-insensitive). */
+/** One API command. */
+export interface ApiCommand {
+  /** Lower-case name, as typed after `api`. */
+  readonly name: string;
+  /** Argument syntax, as in `-USAGE:` replies. */
+  readonly syntax: string;
+  readonly description: string;
+  /** Runs it: `args` is everything after the name, trimmed. Resolves with the reply text, exactly as FreeSWITCH prints it. */
+  run(ctx: ApiContext, args: string): string | Promise<string>;
+}
+
+/** The commands of one service, by name (case-insensitive), bound to what they work on. */
 export class ApiRegistry {
   private readonly commands = new Map<string, ApiCommand>();
 
+  constructor(private readonly ctx: ApiContext, commands: Iterable<ApiCommand> = []) {
+    for (const c of commands) this.register(c);
+  }
+
   /** Adds a command, or replaces the one with the same name. */
-  register(name: string, handler: ApiHandler, info: { syntax?: string; description?: string } = {}): void {
-    const key = name.toLowerCase();
-    this.commands.set(key, { name: key, handler, syntax: info.syntax ?? '', description: info.description ?? '' });
+  register(command: ApiCommand): void {
+    this.commands.set(command.name.toLowerCase(), command);
   }
 
   /** Removes a command; true if it existed. */
@@ -50,59 +59,27 @@ export class ApiRegistry {
   names(): string[] {
     return [...this.commands.keys()];
   }
-}
 
-/** The built-in commands (SPEC §6). */
-export const API_COMMAND_NAMES = [
-  'uuid_audio_stream', 'uuid_setvar', 'uuid_setvar_multi', 'uuid_getvar', 'uuid_kill', 'uuid_answer',
-  'uuid_pre_answer', 'uuid_broadcast', 'uuid_break', 'uuid_exists', 'uuid_dump', 'show', 'status', 'version',
-  'hupall',
-] as const;
-
-/** A registry holding the built-in commands. */
-export function createApiRegistry(): ApiRegistry {
-  const r = new ApiRegistry();
-  r.register('uuid_audio_stream', (core, args) => uuidAudioStream(core, args),
-    { syntax: UUID_AUDIO_STREAM_SYNTAX, description: 'audio_stream API' });
-  r.register('uuid_setvar', uuidSetvar, { syntax: SETVAR_SYNTAX, description: 'Set a variable' });
-  r.register('uuid_setvar_multi', uuidSetvarMulti, { syntax: SETVAR_MULTI_SYNTAX, description: 'Set multiple variables' });
-  r.register('uuid_getvar', uuidGetvar, { syntax: GETVAR_SYNTAX, description: 'Get a variable from a channel' });
-  r.register('uuid_kill', uuidKill, { syntax: KILL_SYNTAX, description: 'Kill channel' });
-  r.register('uuid_answer', uuidAnswer, { syntax: '<uuid>', description: 'answer' });
-  r.register('uuid_pre_answer', uuidPreAnswer, { syntax: '<uuid>', description: 'pre_answer' });
-  r.register('uuid_broadcast', uuidBroadcast, { syntax: BROADCAST_SYNTAX, description: 'Execute dialplan application' });
-  r.register('uuid_break', uuidBreak, { syntax: BREAK_SYNTAX, description: 'Break out of media sent to channel' });
-  r.register('uuid_exists', uuidExists, { syntax: '<uuid>', description: 'Check if a uuid exists' });
-  r.register('uuid_dump', uuidDump, { syntax: DUMP_SYNTAX, description: 'Dump session vars' });
-  r.register('show', show, { syntax: SHOW_SYNTAX, description: 'Show various reports' });
-  r.register('status', (core) => status(core), { syntax: '', description: 'Show current status' });
-  r.register('version', version, { syntax: '[short]', description: 'Version' });
-  r.register('hupall', hupall, { syntax: '<cause> [<var> <value>]', description: 'hupall' });
-  return r;
-}
-
-/** The process-wide registry used by executeApi; add commands with `apiCommands.register(...)`. */
-export const apiCommands = createApiRegistry();
-
-/**
- * Runs an API command and resolves with its reply exactly as FreeSWITCH prints it (most replies end
- * with a newline; uuid_getvar and uuid_exists do not). Unknown commands answer
- * `-ERR <name> Command not found!\n`. Arguments are trimmed; a handler that throws answers `-ERR <message>\n`.
- */
-export async function executeApi(core: Core, command: string, args: string, registry: ApiRegistry = apiCommands): Promise<string> {
-  const entry = registry.get(command);
-  if (!entry) return `-ERR ${command} Command not found!\n`;
-  try {
-    return await entry.handler(core, args.trim());
-  } catch (err) {
-    log.error(`${command} ${args}: ${(err as Error).stack ?? err}`);
-    return `-ERR ${(err as Error).message}\n`;
+  /**
+   * Runs an API command and resolves with its reply exactly as FreeSWITCH prints it (most replies end
+   * with a newline; uuid_getvar and uuid_exists do not). Unknown commands answer
+   * `-ERR <name> Command not found!\n`. Arguments are trimmed; a command that throws answers `-ERR <message>\n`.
+   */
+  async execute(name: string, args: string): Promise<string> {
+    const command = this.get(name);
+    if (!command) return `-ERR ${name} Command not found!\n`;
+    try {
+      return await command.run(this.ctx, args.trim());
+    } catch (err) {
+      log.error(`${name} ${args}: ${(err as Error).stack ?? messageOf(err)}`);
+      return `-ERR ${messageOf(err)}\n`;
+    }
   }
-}
 
-/** Splits `<command> <args>` at the first space and runs it (for the CLI and HTTP layers). */
-export function executeApiLine(core: Core, line: string, registry: ApiRegistry = apiCommands): Promise<string> {
-  const trimmed = line.trim();
-  const sp = trimmed.indexOf(' ');
-  return sp < 0 ? executeApi(core, trimmed, '', registry) : executeApi(core, trimmed.slice(0, sp), trimmed.slice(sp + 1), registry);
+  /** Splits `<command> <args>` at the first space and runs it (for the CLI and HTTP layers). */
+  executeLine(line: string): Promise<string> {
+    const trimmed = line.trim();
+    const sp = trimmed.indexOf(' ');
+    return sp < 0 ? this.execute(trimmed, '') : this.execute(trimmed.slice(0, sp), trimmed.slice(sp + 1));
+  }
 }

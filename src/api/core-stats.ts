@@ -1,5 +1,5 @@
 import { cpus } from 'node:os';
-import type { Core } from '../core.ts';
+import type { EventBus } from '../events/bus.ts';
 import type { FsEvent } from '../events/event.ts';
 
 const FIVE_MIN_MS = 5 * 60 * 1000;
@@ -39,10 +39,11 @@ export class CoreStats {
   /** The last application run on each live channel (`show channels` application columns). */
   private readonly applications = new Map<string, { app: string; data: string }>();
 
-  constructor(private readonly core: Core) {
-    this.sessionsSinceStartup = core.registry.size;
-    this.peakSessions = core.registry.size;
-    core.bus.subscribe((e) => this.onEvent(e));
+  /** Counts from now on; make it when the service starts so that `status` counts every session. */
+  constructor(private readonly channels: { readonly size: number }, bus: EventBus) {
+    this.sessionsSinceStartup = channels.size;
+    this.peakSessions = channels.size;
+    bus.subscribe((e) => this.onEvent(e));
   }
 
   private onEvent(e: FsEvent): void {
@@ -58,7 +59,7 @@ export class CoreStats {
       case 'CHANNEL_DESTROY': {
         const uuid = e.get('Unique-ID');
         if (uuid) this.applications.delete(uuid);
-        this.sessionsPeak5.add(this.core.registry.size, Date.now());
+        this.sessionsPeak5.add(this.channels.size, Date.now());
         break;
       }
     }
@@ -66,7 +67,7 @@ export class CoreStats {
 
   private onCreate(nowMs: number): void {
     this.sessionsSinceStartup++;
-    const live = this.core.registry.size;
+    const live = this.channels.size;
     if (live > this.peakSessions) this.peakSessions = live;
     this.sessionsPeak5.add(live, nowMs);
     this.rollSecond(nowMs);
@@ -90,7 +91,7 @@ export class CoreStats {
 
   /** Highest number of live sessions in the last five minutes. */
   peakSessionsFiveMin(nowMs = Date.now()): number {
-    return this.sessionsPeak5.max(nowMs, this.core.registry.size);
+    return this.sessionsPeak5.max(nowMs, this.channels.size);
   }
 
   /** Highest sessions per second in the last five minutes. */
@@ -121,19 +122,4 @@ function cpuTimes(): { idle: number; total: number } {
     total += c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq;
   }
   return { idle, total };
-}
-
-const stats = new WeakMap<Core, CoreStats>();
-
-/**
- * The counters of a core, started on first use. Call it when the core is created (serve does, the
- * Event Socket server does) so that `status` counts every session.
- */
-export function coreStats(core: Core): CoreStats {
-  let s = stats.get(core);
-  if (!s) {
-    s = new CoreStats(core);
-    stats.set(core, s);
-  }
-  return s;
 }

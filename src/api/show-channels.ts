@@ -2,11 +2,10 @@
 // table: CSV with a header line before the first row only, a blank line and `N total.`; `as json`
 // (cJSON unformatted, `{"row_count": 0}\n` when empty); `as xml`; `count`; `like <text>`.
 import { formatLocalDate } from '../events/bus.ts';
-import type { Core } from '../core.ts';
 import type { Channel } from '../channel/channel.ts';
 import { separateString } from '../lib/separate-string.ts';
 import { toFsXml, type XmlNode } from '../events/serialize.ts';
-import { coreStats } from './core-stats.ts';
+import type { ApiCommand, ApiContext } from './commands.ts';
 import { status } from './system-commands.ts';
 
 /** The columns of FreeSWITCH 1.10's `channels` table, in order. */
@@ -38,10 +37,10 @@ function callState(channel: Channel): string {
 }
 
 /** One row of the channels table for a live channel. */
-export function channelRow(core: Core, channel: Channel): Row {
+export function channelRow(ctx: ApiContext, channel: Channel): Row {
   const createdMs = Number(channel.createdAtUs / 1000n);
   const c = channel.caller;
-  const app = coreStats(core).applicationOf(channel.uuid);
+  const app = ctx.stats.applicationOf(channel.uuid);
   const codec = channel.codec;
   return {
     uuid: channel.uuid, direction: channel.direction, created: formatLocalDate(new Date(createdMs)),
@@ -50,7 +49,7 @@ export function channelRow(core: Core, channel: Channel): Row {
     application: app?.app ?? '', application_data: app?.data ?? '', dialplan: c.dialplan, context: c.context,
     read_codec: codec.name, read_rate: String(codec.rateHz), read_bit_rate: String(bitRate(codec.name, codec.rateHz)),
     write_codec: codec.name, write_rate: String(codec.rateHz), write_bit_rate: String(bitRate(codec.name, codec.rateHz)),
-    secure: '', hostname: core.bus.hostname, presence_id: '', presence_data: '', accountcode: '',
+    secure: '', hostname: ctx.bus.hostname, presence_id: '', presence_data: '', accountcode: '',
     callstate: callState(channel), callee_name: '', callee_num: '', callee_direction: '', call_uuid: channel.uuid,
     sent_callee_name: '', sent_callee_num: '', initial_cid_name: c.callerIdName, initial_cid_num: c.callerIdNumber,
     initial_ip_addr: c.networkAddr, initial_dest: c.destinationNumber, initial_dialplan: c.dialplan,
@@ -91,14 +90,14 @@ function asXml(rows: Row[]): string {
 }
 
 /** `show <what> ...`: channels (with count, like, as ...) and status. */
-export function show(core: Core, args: string): string {
+export function show(ctx: ApiContext, args: string): string {
   const argv = args ? separateString(args, 6) : [];
   const command = argv[0];
   if (!command) return `-USAGE: ${SHOW_SYNTAX}\n`;
-  if (command.toLowerCase().startsWith('status')) return status(core);
+  if (command.toLowerCase().startsWith('status')) return status(ctx);
   if (command.toLowerCase() !== 'channels') return `-USAGE: ${SHOW_SYNTAX}\n`;
   let as = argv[2] !== undefined && argv[1]?.toLowerCase() === 'as' ? argv[2] : undefined;
-  let rows = [...core.registry].map((ch) => channelRow(core, ch));
+  let rows = [...ctx.channels].map((ch) => channelRow(ctx, ch));
   const sub = argv[1]?.toLowerCase();
   if (sub === 'count') {
     if (argv[2]?.toLowerCase() === 'as' && argv[3]) as = argv[3];
@@ -129,3 +128,6 @@ function showCount(count: number, as: string | undefined): string {
   if (kind === 'delim' || kind === 'csv') return `\n${count} total.\n`;
   return `-ERR Cannot find format ${as}\n`;
 }
+
+/** `show`. */
+export const SHOW_COMMAND: ApiCommand = { name: 'show', syntax: SHOW_SYNTAX, description: 'Show various reports', run: show };

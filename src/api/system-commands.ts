@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
-import type { Core } from '../core.ts';
 import { separateString } from '../lib/separate-string.ts';
-import { coreStats } from './core-stats.ts';
+import type { ApiCommand, ApiContext } from './commands.ts';
 
 function packageVersion(): string {
   try {
@@ -26,7 +25,7 @@ const MAX_SESSIONS = 1000;
 const MAX_SESSIONS_PER_SECOND = 30;
 
 /** `version [short]`: `FreeSWITCH Version <full> (<human>)\n`, or `1.10.12\n` for short. */
-export function version(_core: Core, args: string): string {
+export function version(_ctx: ApiContext, args: string): string {
   const argv = args ? separateString(args, 2) : [];
   if (argv[0] && argv[0].toLowerCase().includes('short')) return `${FREESWITCH_COMPAT_VERSION}\n`;
   return `FreeSWITCH Version ${VERSION_FULL} (${VERSION_HUMAN})\n`;
@@ -56,16 +55,22 @@ export function formatUptime(totalUs: number): string {
 }
 
 /** `status`: mod_commands' status_function text (the stack size line is left out, as on systems without it). */
-export function status(core: Core): string {
-  const s = coreStats(core);
+export function status(ctx: ApiContext): string {
+  const s = ctx.stats;
   const now = Date.now();
   const uptimeUs = process.uptime() * 1e6;
   return `${formatUptime(uptimeUs)}\n`
     + `FreeSWITCH (Version ${FREESWITCH_COMPAT_VERSION}-release ${VERSION_HUMAN}) is ready\n`
     + `${s.sessionsSinceStartup} session(s) since startup\n`
-    + `${core.registry.size} session(s) - peak ${s.peakSessions}, last 5min ${s.peakSessionsFiveMin(now)} \n`
+    + `${ctx.channels.size} session(s) - peak ${s.peakSessions}, last 5min ${s.peakSessionsFiveMin(now)} \n`
     + `${s.sessionsPerSecond(now)} session(s) per Sec out of max ${MAX_SESSIONS_PER_SECOND}, `
     + `peak ${s.peakSessionsPerSecond}, last 5min ${s.peakSessionsPerSecondFiveMin(now)} \n`
     + `${MAX_SESSIONS} session(s) max\n`
     + `min idle cpu 0.00/${s.idleCpuPercent().toFixed(2)}\n`;
 }
+
+/** The commands about the process itself. */
+export const SYSTEM_COMMANDS: readonly ApiCommand[] = [
+  { name: 'status', syntax: '', description: 'Show current status', run: (ctx) => status(ctx) },
+  { name: 'version', syntax: '[short]', description: 'Version', run: version },
+];

@@ -1,20 +1,16 @@
-import type { MediaBug } from '../bug/media-bug.ts';
+import type { FrameFormat, MediaBug } from '../bug/media-bug.ts';
 import type { Channel } from '../channel/channel.ts';
 import { Logger } from '../lib/logger.ts';
 import { switchTrue } from '../lib/switch-true.ts';
-import { Resampler } from '../audio/resampler.ts';
-import { SampleChunker } from '../audio/chunker.ts';
-import { mixSaturating, interleaveStereo } from '../audio/mix.ts';
-import type { StreamError } from './errors.ts';
+import { streamErrorNumber, type StreamError } from './errors.ts';
 import type { StreamOptions } from './options.ts';
 import type { StreamUrl } from './url.ts';
-import { WsConnection, DEFAULT_WS_LIMITS, type WsLimits } from './ws-connection.ts';
-import { PlayFiles } from './play-files.ts';
-import { interpretMessage, playEventBody } from './stream-audio-message.ts';
-import { streamMetrics } from './metrics.ts';
+import { WsConnection, DEFAULT_WS_LIMITS, type WsConnectionDeps, type WsLimits } from './ws-connection.ts';
+import type { PlayFiles } from './play-files.ts';
+import { ServerMessageHandler } from './server-messages.ts';
+import { StreamPipeline, type MixType } from './pipeline.ts';
 
-/** Which audio goes to the server: mono = read, mixed = read + write, stereo = L read / R write. */
-export type MixType = 'mono' | 'mixed' | 'stereo';
+export type { MixType } from './pipeline.ts';
 
 /** Name of the media bug, as the C module names it. */
 export const AUDIO_STREAM_BUG = 'audio_stream';
@@ -36,13 +32,11 @@ export interface AudioStreamParams {
   /** Text sent first on open, or undefined. */
   metadata: string | undefined;
   options: StreamOptions;
-  /** Directory of play files. */
-  tempDir: string;
+  /** Where the server's streamAudio payloads are written. */
+  playFiles: PlayFiles;
   limits?: WsLimits;
   /** Keep play files after the stream ends (the CLI's --keep-files). */
   keepPlayFiles?: boolean;
-  /** Called for every play file written (STREAM_PLAYBACK hooks in here). */
-  onPlayFile?: (path: string, data: Record<string, unknown>) => void;
 }
 
 /** Seconds of a stream's audio that may wait towards a slow server before audio is dropped. */
@@ -54,68 +48,63 @@ function streamLimits(chunkBytes: number, bufferMs: number): WsLimits {
   return { ...DEFAULT_WS_LIMITS, maxBufferedBytes: Math.max(64 << 10, Math.ceil(bytesPerSecond * MAX_BUFFERED_SECONDS)) };
 }
 
-/** Server messages that may wait for earlier play files to be written; more are dropped with an error log. */
-const MAX_INBOUND_PENDING = 256;
-
 /** How many drops between two log lines about a slow or absent server. */
 const DROP_LOG_EVERY = 250;
 
 /**
- * One mod_audio_stream stream: a media bug that turns a channel's frames into exact chunks of
- * little-endian s16 PCM at the requested rate and sends them, with metadata and text, to the
- * application's WebSocket server; it fires the module's events and writes play files.
+ * One mod_audio_stream stream: a media bug whose pipeline turns a channel's frames into exact
+ * chunks of little-endian s16 PCM at the requested rate, sent with metadata and text over one
+ * WebSocket connection to the application's server; it fires the module's events and hands the
+ * server's messages to its ServerMessageHandler.
  */
 export class AudioStream implements MediaBug {
   readonly name = AUDIO_STREAM_BUG;
-  readonly channels: 1 | 2;
   /** Resolves when the connection has ended and the play files are deleted. */
   readonly finished: Promise<void>;
   private paused = false;
   private ended = false;
   private connectionGone = false;
+  private settled = false;
   private readonly log: Logger;
   private readonly conn: WsConnection;
   private readonly limits: WsLimits;
-  private resampler: Resampler | undefined;
-  /** The codec rate the resampler was built for (the channel's codec can change mid-call). */
-  private inputRateHz: number;
-  private readonly chunker: SampleChunker;
-  private readonly chunkBytes: Buffer;
-  private readonly playFiles: PlayFiles;
-  private work = new Int16Array(0);
-  private workView = new Int16Array(0);
-  private inbound: Promise<void> = Promise.resolve();
-  private inboundPending = 0;
+  private readonly pipeline: StreamPipeline;
+  private readonly messages: ServerMessageHandler;
+  /** Samples of one frame at the channel's codec (used when a tick has neither direction). */
+  private frameSamples: number;
   private frameDueMs = 0;
-  /** Which streamMetrics gauge counts this stream. */
+  /** Which metrics gauge counts this stream. */
   private gaugeState: 'connecting' | 'open' | 'none' = 'none';
   private resolveFinished!: () => void;
 
-  constructor(private readonly p: AudioStreamParams) {
-    this.channels = p.mix === 'stereo' ? 2 : 1;
+  constructor(private readonly p: AudioStreamParams, private readonly deps: WsConnectionDeps) {
     this.log = new Logger(`mod_audio_stream(${p.channel.uuid})`);
-    const codecRate = p.channel.codec.rateHz;
-    this.inputRateHz = codecRate;
-    this.resampler = codecRate !== p.rateHz ? new Resampler(this.channels, codecRate, p.rateHz) : undefined;
-    const chunkSamples = Math.round((p.rateHz * p.options.bufferMs) / 1000) * this.channels;
-    this.chunker = new SampleChunker(chunkSamples, (chunk) => this.sendChunk(chunk));
-    const store = this.chunker.buffer;
-    this.chunkBytes = Buffer.from(store.buffer, store.byteOffset, store.byteLength);
-    this.playFiles = new PlayFiles(p.tempDir, p.channel);
+    const codec = p.channel.codec;
+    this.frameSamples = (codec.rateHz * codec.ptimeMs) / 1000;
+    this.pipeline = new StreamPipeline({ mix: p.mix, inputRateHz: codec.rateHz, outputRateHz: p.rateHz, bufferMs: p.options.bufferMs });
+    this.messages = new ServerMessageHandler(p.playFiles, {
+      onJson: (text) => this.fire(EVENT_JSON, text),
+      onPlay: (body, path) => this.onPlay(body, path),
+    }, this.log, p.options.suppressLog);
     this.finished = new Promise((resolve) => { this.resolveFinished = resolve; });
-    this.limits = p.limits ?? streamLimits(chunkSamples * 2, p.options.bufferMs);
+    this.limits = p.limits ?? streamLimits(this.pipeline.chunkBytes, p.options.bufferMs);
     this.conn = new WsConnection(p.url, p.options, {
       onOpen: () => this.onOpen(),
-      onText: (text) => this.onText(text),
+      onText: (text) => this.messages.receive(text),
       onClose: (code, reason) => this.onServerClose(code, reason),
       onError: (error) => this.onError(error),
       onClosed: () => this.onClosed(),
-    }, this.limits);
+    }, this.limits, deps);
+  }
+
+  /** Interleaved channels sent: 1 (mono, mixed) or 2 (stereo). */
+  get channels(): 1 | 2 {
+    return this.pipeline.channels;
   }
 
   /** Bytes of audio per binary message. */
   get chunkByteLength(): number {
-    return this.chunker.chunkSamples * 2;
+    return this.pipeline.chunkBytes;
   }
 
   /** Bytes that may wait towards the server once open before audio is dropped. */
@@ -133,6 +122,11 @@ export class AudioStream implements MediaBug {
     return this.conn.isOpen;
   }
 
+  /** True while paused. */
+  get isPaused(): boolean {
+    return this.paused;
+  }
+
   /** Messages sent, bytes sent and messages dropped by this stream. */
   get stats(): Readonly<{ messagesSent: number; bytesSent: number; messagesDropped: number }> {
     return this.conn.stats;
@@ -140,8 +134,9 @@ export class AudioStream implements MediaBug {
 
   /** Starts connecting (the caller attached the bug first). */
   start(): void {
-    streamMetrics.started++;
-    streamMetrics.connecting++;
+    const m = this.deps.metrics;
+    m.started++;
+    m.connecting++;
     this.gaugeState = 'connecting';
     this.log.info(`connecting to ${this.p.url.href} (${this.p.mix}, ${this.p.rateHz} Hz, ${this.p.options.bufferMs} ms per message)`);
     this.conn.connect();
@@ -150,43 +145,26 @@ export class AudioStream implements MediaBug {
   /** MediaBug: one packet time of the channel's audio. */
   onFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void {
     if (this.paused || this.ended || this.connectionGone) return;
-    if (this.p.channel.codec.rateHz !== this.inputRateHz) this.followCodecRate();
     this.frameDueMs = dueMs;
-    const n = read?.length ?? write?.length ?? (this.p.channel.codec.rateHz * this.p.channel.codec.ptimeMs) / 1000;
-    let input: Int16Array;
-    if (this.p.mix === 'mono' && read) {
-      input = read;
-    } else {
-      const len = n * this.channels;
-      if (this.work.length < len) this.work = new Int16Array(len);
-      if (this.p.mix === 'stereo') interleaveStereo(read, write, this.work, n);
-      else mixSaturating(read, this.p.mix === 'mixed' ? write : null, this.work, n);
-      if (this.workView.length !== len || this.workView.buffer !== this.work.buffer) this.workView = this.work.subarray(0, len);
-      input = this.workView;
-    }
-    this.chunker.push(this.resampler ? this.resampler.process(input) : input);
+    const chunks = this.pipeline.process(read, write, this.frameSamples);
+    for (let i = 0; i < chunks.length; i++) this.sendChunk(chunks[i]!);
   }
 
-  /** The channel's codec rate changed (re-INVITE, late offer): resample from the new rate from now on. */
-  private followCodecRate(): void {
-    const rate = this.p.channel.codec.rateHz;
-    this.log.info(`codec rate changed from ${this.inputRateHz} to ${rate} Hz`);
-    this.resampler?.destroy();
-    this.inputRateHz = rate;
-    this.resampler = rate !== this.p.rateHz ? new Resampler(this.channels, rate, this.p.rateHz) : undefined;
+  /** MediaBug: the channel's codec changed (re-INVITE, late offer); resample from the new rate from now on. */
+  onFormatChange(format: FrameFormat): void {
+    if (format.rateHz !== this.pipeline.inputRateHz) this.log.info(`codec rate changed from ${this.pipeline.inputRateHz} to ${format.rateHz} Hz`);
+    this.pipeline.setInputRate(format.rateHz);
+    this.frameSamples = (format.rateHz * format.ptimeMs) / 1000;
   }
 
-  private sendChunk(chunk: Int16Array): void {
-    const bytes = chunk.length === this.chunker.chunkSamples
-      ? this.chunkBytes
-      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  private sendChunk(bytes: Buffer): void {
     if (this.conn.sendBinary(bytes, true)) {
-      if (this.conn.isOpen && !this.ended) streamMetrics.sendDelay.record(performance.now() - this.frameDueMs);
-    } else {
-      const dropped = this.conn.stats.messagesDropped;
-      if (dropped % DROP_LOG_EVERY === 1) {
-        this.log.warning(`dropping audio: ${this.conn.isOpen ? 'the server reads too slowly' : 'not connected yet'} (${dropped} messages dropped so far)`);
-      }
+      if (this.conn.isOpen && !this.ended) this.deps.metrics.sendDelay.record(this.deps.clock.now() - this.frameDueMs);
+      return;
+    }
+    const dropped = this.conn.stats.messagesDropped;
+    if (dropped % DROP_LOG_EVERY === 1) {
+      this.log.warning(`dropping audio: ${this.conn.isOpen ? 'the server reads too slowly' : 'not connected yet'} (${dropped} messages dropped so far)`);
     }
   }
 
@@ -204,11 +182,6 @@ export class AudioStream implements MediaBug {
   /** Sends audio again; idempotent. */
   resume(): void {
     this.paused = false;
-  }
-
-  /** True while paused. */
-  get isPaused(): boolean {
-    return this.paused;
   }
 
   /**
@@ -229,18 +202,21 @@ export class AudioStream implements MediaBug {
   private end(text: string | undefined): void {
     if (this.ended) return;
     this.ended = true;
+    this.messages.close();
     if (!this.connectionGone) {
-      this.chunker.flush();
+      const tail = this.pipeline.flush();
+      if (tail) this.sendChunk(tail);
       if (text) this.sendText(text);
     }
     this.conn.close();
     if (this.connectionGone) this.settle();
-    this.resampler?.destroy();
+    this.pipeline.destroy();
   }
 
   private onOpen(): void {
-    streamMetrics.connecting--;
-    streamMetrics.open++;
+    const m = this.deps.metrics;
+    m.connecting--;
+    m.open++;
     this.gaugeState = 'open';
     if (this.p.metadata) {
       this.log.debug(`sending initial metadata ${this.p.metadata}`);
@@ -250,39 +226,10 @@ export class AudioStream implements MediaBug {
     this.fire(EVENT_CONNECT, JSON.stringify({ status: 'connected' }));
   }
 
-  private onText(text: string): void {
-    if (!this.p.options.suppressLog) this.log.debug(`response: ${text.length > 1000 ? `${text.slice(0, 1000)}...` : text}`);
-    if (this.inboundPending >= MAX_INBOUND_PENDING) {
-      this.log.error(`processMessage - ${MAX_INBOUND_PENDING} server messages still waiting for their files: message dropped`);
-      return;
-    }
-    this.inboundPending++;
-    this.inbound = this.inbound
-      .then(() => this.handleText(text))
-      .catch((err: Error) => this.log.error(`processMessage - ${err.message}`))
-      .finally(() => { this.inboundPending--; });
-  }
-
-  private async handleText(text: string): Promise<void> {
-    if (this.ended) return; // after stop or hangup, what the server still sends is ignored, as the module does
-    const action = interpretMessage(text);
-    if (action.kind === 'json') {
-      if (action.error) this.log.error(`processMessage - ${action.error}`);
-      this.fire(EVENT_JSON, text);
-      return;
-    }
-    let path: string;
-    try {
-      path = await this.playFiles.write(action.extension, action.audio);
-    } catch (err) {
-      this.log.error(`processMessage - cannot write play file: ${(err as Error).message}`);
-      this.fire(EVENT_JSON, text);
-      return;
-    }
-    this.fire(EVENT_PLAY, playEventBody(action.data, path));
+  private onPlay(body: string, path: string): void {
+    this.fire(EVENT_PLAY, body);
     // STREAM_PLAYBACK: play every file into the call as it arrives, queued behind the previous one.
     if (switchTrue(this.p.channel.getVariable('STREAM_PLAYBACK'))) void this.p.channel.playback.enqueue(path);
-    this.p.onPlayFile?.(path, action.data);
   }
 
   private onServerClose(code: number, reason: string): void {
@@ -303,32 +250,34 @@ export class AudioStream implements MediaBug {
   private onError(error: StreamError): void {
     this.leaveConnectionState();
     this.connectionGone = true;
-    streamMetrics.errorsByCode.set(error.code, (streamMetrics.errorsByCode.get(error.code) ?? 0) + 1);
-    this.log.error(`connection error ${error.code}: ${error.message}`);
-    this.fire(EVENT_ERROR, JSON.stringify({ status: 'error', message: { code: error.code, error: error.message } }));
+    const code = streamErrorNumber(error.code);
+    const errors = this.deps.metrics.errorsByCode;
+    errors.set(code, (errors.get(code) ?? 0) + 1);
+    this.log.error(`connection error ${code} (${error.code}): ${error.message}`);
+    this.fire(EVENT_ERROR, JSON.stringify({ status: 'error', message: { code, error: error.message } }));
     // An error tears the stream down, as the module does; a later stop answers -ERR.
+    this.messages.close();
     this.p.channel.removeBug(this);
     if (!this.ended) {
       this.ended = true;
-      this.resampler?.destroy();
+      this.pipeline.destroy();
     }
     this.settle();
   }
 
   private leaveConnectionState(): void {
-    if (this.gaugeState === 'open') streamMetrics.open--;
-    else if (this.gaugeState === 'connecting') streamMetrics.connecting--;
+    const m = this.deps.metrics;
+    if (this.gaugeState === 'open') m.open--;
+    else if (this.gaugeState === 'connecting') m.connecting--;
     this.gaugeState = 'none';
   }
-
-  private settled = false;
 
   private settle(): void {
     if (this.settled) return;
     this.settled = true;
     const done = () => this.resolveFinished();
-    this.inbound
-      .then(() => (this.p.keepPlayFiles ? undefined : this.playFiles.deleteAll()))
+    this.messages.settled()
+      .then(() => (this.p.keepPlayFiles ? undefined : this.p.playFiles.deleteAll()))
       .then(done, done);
   }
 

@@ -1,25 +1,25 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { uuidAudioStream, UUID_AUDIO_STREAM_SYNTAX, findAudioStream } from './command.ts';
+import { uuidAudioStream, UUID_AUDIO_STREAM_SYNTAX } from './command.ts';
 import { parseStreamRate, parseStreamUrl } from './url.ts';
 import { readStreamOptions } from './options.ts';
-import { makeChannel, collectEvents, startTestServer } from '../../test/helpers/harness.ts';
+import { findAudioStream, makeChannel, collectEvents, startTestServer } from '../../test/helpers/harness.ts';
 
 const usage = `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}\n`;
 const cleanups: Array<() => unknown> = [];
 after(async () => { for (const c of cleanups) await c(); });
 
 test('usage replies', () => {
-  const { core, channel } = makeChannel();
-  assert.equal(uuidAudioStream(core, ''), usage);
-  assert.equal(uuidAudioStream(core, channel.uuid), usage);
-  assert.equal(uuidAudioStream(core, `${channel.uuid} start ws://127.0.0.1:1`), usage);
-  assert.equal(uuidAudioStream(core, `${channel.uuid} START ws://127.0.0.1:1`), usage, 'START too (the C module crashes here)');
+  const { runtime, channel } = makeChannel();
+  assert.equal(uuidAudioStream(runtime, ''), usage);
+  assert.equal(uuidAudioStream(runtime, channel.uuid), usage);
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} start ws://127.0.0.1:1`), usage);
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} START ws://127.0.0.1:1`), usage, 'START too (the C module crashes here)');
   channel.hangup();
 });
 
 test('errors name what is wrong and never answer empty', () => {
-  const { core, channel } = makeChannel();
+  const { runtime, channel } = makeChannel();
   const u = channel.uuid;
   const cases: Array<[string, RegExp]> = [
     ['00000000-0000-4000-8000-000000000000 pause', /^-ERR no such channel/],
@@ -39,7 +39,7 @@ test('errors name what is wrong and never answer empty', () => {
     [`${u} start ws://127.0.0.1:9 mono 8k ${'x'.repeat(65537)}`, /^-ERR metadata longer than 65536 bytes/],
   ];
   for (const [args, re] of cases) {
-    const reply = uuidAudioStream(core, args);
+    const reply = uuidAudioStream(runtime, args);
     assert.match(reply, re, args.slice(0, 80));
     assert.ok(reply.endsWith('\n'));
   }
@@ -50,35 +50,35 @@ test('errors name what is wrong and never answer empty', () => {
 test('start pre-answers an unanswered channel; one stream per channel; restart after stop', async () => {
   const srv = await startTestServer();
   cleanups.push(() => srv.close());
-  const { core, channel, endpoint } = makeChannel();
-  const ev = collectEvents(core);
+  const { runtime, channel, endpoint } = makeChannel();
+  const ev = collectEvents(runtime);
   assert.equal(channel.answerState, 'ringing');
-  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 16k`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono 16k`), '+OK Success\n');
   assert.equal(endpoint.preAnswered, 1);
   assert.equal(channel.answerState, 'early');
   assert.ok(ev.events.some((e) => e.name === 'CHANNEL_PROGRESS_MEDIA'));
-  assert.match(uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 16k`), /^-ERR .*already/);
+  assert.match(uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono 16k`), /^-ERR .*already/);
   await ev.waitFor('connect');
-  assert.equal(uuidAudioStream(core, `${channel.uuid} Stop`), '+OK Success\n');
-  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${srv.url} stereo 8k`), '+OK Success\n', 'a new start after stop');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} Stop`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} stereo 8k`), '+OK Success\n', 'a new start after stop');
   assert.equal(findAudioStream(channel)!.channels, 2);
   channel.hangup();
 });
 
 test('a channel that cannot pre-answer refuses start', () => {
-  const { core, channel, endpoint } = makeChannel();
+  const { runtime, channel, endpoint } = makeChannel();
   endpoint.allowPreAnswer = false;
-  assert.match(uuidAudioStream(core, `${channel.uuid} start ws://127.0.0.1:9 mono 8k`), /^-ERR cannot pre-answer/);
+  assert.match(uuidAudioStream(runtime, `${channel.uuid} start ws://127.0.0.1:9 mono 8k`), /^-ERR cannot pre-answer/);
   channel.hangup();
 });
 
 test('connect event carries the channel headers and the exact body', async () => {
   const srv = await startTestServer();
   cleanups.push(() => srv.close());
-  const { core, channel } = makeChannel();
+  const { runtime, channel } = makeChannel();
   channel.setVariable('sip_h_X-Tenant', 'acme');
-  const ev = collectEvents(core);
-  uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 8k`);
+  const ev = collectEvents(runtime);
+  uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono 8k`);
   const e = await ev.waitFor('connect');
   assert.equal(e.name, 'CUSTOM');
   assert.equal(e.headers[0]![0], 'Event-Name');
@@ -90,27 +90,28 @@ test('connect event carries the channel headers and the exact body', async () =>
   assert.equal(e.get('Caller-Caller-ID-Number'), '1000');
   assert.equal(e.get('Caller-Destination-Number'), 'stream');
   assert.equal(e.get('variable_sip_h_X-Tenant'), 'acme');
-  assert.equal(e.get('Core-UUID'), core.bus.coreUuid);
+  assert.equal(e.get('Core-UUID'), runtime.bus.coreUuid);
   assert.match(e.get('Event-Date-Timestamp')!, /^\d{16}$/);
   assert.equal(e.body, '{"status":"connected"}');
   channel.hangup();
 });
 
 test('rates and urls', () => {
-  assert.equal(parseStreamRate(undefined), 8000);
-  assert.equal(parseStreamRate('8k'), 8000);
-  assert.equal(parseStreamRate('16k'), 16000);
-  for (const r of [24000, 32000, 44100, 48000]) assert.equal(parseStreamRate(String(r)), r);
-  assert.equal(parseStreamRate('44.1k'), 44100);
-  for (const bad of ['0', '-8000', '64000', '11025', 'abc', '16000abc']) assert.equal(typeof parseStreamRate(bad), 'string', bad);
+  const rate = (text: string | undefined) => { const r = parseStreamRate(text); return r.ok ? r.value : 'error'; };
+  assert.equal(rate(undefined), 8000);
+  assert.equal(rate('8k'), 8000);
+  assert.equal(rate('16k'), 16000);
+  for (const r of [24000, 32000, 44100, 48000]) assert.equal(rate(String(r)), r);
+  assert.equal(rate('44.1k'), 44100);
+  for (const bad of ['0', '-8000', '64000', '11025', 'abc', '16000abc']) assert.equal(rate(bad), 'error', bad);
   const v6 = parseStreamUrl('ws://[::1]:9000/a?b=c');
-  assert.ok(typeof v6 !== 'string');
-  assert.equal(v6.host, '::1');
-  assert.equal(v6.port, 9000);
+  assert.ok(v6.ok);
+  assert.equal(v6.value.host, '::1');
+  assert.equal(v6.value.port, 9000);
   const tls = parseStreamUrl('wss://example.com/x');
-  assert.ok(typeof tls !== 'string' && tls.secure && tls.port === 443);
-  assert.equal(typeof parseStreamUrl('ws://user_name.example:80/'), 'object', 'underscores are fine');
-  assert.equal(typeof parseStreamUrl(`ws://h/${'a'.repeat(5000)}`), 'string');
+  assert.ok(tls.ok && tls.value.secure && tls.value.port === 443);
+  assert.equal(parseStreamUrl('ws://user_name.example:80/').ok, true, 'underscores are fine');
+  assert.equal(parseStreamUrl(`ws://h/${'a'.repeat(5000)}`).ok, false);
 });
 
 test('options from variables: defaults, parsing and fallbacks', () => {

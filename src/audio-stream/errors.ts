@@ -1,23 +1,40 @@
-/** mod_audio_stream's error codes (libwsc's enum), carried in `mod_audio_stream::error` events. */
-export const StreamErrorCode = {
-  IO: 1,
-  INVALID_HEADER: 2,
-  SERVER_MASKED: 3,
-  NOT_SUPPORTED: 4,
-  PING_TIMEOUT: 5,
-  CONNECT_FAILED: 6,
-  TLS_INIT_FAILED: 7,
-  SSL_HANDSHAKE_FAILED: 8,
-  SSL_ERROR: 9,
-} as const;
-export type StreamErrorCode = (typeof StreamErrorCode)[keyof typeof StreamErrorCode];
+import { AppError, type ErrorCode } from '../lib/errors.ts';
 
-/** A failure of one stream, with the code reported to the application. */
-export class StreamError extends Error {
-  constructor(readonly code: StreamErrorCode, message: string) {
-    super(message);
-    this.name = 'StreamError';
-  }
+/**
+ * The number each stream failure is reported as in a `mod_audio_stream::error` event body: the
+ * module's codes (libwsc's enum).
+ */
+export const STREAM_ERROR_NUMBERS = {
+  STREAM_IO: 1,
+  STREAM_INVALID_HEADER: 2,
+  STREAM_SERVER_MASKED: 3,
+  STREAM_NOT_SUPPORTED: 4,
+  STREAM_PING_TIMEOUT: 5,
+  STREAM_CONNECT_FAILED: 6,
+  STREAM_TLS_INIT_FAILED: 7,
+  STREAM_SSL_HANDSHAKE_FAILED: 8,
+  STREAM_SSL_ERROR: 9,
+} as const satisfies Partial<Record<ErrorCode, number>>;
+
+/** The error codes of a stream's connection. */
+export type StreamErrorCode = keyof typeof STREAM_ERROR_NUMBERS;
+
+/** A failure of one stream's connection: an AppError with a STREAM_* code. */
+export type StreamError = AppError & { readonly code: StreamErrorCode };
+
+/** Makes a StreamError. */
+export function streamError(code: StreamErrorCode, message: string): StreamError {
+  return new AppError(code, message) as StreamError;
+}
+
+/** True for an AppError with a STREAM_* code. */
+export function isStreamError(err: unknown): err is StreamError {
+  return err instanceof AppError && Object.hasOwn(STREAM_ERROR_NUMBERS, err.code);
+}
+
+/** The number of a stream error in the event body (1..9). */
+export function streamErrorNumber(code: StreamErrorCode): number {
+  return STREAM_ERROR_NUMBERS[code];
 }
 
 /** Where the connection was when a failure happened: it decides between some codes. */
@@ -57,25 +74,25 @@ const CONNECT_CODES = new Set([
   'ETIMEDOUT', 'EADDRNOTAVAIL', 'ENETDOWN', 'EHOSTDOWN',
 ]);
 
-/** Maps an error from `ws`, `net` or `tls` to mod_audio_stream's code (rules in building-blocks §1.2). */
+/** Maps an error from `ws`, `net` or `tls` to mod_audio_stream's code (the table in docs/errors.md). */
 export function classifyError(err: unknown, phase: ConnectPhase): StreamError {
-  if (err instanceof StreamError) return err;
+  if (isStreamError(err)) return err;
   const e = err as { code?: unknown; message?: unknown };
   const code = typeof e?.code === 'string' ? e.code : '';
   // OpenSSL messages end with a newline; keep the event text on one line.
   const message = (typeof e?.message === 'string' && e.message.trim() ? e.message : String(err)).trim().replace(/\s*\n\s*/g, ' ');
   const text = code && !message.includes(code) ? `${message} (${code})` : message;
-  if (code === 'WS_ERR_UNEXPECTED_MASK') return new StreamError(StreamErrorCode.SERVER_MASKED, text);
-  if (HANDSHAKE_MESSAGES.some((m) => message.startsWith(m))) return new StreamError(StreamErrorCode.INVALID_HEADER, text);
+  if (code === 'WS_ERR_UNEXPECTED_MASK') return streamError('STREAM_SERVER_MASKED', text);
+  if (HANDSHAKE_MESSAGES.some((m) => message.startsWith(m))) return streamError('STREAM_INVALID_HEADER', text);
   if (code.startsWith('WS_ERR_')) {
-    if (code === 'WS_ERR_INVALID_UTF8') return new StreamError(StreamErrorCode.IO, text);
-    return new StreamError(StreamErrorCode.NOT_SUPPORTED, text);
+    if (code === 'WS_ERR_INVALID_UTF8') return streamError('STREAM_IO', text);
+    return streamError('STREAM_NOT_SUPPORTED', text);
   }
-  if (CERT_VERIFY_CODES.has(code)) return new StreamError(StreamErrorCode.SSL_HANDSHAKE_FAILED, text);
-  if (code.startsWith('ERR_OSSL_')) return new StreamError(StreamErrorCode.TLS_INIT_FAILED, text);
+  if (CERT_VERIFY_CODES.has(code)) return streamError('STREAM_SSL_HANDSHAKE_FAILED', text);
+  if (code.startsWith('ERR_OSSL_')) return streamError('STREAM_TLS_INIT_FAILED', text);
   if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || code.startsWith('ERR_TLS_')) {
-    return new StreamError(phase === 'open' ? StreamErrorCode.SSL_ERROR : StreamErrorCode.SSL_HANDSHAKE_FAILED, text);
+    return streamError(phase === 'open' ? 'STREAM_SSL_ERROR' : 'STREAM_SSL_HANDSHAKE_FAILED', text);
   }
-  if (CONNECT_CODES.has(code)) return new StreamError(StreamErrorCode.CONNECT_FAILED, text);
-  return new StreamError(StreamErrorCode.IO, text);
+  if (CONNECT_CODES.has(code)) return streamError('STREAM_CONNECT_FAILED', text);
+  return streamError('STREAM_IO', text);
 }

@@ -1,7 +1,7 @@
 import { readFileSync, statSync, existsSync } from 'node:fs';
 import { X509Certificate, createPrivateKey } from 'node:crypto';
 import tls, { type SecureContext } from 'node:tls';
-import { StreamError, StreamErrorCode } from './errors.ts';
+import { streamError } from './errors.ts';
 import type { StreamOptions } from './options.ts';
 
 /** TLS options handed to the WebSocket client for a `wss://` URL. */
@@ -21,7 +21,7 @@ const contextCache = new Map<string, SecureContext>();
 const MAX_CACHED_CONTEXTS = 64;
 
 function fail(message: string): never {
-  throw new StreamError(StreamErrorCode.TLS_INIT_FAILED, message);
+  throw streamError('STREAM_TLS_INIT_FAILED', message);
 }
 
 function readPem(path: string, what: string): string {
@@ -94,8 +94,8 @@ function buildContext(options: StreamOptions): SecureContext {
 }
 
 /**
- * Builds (or reuses) the TLS settings for one stream from its options; throws StreamError code 7
- * (TLS_INIT_FAILED) for missing, unreadable or invalid CA, certificate or key files.
+ * Builds (or reuses) the TLS settings for one stream from its options; throws a StreamError
+ * STREAM_TLS_INIT_FAILED (7) for missing, unreadable or invalid CA, certificate or key files.
  * Contexts are cached by file identity, so thousands of streams share one parsed trust store.
  */
 export function tlsClientOptions(options: StreamOptions): TlsClientOptions {

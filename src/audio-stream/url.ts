@@ -1,3 +1,5 @@
+import { fail, ok, type Result } from '../lib/errors.ts';
+
 /** Longest URL accepted by `start`, in characters (the C module's buffer is 4096 bytes). */
 export const MAX_URL_LENGTH = 4096;
 
@@ -11,35 +13,35 @@ export interface StreamUrl {
   port: number;
 }
 
-/** Parses a `ws://` or `wss://` URL (IPv6 literals, ports, paths and queries); returns an error text if invalid. */
-export function parseStreamUrl(text: string): StreamUrl | string {
-  if (text.length > MAX_URL_LENGTH) return `websocket url longer than ${MAX_URL_LENGTH} characters`;
+/** Parses a `ws://` or `wss://` URL (IPv6 literals, ports, paths and queries); INVALID_ARGUMENT when it is not one. */
+export function parseStreamUrl(text: string): Result<StreamUrl> {
+  if (text.length > MAX_URL_LENGTH) return fail('INVALID_ARGUMENT', `websocket url longer than ${MAX_URL_LENGTH} characters`);
   const scheme = /^(wss?):\/\//i.exec(text);
-  if (!scheme) return `invalid websocket url ${JSON.stringify(text)}: must start with ws:// or wss://`;
+  if (!scheme) return fail('INVALID_ARGUMENT', `invalid websocket url ${JSON.stringify(text)}: must start with ws:// or wss://`);
   let url: URL;
   try {
     url = new URL(text);
   } catch {
-    return `invalid websocket url ${JSON.stringify(text)}`;
+    return fail('INVALID_ARGUMENT', `invalid websocket url ${JSON.stringify(text)}`);
   }
-  if (!url.hostname) return `invalid websocket url ${JSON.stringify(text)}: no host`;
-  if (url.hash) return `invalid websocket url ${JSON.stringify(text)}: fragments are not allowed`;
+  if (!url.hostname) return fail('INVALID_ARGUMENT', `invalid websocket url ${JSON.stringify(text)}: no host`);
+  if (url.hash) return fail('INVALID_ARGUMENT', `invalid websocket url ${JSON.stringify(text)}: fragments are not allowed`);
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : secure ? 443 : 80;
-  return { href: url.href, secure, host, port };
+  return ok({ href: url.href, secure, host, port });
 }
 
 /** Stream sample rates accepted by `start`, in Hz. */
 export const STREAM_RATES_HZ: readonly number[] = [8000, 16000, 24000, 32000, 44100, 48000];
 
 /** Parses the rate argument: `8k`, `16k`, or one of STREAM_RATES_HZ (also as `24k`, `44.1k`...). */
-export function parseStreamRate(text: string | undefined): number | string {
-  if (text === undefined || text === '') return 8000;
+export function parseStreamRate(text: string | undefined): Result<number> {
+  if (text === undefined || text === '') return ok(8000);
   const m = /^(\d+(?:\.\d+)?)(k?)$/i.exec(text.trim());
   const hz = m ? Math.round(Number(m[1]) * (m[2] ? 1000 : 1)) : NaN;
   if (!STREAM_RATES_HZ.includes(hz)) {
-    return `invalid sample rate ${JSON.stringify(text)}: use 8k, 16k, 24000, 32000, 44100 or 48000`;
+    return fail('INVALID_ARGUMENT', `invalid sample rate ${JSON.stringify(text)}: use 8k, 16k, 24000, 32000, 44100 or 48000`);
   }
-  return hz;
+  return ok(hz);
 }

@@ -1,12 +1,14 @@
 import WebSocket from 'ws';
+import { messageOf } from '../lib/errors.ts';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import { classifyError, StreamError, StreamErrorCode, type ConnectPhase } from './errors.ts';
+import { classifyError, isStreamError, streamError, type ConnectPhase, type StreamError } from './errors.ts';
 import type { StreamOptions } from './options.ts';
 import { tlsClientOptions } from './tls.ts';
 import type { StreamUrl } from './url.ts';
-import { housekeeping } from '../lib/coarse-timer.ts';
-import { streamMetrics } from './metrics.ts';
+import type { CoarseTimer } from '../lib/coarse-timer.ts';
+import type { Clock, TimerHandle } from '../lib/clock.ts';
+import type { StreamMetrics } from './metrics.ts';
 
 /** What the connection tells its owner; each is called at most once, except onText. */
 export interface WsConnectionHandlers {
@@ -45,6 +47,13 @@ export const DEFAULT_WS_LIMITS: WsLimits = {
   closeTimeoutMs: 1000,
 };
 
+/** What a connection takes from its engine: the time source, the shared housekeeping ticker, the engine's counters. */
+export interface WsConnectionDeps {
+  clock: Clock;
+  ticker: CoarseTimer;
+  metrics: StreamMetrics;
+}
+
 /** Counters of one connection. */
 export interface WsStats {
   messagesSent: number;
@@ -67,8 +76,8 @@ export class WsConnection {
   private socketError: Error | undefined;
   private queue: Array<string | Buffer> = [];
   private queuedBytes = 0;
-  private connectTimer: NodeJS.Timeout | undefined;
-  private closeTimer: NodeJS.Timeout | undefined;
+  private connectTimer: TimerHandle | undefined;
+  private closeTimer: TimerHandle | undefined;
   private stopHeartbeat: (() => void) | undefined;
   private awaitingPongSince = 0;
   private lastPingAt = 0;
@@ -80,7 +89,8 @@ export class WsConnection {
     private readonly url: StreamUrl,
     private readonly options: StreamOptions,
     private readonly handlers: WsConnectionHandlers,
-    private readonly limits: WsLimits = DEFAULT_WS_LIMITS,
+    private readonly limits: WsLimits,
+    private readonly deps: WsConnectionDeps,
   ) {}
 
   /** Starts connecting; failures arrive through onError (never thrown). */
@@ -102,22 +112,17 @@ export class WsConnection {
         closeTimeout: this.limits.closeTimeoutMs,
       } as WebSocket.ClientOptions);
     } catch (err) {
-      const error = err instanceof StreamError ? err : new StreamError(StreamErrorCode.NOT_SUPPORTED, (err as Error).message);
+      const error = isStreamError(err) ? err : streamError('STREAM_NOT_SUPPORTED', messageOf(err));
       queueMicrotask(() => this.fail(error));
       return;
     }
-    this.connectTimer = setTimeout(() => this.onConnectTimeout(), this.options.connectTimeoutMs);
+    this.connectTimer = this.deps.clock.setTimeout(() => this.onConnectTimeout(), this.options.connectTimeoutMs);
     this.bindEvents(this.ws);
   }
 
   /** True once the upgrade is done and until the connection ends. */
   get isOpen(): boolean {
     return this.state === 'open';
-  }
-
-  /** True when the permessage-deflate extension is in use (payload buffers are then kept by zlib). */
-  get isDeflating(): boolean {
-    return this.deflating;
   }
 
   /** Bytes waiting: queued while connecting, or buffered by the socket once open. */
@@ -174,15 +179,7 @@ export class WsConnection {
     this.state = 'closing';
     this.stopTimers();
     this.ws!.close(1000, 'Normal closure');
-    this.closeTimer = setTimeout(() => this.ws?.terminate(), this.limits.closeTimeoutMs);
-  }
-
-  /** Cuts the connection at once, without events. Idempotent. */
-  terminate(): void {
-    if (this.state === 'closed') return;
-    this.failed = true;
-    this.finish();
-    this.ws?.terminate();
+    this.closeTimer = this.deps.clock.setTimeout(() => this.ws?.terminate(), this.limits.closeTimeoutMs);
   }
 
   private bindEvents(ws: WebSocket): void {
@@ -194,7 +191,7 @@ export class WsConnection {
     ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
       req.destroy();
       res.resume();
-      this.fail(new StreamError(StreamErrorCode.INVALID_HEADER, `Unexpected server response: ${res.statusCode}`));
+      this.fail(streamError('STREAM_INVALID_HEADER', `Unexpected server response: ${res.statusCode}`));
     });
     ws.on('open', () => this.onOpen());
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
@@ -211,7 +208,7 @@ export class WsConnection {
 
   private onOpen(): void {
     if (this.state !== 'connecting') return;
-    clearTimeout(this.connectTimer);
+    this.clearTimer(this.connectTimer);
     this.state = 'open';
     this.deflating = this.ws!.extensions.includes('permessage-deflate');
     this.handlers.onOpen();
@@ -230,11 +227,11 @@ export class WsConnection {
   }
 
   private startHeartbeat(): void {
-    this.lastPingAt = performance.now();
-    this.stopHeartbeat = housekeeping.add((now) => {
+    this.lastPingAt = this.deps.clock.now();
+    this.stopHeartbeat = this.deps.ticker.add((now) => {
       if (this.state !== 'open') return;
       if (this.awaitingPongSince && now - this.awaitingPongSince >= this.options.heartbeatMs) {
-        this.fail(new StreamError(StreamErrorCode.PING_TIMEOUT, `no pong within ${this.options.heartbeatMs} ms of a ping`));
+        this.fail(streamError('STREAM_PING_TIMEOUT', `no pong within ${this.options.heartbeatMs} ms of a ping`));
         return;
       }
       if (now - this.lastPingAt >= this.options.heartbeatMs) {
@@ -247,7 +244,7 @@ export class WsConnection {
 
   private onConnectTimeout(): void {
     if (this.state !== 'connecting') return;
-    this.fail(new StreamError(StreamErrorCode.CONNECT_FAILED, `connection timeout after ${this.options.connectTimeoutMs} ms`));
+    this.fail(streamError('STREAM_CONNECT_FAILED', `connection timeout after ${this.options.connectTimeoutMs} ms`));
   }
 
   private onSocketClose(code: number, reason: string): void {
@@ -257,7 +254,7 @@ export class WsConnection {
       // The TCP connection ended without a Close frame: an error, as libwsc v1.1 reports it.
       const cause = this.socketError;
       this.fail(cause ? classifyError(cause, this.phase())
-        : new StreamError(this.state === 'connecting' ? StreamErrorCode.CONNECT_FAILED : StreamErrorCode.IO,
+        : streamError(this.state === 'connecting' ? 'STREAM_CONNECT_FAILED' : 'STREAM_IO',
           this.state === 'connecting' ? 'connection closed during handshake' : 'connection closed without websocket close (abnormal EOF)'));
       return;
     }
@@ -281,11 +278,15 @@ export class WsConnection {
     this.queue = [];
     this.queuedBytes = 0;
     this.stopTimers();
-    clearTimeout(this.closeTimer);
+    this.clearTimer(this.closeTimer);
+  }
+
+  private clearTimer(handle: TimerHandle | undefined): void {
+    if (handle) this.deps.clock.clearTimeout(handle);
   }
 
   private stopTimers(): void {
-    clearTimeout(this.connectTimer);
+    this.clearTimer(this.connectTimer);
     this.stopHeartbeat?.();
     this.stopHeartbeat = undefined;
   }
@@ -293,13 +294,13 @@ export class WsConnection {
   private count(bytes: number): void {
     this.stats.messagesSent++;
     this.stats.bytesSent += bytes;
-    streamMetrics.messagesSent++;
-    streamMetrics.bytesSent += bytes;
+    this.deps.metrics.messagesSent++;
+    this.deps.metrics.bytesSent += bytes;
   }
 
   private drop(): boolean {
     this.stats.messagesDropped++;
-    streamMetrics.messagesDropped++;
+    this.deps.metrics.messagesDropped++;
     return false;
   }
 }

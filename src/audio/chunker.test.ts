@@ -9,25 +9,41 @@ function ramp(start: number, n: number): Int16Array {
 
 test('chunker emits exact chunks from uneven pieces and keeps order', () => {
   const chunks: number[][] = [];
-  const c = new SampleChunker(160, (chunk) => chunks.push([...chunk]));
+  const c = new SampleChunker(160);
   let next = 0;
   for (const size of [240, 241, 100, 7, 373]) {
-    c.push(ramp(next, size));
+    const n = c.push(ramp(next, size));
+    for (let i = 0; i < n; i++) chunks.push([...c.chunk(i)]);
     next += size;
   }
   assert.equal(chunks.length, Math.floor(next / 160));
   for (const chunk of chunks) assert.equal(chunk.length, 160);
   assert.deepEqual(chunks.flat(), [...ramp(0, chunks.length * 160)]);
   assert.equal(c.pending, next % 160);
-  c.flush();
+  chunks.push([...c.flush()!]);
   assert.equal(chunks.at(-1)!.length, next % 160);
   assert.deepEqual(chunks.flat(), [...ramp(0, next)]);
-  c.flush();
+  assert.equal(c.flush(), null);
   assert.equal(chunks.length, Math.ceil(next / 160));
 });
 
+test('one piece may complete several chunks; the byte views are the same samples, little-endian', () => {
+  const c = new SampleChunker(80);
+  assert.equal(c.push(ramp(0, 50)), 0);
+  assert.equal(c.push(ramp(50, 480)), 6, '530 samples: six chunks of 80 and 50 left');
+  for (let i = 0; i < 6; i++) {
+    assert.deepEqual([...c.chunk(i)], [...ramp(i * 80, 80)]);
+    const b = c.chunkBytes(i);
+    assert.equal(b.length, 160);
+    assert.equal(b.readInt16LE(2), i * 80 + 1);
+  }
+  assert.equal(c.pending, 50);
+  assert.equal(c.push(ramp(530, 30)), 1, 'the tail carried over completes the next chunk');
+  assert.deepEqual([...c.chunk(0)], [...ramp(480, 80)]);
+});
+
 test('chunker rejects a bad size', () => {
-  assert.throws(() => new SampleChunker(0, () => {}), RangeError);
+  assert.throws(() => new SampleChunker(0), RangeError);
 });
 
 test('mixSaturating sums and clamps; a missing side is silence', () => {

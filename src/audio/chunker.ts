@@ -1,53 +1,77 @@
 /**
  * A sample FIFO that cuts a continuous s16 stream into chunks of exactly `chunkSamples`
- * (interleaved) samples, whatever size the input pieces have. The chunk buffer is reused:
- * `onChunk` must consume it before returning.
+ * (interleaved) samples, whatever size the input pieces have. `push` returns how many complete
+ * chunks the FIFO now holds; `chunk(i)` / `chunkBytes(i)` are views of them, valid until the next
+ * `push` or `flush` (which hand the storage over to new samples). The storage grows to the largest
+ * piece seen and is then reused, so steady streaming allocates nothing.
  */
 export class SampleChunker {
-  /** The chunk storage handed to onChunk (exposed so callers can wrap it once, e.g. in a Buffer). */
-  readonly buffer: Int16Array;
+  private store = new Int16Array(0);
+  private samples: Int16Array[] = [];
+  private bytes: Buffer[] = [];
+  /** Samples in the store, from index 0. */
   private filled = 0;
+  /** Complete chunks handed out by the last push (dropped at the next one). */
+  private ready = 0;
 
-  constructor(readonly chunkSamples: number, private readonly onChunk: (chunk: Int16Array) => void) {
+  constructor(readonly chunkSamples: number) {
     if (!Number.isInteger(chunkSamples) || chunkSamples <= 0) throw new RangeError(`chunk size must be a positive integer, got ${chunkSamples}`);
-    this.buffer = new Int16Array(chunkSamples);
+    this.grow(chunkSamples * 2);
   }
 
-  /** Samples waiting for the next chunk. */
+  /** Samples waiting for the next chunk (not counting complete chunks of the last push). */
   get pending(): number {
-    return this.filled;
+    return this.filled - this.ready * this.chunkSamples;
   }
 
-  /** Appends samples, emitting every chunk that becomes full. */
-  push(samples: Int16Array): void {
-    let offset = 0;
-    const total = samples.length;
-    while (offset < total) {
-      const take = Math.min(this.chunkSamples - this.filled, total - offset);
-      if (take === total && this.filled === 0 && take === this.chunkSamples) {
-        this.buffer.set(samples);
-      } else {
-        for (let i = 0; i < take; i++) this.buffer[this.filled + i] = samples[offset + i]!;
-      }
-      this.filled += take;
-      offset += take;
-      if (this.filled === this.chunkSamples) {
-        this.filled = 0;
-        this.onChunk(this.buffer);
-      }
-    }
+  /** Appends samples; returns the number of complete chunks, readable with chunk(i) until the next call. */
+  push(input: Int16Array): number {
+    this.release();
+    if (this.filled + input.length > this.store.length) this.grow(this.filled + input.length);
+    this.store.set(input, this.filled);
+    this.filled += input.length;
+    this.ready = Math.floor(this.filled / this.chunkSamples);
+    return this.ready;
   }
 
-  /** Emits the partial chunk (if any) as a shorter view, then empties the FIFO. */
-  flush(): void {
-    if (this.filled === 0) return;
+  /** Complete chunk `i` (0-based) of the last push, as samples. */
+  chunk(i: number): Int16Array {
+    return this.samples[i]!;
+  }
+
+  /** Complete chunk `i` of the last push, as little-endian bytes (the same memory). */
+  chunkBytes(i: number): Buffer {
+    return this.bytes[i]!;
+  }
+
+  /** The partial chunk left (a shorter view, valid until the next call), or null; the FIFO is then empty. */
+  flush(): Int16Array | null {
+    this.release();
     const n = this.filled;
     this.filled = 0;
-    this.onChunk(this.buffer.subarray(0, n));
+    return n === 0 ? null : this.store.subarray(0, n);
   }
 
-  /** Drops pending samples. */
-  clear(): void {
-    this.filled = 0;
+  /** Drops the chunks handed out last time: the partial tail moves to the front. */
+  private release(): void {
+    if (this.ready === 0) return;
+    const used = this.ready * this.chunkSamples;
+    this.store.copyWithin(0, used, this.filled);
+    this.filled -= used;
+    this.ready = 0;
+  }
+
+  private grow(minSamples: number): void {
+    const chunks = Math.ceil(minSamples / this.chunkSamples) + 1;
+    const store = new Int16Array(chunks * this.chunkSamples);
+    store.set(this.store.subarray(0, this.filled));
+    this.store = store;
+    this.samples = [];
+    this.bytes = [];
+    for (let k = 0; k < chunks; k++) {
+      const view = store.subarray(k * this.chunkSamples, (k + 1) * this.chunkSamples);
+      this.samples.push(view);
+      this.bytes.push(Buffer.from(view.buffer, view.byteOffset, view.byteLength));
+    }
   }
 }

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseWav, writeWav, WavError } from './wav.ts';
+import { parseWav, writeWav } from './wav.ts';
+import { isAppError } from '../lib/errors.ts';
 import { alawEncode, ulawEncode } from '../codec/g711.ts';
 import { deinterleave, dominantFrequency, interleave, pcmFromBuffer, sine, snrDb, toneLevelDbfs } from '../../test/helpers/audio.ts';
 
@@ -53,9 +54,9 @@ function pcmBytes(samples: Int16Array): Buffer {
   return b;
 }
 
-/** Asserts `fn` throws a WavError whose message matches `re`. */
+/** Asserts `fn` throws an AppError WAV_INVALID whose message matches `re`. */
 function throwsWav(fn: () => unknown, re: RegExp): void {
-  assert.throws(fn, (err: unknown) => err instanceof WavError && re.test(err.message), `expected WavError ${re}`);
+  assert.throws(fn, (err: unknown) => isAppError(err, 'WAV_INVALID') && re.test(err.message), `expected WAV_INVALID ${re}`);
 }
 
 test('writeWav emits a canonical 44-byte header and round-trips through parseWav', () => {
@@ -162,7 +163,7 @@ test('data chunk longer than the file is truncated to whole frames', () => {
   assert.deepEqual(parseWav(streamed).samples, x, 'placeholder sizes of a streaming writer');
 });
 
-test('malformed input throws WavError with a clear message, never a RangeError', () => {
+test('malformed input throws WAV_INVALID with a clear message, never a RangeError', () => {
   throwsWav(() => parseWav(Buffer.alloc(0)), /not a RIFF\/WAVE file/);
   throwsWav(() => parseWav(Buffer.from('RIFF\0\0\0\0AVI LIST', 'latin1')), /not a RIFF\/WAVE file/);
   throwsWav(() => parseWav(Buffer.from('hello world, this is not audio at all')), /not a RIFF\/WAVE file/);
@@ -182,7 +183,7 @@ test('malformed input throws WavError with a clear message, never a RangeError',
   assert.equal(parseWav(riff(chunk('fmt ', fmtBody(1, 1, 1000, 16)), chunk('data', Buffer.alloc(2)))).sampleRateHz, 1000);
 });
 
-test('every truncation and random corruption of a valid file gives a result or a WavError', () => {
+test('every truncation and random corruption of a valid file gives a result or a WAV_INVALID error', () => {
   const good = riff(
     chunk('fmt ', fmtBody(0xfffe, 2, 16000, 16, extensibleExtra(16, 1))),
     chunk('LIST', Buffer.from('INFOx', 'latin1')),
@@ -193,7 +194,7 @@ test('every truncation and random corruption of a valid file gives a result or a
       const wav = parseWav(buf);
       assert.equal(wav.samples.length % wav.channels, 0);
     } catch (err) {
-      if (!(err instanceof WavError)) assert.fail(`non-WavError ${String(err)} for ${buf.toString('hex', 0, 80)}`);
+      if (!isAppError(err, 'WAV_INVALID')) assert.fail(`not WAV_INVALID: ${String(err)} for ${buf.toString('hex', 0, 80)}`);
     }
   };
   for (let n = 0; n <= good.length; n++) check(good.subarray(0, n));

@@ -1,5 +1,6 @@
 // WAV (RIFF/WAVE) reader and writer. The reader is defensive: every read is bounds-checked and
-// malformed input raises WavError, never a RangeError from Buffer.
+// malformed input raises an AppError WAV_INVALID, never a RangeError from Buffer.
+import { AppError } from '../lib/errors.ts';
 import { endianness } from 'node:os';
 import { alawDecode, ulawDecode } from '../codec/g711.ts';
 
@@ -14,13 +15,9 @@ export interface WavData {
   format: WavFormat;
 }
 
-/** Malformed or unsupported WAV input. */
-export class WavError extends Error {
-  /** Creates a WavError with a human-readable reason. */
-  constructor(message: string) {
-    super(message);
-    this.name = 'WavError';
-  }
+/** Malformed or unsupported WAV input: an AppError WAV_INVALID. */
+function wavError(message: string): AppError {
+  return new AppError('WAV_INVALID', message);
 }
 
 const WAVE_FORMAT_PCM = 1;
@@ -61,15 +58,15 @@ interface DataChunk {
 
 /** Reads the format tag hidden in a WAVE_FORMAT_EXTENSIBLE fmt chunk body starting at `body`. */
 function extensibleTag(buf: Buffer, body: number, size: number): number {
-  if (size < 40) throw new WavError(`fmt chunk too short for WAVE_FORMAT_EXTENSIBLE (${size} bytes, need 40)`);
+  if (size < 40) throw wavError(`fmt chunk too short for WAVE_FORMAT_EXTENSIBLE (${size} bytes, need 40)`);
   const guid = body + 24;
-  if (!buf.subarray(guid + 2, guid + 16).equals(KSDATAFORMAT_TAIL)) throw new WavError('unsupported WAVE_FORMAT_EXTENSIBLE subformat GUID');
+  if (!buf.subarray(guid + 2, guid + 16).equals(KSDATAFORMAT_TAIL)) throw wavError('unsupported WAVE_FORMAT_EXTENSIBLE subformat GUID');
   return buf.readUInt16LE(guid);
 }
 
 /** Parses a `fmt ` chunk body of `size` bytes at offset `body` (the caller has checked it lies inside `buf`). */
 function parseFmt(buf: Buffer, body: number, size: number): FmtChunk {
-  if (size < 16) throw new WavError(`fmt chunk too short (${size} bytes, need 16)`);
+  if (size < 16) throw wavError(`fmt chunk too short (${size} bytes, need 16)`);
   let tag = buf.readUInt16LE(body);
   if (tag === WAVE_FORMAT_EXTENSIBLE) tag = extensibleTag(buf, body, size);
   return {
@@ -80,26 +77,26 @@ function parseFmt(buf: Buffer, body: number, size: number): FmtChunk {
   };
 }
 
-/** Maps a format tag and bit depth to a supported encoding, or throws WavError. */
+/** Maps a format tag and bit depth to a supported encoding, or throws an AppError WAV_INVALID. */
 function resolveFormat(fmt: FmtChunk): WavFormat {
   const { tag, bitsPerSample: bits } = fmt;
   if (tag === WAVE_FORMAT_PCM) {
     if (bits === 16) return 'pcm16';
     if (bits === 8) return 'pcm8';
-    throw new WavError(`unsupported PCM bit depth ${bits} (only 8 and 16)`);
+    throw wavError(`unsupported PCM bit depth ${bits} (only 8 and 16)`);
   }
   if (tag === WAVE_FORMAT_MULAW || tag === WAVE_FORMAT_ALAW) {
-    if (bits !== 8) throw new WavError(`unsupported G.711 bit depth ${bits} (must be 8)`);
+    if (bits !== 8) throw wavError(`unsupported G.711 bit depth ${bits} (must be 8)`);
     return tag === WAVE_FORMAT_MULAW ? 'ulaw' : 'alaw';
   }
-  throw new WavError(`unsupported WAV format ${tag} (${FORMAT_NAMES[tag] ?? 'unknown'})`);
+  throw wavError(`unsupported WAV format ${tag} (${FORMAT_NAMES[tag] ?? 'unknown'})`);
 }
 
-/** Checks channel count and rate are in the accepted ranges, or throws WavError. */
+/** Checks channel count and rate are in the accepted ranges, or throws an AppError WAV_INVALID. */
 function validateFmt(fmt: FmtChunk): void {
-  if (fmt.channels < 1 || fmt.channels > MAX_CHANNELS) throw new WavError(`unsupported channel count ${fmt.channels} (1..${MAX_CHANNELS})`);
+  if (fmt.channels < 1 || fmt.channels > MAX_CHANNELS) throw wavError(`unsupported channel count ${fmt.channels} (1..${MAX_CHANNELS})`);
   if (fmt.sampleRateHz < MIN_RATE_HZ || fmt.sampleRateHz > MAX_RATE_HZ) {
-    throw new WavError(`unsupported sample rate ${fmt.sampleRateHz} Hz (${MIN_RATE_HZ}..${MAX_RATE_HZ})`);
+    throw wavError(`unsupported sample rate ${fmt.sampleRateHz} Hz (${MIN_RATE_HZ}..${MAX_RATE_HZ})`);
   }
 }
 
@@ -114,7 +111,7 @@ function findChunks(buf: Buffer): { fmt: FmtChunk | undefined; data: DataChunk |
     const body = pos + 8;
     const available = buf.length - body;
     if (id === 'fmt ' && fmt === undefined) {
-      if (size > available) throw new WavError(`fmt chunk truncated (${size} bytes declared, ${available} present)`);
+      if (size > available) throw wavError(`fmt chunk truncated (${size} bytes declared, ${available} present)`);
       fmt = parseFmt(buf, body, size);
     } else if (id === 'data' && data === undefined) {
       // Streaming writers leave a placeholder size (e.g. 0xFFFFFFFF) or the file was cut: keep what is there.
@@ -142,16 +139,16 @@ function decodeSamples(buf: Buffer, start: number, count: number, format: WavFor
   return out;
 }
 
-/** Parses a RIFF/WAVE file (PCM 8/16-bit, extensible PCM, μ-law, A-law) into interleaved s16; throws WavError on malformed or unsupported input. */
+/** Parses a RIFF/WAVE file (PCM 8/16-bit, extensible PCM, μ-law, A-law) into interleaved s16; throws an AppError WAV_INVALID on malformed or unsupported input. */
 export function parseWav(buf: Buffer): WavData {
   if (buf.length < 12 || buf.toString('latin1', 0, 4) !== 'RIFF' || buf.toString('latin1', 8, 12) !== 'WAVE') {
-    throw new WavError('not a RIFF/WAVE file');
+    throw wavError('not a RIFF/WAVE file');
   }
   const { fmt, data } = findChunks(buf);
-  if (fmt === undefined) throw new WavError('no fmt chunk');
+  if (fmt === undefined) throw wavError('no fmt chunk');
   const format = resolveFormat(fmt);
   validateFmt(fmt);
-  if (data === undefined) throw new WavError('no data chunk');
+  if (data === undefined) throw wavError('no data chunk');
   const frameBytes = fmt.channels * (format === 'pcm16' ? 2 : 1);
   const frames = Math.floor(data.length / frameBytes);
   const samples = decodeSamples(buf, data.start, frames * fmt.channels, format);

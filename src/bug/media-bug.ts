@@ -2,6 +2,14 @@
  * A tap on a channel's audio, like FreeSWITCH's media bug: bound to one channel, it sees every
  * packet time's read frame (what the remote party said) and write frame (what was sent to it).
  */
+/** The format of a channel's frames: s16 mono at `rateHz`, one frame per `ptimeMs`. */
+export interface FrameFormat {
+  /** Sample rate of the decoded audio in Hz. */
+  readonly rateHz: number;
+  /** Packet time in ms. */
+  readonly ptimeMs: number;
+}
+
 export interface MediaBug {
   /** Bug name, e.g. `audio_stream`; one bug per name and channel. */
   readonly name: string;
@@ -10,6 +18,8 @@ export interface MediaBug {
    * is null. `dueMs` is the performance.now() time the frame was due. Never throws.
    */
   onFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void;
+  /** The channel's codec changed (re-INVITE, late offer): frames come in the new format from the next tick on. */
+  onFormatChange(format: FrameFormat): void;
   /** The channel is hanging up: the bug is already detached and must release everything. */
   onChannelClose(): void;
 }

@@ -1,7 +1,7 @@
-import type { Core } from '../core.ts';
 import type { Channel, ChannelEndpoint } from '../channel/channel.ts';
+import type { ChannelRegistry } from '../channel/registry.ts';
 import { causeToSipStatus, type HangupCause } from '../channel/hangup-cause.ts';
-import { mediaClock } from '../channel/media-clock.ts';
+import type { MediaClock } from '../channel/media-clock.ts';
 import type { IncomingCall } from '../sip/dialog/call.ts';
 import { answerOffer, createOffer, acceptAnswer, type NegotiatedMedia } from '../sdp/index.ts';
 import type { RtpSession } from '../rtp/index.ts';
@@ -38,7 +38,8 @@ export class SipCall implements ChannelEndpoint {
   private readonly sessionId = String(Date.now());
 
   constructor(
-    private readonly core: Core,
+    channels: ChannelRegistry,
+    private readonly mediaClock: MediaClock,
     private readonly call: IncomingCall,
     private readonly rtp: RtpSession,
     private readonly settings: SipCallSettings,
@@ -46,7 +47,7 @@ export class SipCall implements ChannelEndpoint {
     this.log = new Logger(`sip(${call.callId})`);
     const from = call.from.uri;
     const to = call.to.uri;
-    this.channel = core.createChannel(this, `sofia/internal/${from.user ?? ''}@${from.host}`, { name: 'PCMU', rateHz: 8000, ptimeMs: 20 }, {
+    this.channel = channels.create(this, `sofia/internal/${from.user ?? ''}@${from.host}`, { name: 'PCMU', rateHz: 8000, ptimeMs: 20 }, {
       callerIdName: call.from.displayName ?? from.user ?? '',
       callerIdNumber: from.user ?? '',
       destinationNumber: call.requestUri.user ?? to.user ?? '',
@@ -100,13 +101,13 @@ export class SipCall implements ChannelEndpoint {
       return true;
     }
     const result = answerOffer(this.call.offer, local);
-    if ('error' in result) {
+    if (!result.ok) {
       // The owner hangs up with INCOMPATIBLE_DESTINATION, which answers 488 (and names the right cause).
-      this.log.warning(`rejecting the call: ${result.error} (${result.detail})`);
+      this.log.warning(`rejecting the call: ${result.error.code} (${result.error.message})`);
       return false;
     }
-    this.localSdp = result.answerSdp;
-    this.applyMedia(result.media);
+    this.localSdp = result.value.answerSdp;
+    this.applyMedia(result.value.media);
     return true;
   }
 
@@ -159,12 +160,12 @@ export class SipCall implements ChannelEndpoint {
       return;
     }
     const media = acceptAnswer(this.localSdp!, sdp);
-    if ('error' in media) {
-      this.log.warning(`bad SDP answer in ACK: ${media.detail}`);
+    if (!media.ok) {
+      this.log.warning(`bad SDP answer in ACK: ${media.error.message}`);
       this.channel.hangup('INCOMPATIBLE_DESTINATION');
       return;
     }
-    this.applyMedia(media);
+    this.applyMedia(media.value);
   }
 
   private onReinvite(offer: string | undefined, reply: (status: number, sdp?: string) => void): void {
@@ -174,18 +175,19 @@ export class SipCall implements ChannelEndpoint {
       return;
     }
     const result = answerOffer(offer, local);
-    if ('error' in result) {
+    if (!result.ok) {
       reply(488);
       return;
     }
-    this.localSdp = result.answerSdp;
-    this.applyMedia(result.media);
-    const hold = result.media.direction !== 'sendrecv';
+    const { answerSdp, media } = result.value;
+    this.localSdp = answerSdp;
+    this.applyMedia(media);
+    const hold = media.direction !== 'sendrecv';
     if (hold !== this.onHold) {
       this.onHold = hold;
       this.channel.fire(hold ? 'CHANNEL_HOLD' : 'CHANNEL_UNHOLD');
     }
-    reply(200, result.answerSdp);
+    reply(200, answerSdp);
   }
 
   private onInfo(contentType: string, body: string): void {
@@ -210,8 +212,8 @@ export class SipCall implements ChannelEndpoint {
     this.removeTick?.();
     const { ptimeMs, rateHz } = this.channel.codec;
     this.silence = new Int16Array((rateHz * ptimeMs) / 1000);
-    this.startedAt = performance.now();
-    this.removeTick = mediaClock.add(ptimeMs, (due) => this.onTick(due));
+    this.startedAt = this.mediaClock.clock.now();
+    this.removeTick = this.mediaClock.add(ptimeMs, (due) => this.onTick(due));
   }
 
   private stopMedia(): void {

@@ -1,21 +1,38 @@
-import type { Core } from '../core.ts';
+import type { Channel } from '../channel/channel.ts';
+import type { ChannelRegistry } from '../channel/registry.ts';
+import type { MediaClock } from '../channel/media-clock.ts';
 import type { Config } from '../config/config.ts';
 import { SipUserAgent } from '../sip/user-agent/user-agent.ts';
 import type { IncomingCall } from '../sip/dialog/call.ts';
 import { RtpSession, PortAllocator } from '../rtp/index.ts';
-import { findRoute, executeRoute } from '../dialplan/dialplan.ts';
 import { Logger } from '../lib/logger.ts';
 import { SipCall } from './sip-call.ts';
 
 const log = new Logger('sip-host');
 
-/** Answers SIP calls: one SipCall (channel + RTP) per INVITE, routed through the configured dialplan. */
+/** What a route can match on in a new call. */
+export interface IncomingCallInfo {
+  destination: string;
+  caller: string;
+  /** A header of the INVITE by name (case-insensitive), or undefined. */
+  header(name: string): string | undefined;
+}
+
+/** What the SIP host takes from the service. */
+export interface SipHostDeps {
+  channels: ChannelRegistry;
+  mediaClock: MediaClock;
+  /** Runs the dialplan on a new call's channel; resolves when the route is done. */
+  route(channel: Channel, call: IncomingCallInfo): Promise<void>;
+}
+
+/** Answers SIP calls: one SipCall (channel + RTP) per INVITE, handed to the dialplan. */
 export class SipHost {
   readonly ua: SipUserAgent;
   readonly ports: PortAllocator;
   private readonly calls = new Set<SipCall>();
 
-  constructor(private readonly core: Core, private readonly config: Config, uaTimers?: { T1?: number; T2?: number; T4?: number }) {
+  constructor(private readonly deps: SipHostDeps, private readonly config: Pick<Config, 'sip' | 'rtp'>, uaTimers?: { T1?: number; T2?: number; T4?: number }) {
     this.ua = new SipUserAgent({
       listen: config.sip.listen,
       advertisedAddress: config.sip.advertisedAddress,
@@ -49,7 +66,7 @@ export class SipHost {
       rtp.close();
       return;
     }
-    const sipCall = new SipCall(this.core, call, rtp, {
+    const sipCall = new SipCall(this.deps.channels, this.deps.mediaClock, call, rtp, {
       rtpAddress: this.config.rtp.address,
       advertisedAddress: this.config.sip.advertisedAddress,
       rtpTimeoutSec: this.config.rtp.timeoutSec,
@@ -61,17 +78,11 @@ export class SipHost {
       channel.hangup('INCOMPATIBLE_DESTINATION');
       return;
     }
-    const route = findRoute(this.config.routes, {
+    await this.deps.route(channel, {
       destination: channel.caller.destinationNumber,
       caller: channel.caller.callerIdNumber,
       header: (name) => call.invite.getHeader(name),
-    });
-    if (!route) {
-      log.notice(`no route for ${channel.caller.destinationNumber} from ${channel.caller.callerIdNumber}`);
-      channel.hangup('NO_ROUTE_DESTINATION');
-      return;
-    }
-    await executeRoute(this.core, channel, route).catch((err: Error) => {
+    }).catch((err: Error) => {
       log.error(`route of ${channel.uuid} failed: ${err.message}`);
       channel.hangup('NORMAL_TEMPORARY_FAILURE');
     });

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import type { MediaBug } from '../bug/media-bug.ts';
+import type { FrameFormat, MediaBug } from '../bug/media-bug.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { FsEvent } from '../events/event.ts';
 import { HANGUP_CAUSES, type HangupCause } from './hangup-cause.ts';
-import { Playback } from './playback.ts';
+import { Playback, type PlaybackHost } from './playback.ts';
 
 /** FreeSWITCH channel states (switch_channel_state_t). */
 export const CHANNEL_STATES = ['CS_NEW', 'CS_INIT', 'CS_ROUTING', 'CS_SOFT_EXECUTE', 'CS_EXECUTE', 'CS_EXCHANGE_MEDIA',
@@ -13,14 +13,10 @@ export type ChannelState = (typeof CHANNEL_STATES)[number];
 /** Answer-State header values. */
 export type AnswerState = 'ringing' | 'early' | 'answered' | 'hangup';
 
-/** The codec a channel's frames are exchanged at: PCM is always s16 at `rateHz`. */
-export interface ChannelCodec {
+/** The codec a channel's frames are exchanged at: PCM is always s16 at `rateHz` (16000 for G722), ptime 10..60 ms. */
+export interface ChannelCodec extends FrameFormat {
   /** Codec name as FreeSWITCH shows it (PCMU, PCMA, G722, L16). */
-  name: string;
-  /** Sample rate of the decoded audio in Hz (16000 for G722). */
-  rateHz: number;
-  /** Packet time in ms (10..60). */
-  ptimeMs: number;
+  readonly name: string;
 }
 
 /** The signalling side of a call leg (SIP, a file...), which the channel asks to change state. */
@@ -53,7 +49,7 @@ export interface ChannelHost {
 }
 
 /** One call leg, shaped like a FreeSWITCH channel: uuid, variables, state, codec, media bugs, events. */
-export class Channel {
+export class Channel implements PlaybackHost {
   readonly uuid: string;
   readonly createdAtUs: bigint;
   answeredAtUs = 0n;
@@ -73,7 +69,7 @@ export class Channel {
     private readonly host: ChannelHost,
     private readonly endpoint: ChannelEndpoint,
     readonly name: string,
-    public codec: ChannelCodec,
+    private currentCodec: ChannelCodec,
     readonly caller: CallerProfile,
     readonly direction: 'inbound' | 'outbound' = 'inbound',
     uuid: string = randomUUID(),
@@ -95,10 +91,27 @@ export class Channel {
     return this.answerState === 'hangup';
   }
 
-  /** Updates the codec (e.g. after a re-INVITE) and the read_codec/read_rate variables. */
+  /** The codec the channel's frames are at. */
+  get codec(): ChannelCodec {
+    return this.currentCodec;
+  }
+
+  /** Sample rate of the frames in Hz (PlaybackHost). */
+  get rateHz(): number {
+    return this.currentCodec.rateHz;
+  }
+
+  /**
+   * Updates the codec (e.g. after a re-INVITE) and the read_codec/read_rate variables, and tells the
+   * playback queue and every media bug when the frame format changed.
+   */
   setCodec(codec: ChannelCodec): void {
-    this.codec = codec;
+    const old = this.currentCodec;
+    this.currentCodec = codec;
     this.setCodecVariables();
+    if (old.rateHz === codec.rateHz && old.ptimeMs === codec.ptimeMs) return;
+    this.playback.onFormatChange(codec);
+    for (const bug of [...this.bugs]) bug.onFormatChange(codec);
   }
 
   private setCodecVariables(): void {

@@ -45,3 +45,18 @@ export function causeToSipStatus(cause: HangupCause): number {
     default: return 480;
   }
 }
+
+const CAUSE_BY_CODE = new Map<number, HangupCause>(
+  (Object.entries(HANGUP_CAUSES) as Array<[HangupCause, number]>).map(([name, code]) => [code, name]),
+);
+
+/**
+ * switch_channel_str2cause: a cause name (any case) or its Q.850 number; undefined when unknown
+ * (FreeSWITCH's SWITCH_CAUSE_NONE).
+ */
+export function str2cause(text: string): HangupCause | undefined {
+  const t = text.trim();
+  if (/^\d+$/.test(t)) return CAUSE_BY_CODE.get(Number(t));
+  const upper = t.toUpperCase();
+  return isHangupCause(upper) && upper !== 'NONE' ? upper : undefined;
+}

@@ -1,4 +1,8 @@
-/** Callback of a clocked channel: `dueMs` is the performance.now() time this tick was due. */
+import { systemClock, type Clock, type TimerHandle } from '../lib/clock.ts';
+import { FailureLog } from '../lib/failure-log.ts';
+import { Logger } from '../lib/logger.ts';
+
+/** Callback of a clocked channel: `dueMs` is the clock.now() time this tick was due. */
 export type TickCallback = (dueMs: number) => void;
 
 interface Member {
@@ -26,11 +30,16 @@ const MAX_CATCH_UP_TICKS = 2;
  */
 export class MediaClock {
   private readonly cohorts: Cohort[] = [];
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
   private timerDueMs = Infinity;
   private running = false;
   /** Ticks skipped because the process was too late to run them (per cohort, not per member). */
   skippedTicks = 0;
+  /** Members whose callback threw (counted, and logged once per cause); the others keep their ticks. */
+  readonly failures = new FailureLog(new Logger('media-clock'), 'a media clock member');
+
+  /** `clock` is the time source (a fake one in tests). */
+  constructor(readonly clock: Clock = systemClock) {}
 
   /** Number of members. */
   get size(): number {
@@ -50,7 +59,7 @@ export class MediaClock {
   }
 
   private pickCohort(periodMs: number): Cohort {
-    const now = performance.now();
+    const now = this.clock.now();
     const same = this.cohorts.filter((c) => c.periodMs === periodMs);
     if (same.length < periodMs) {
       // Open a new phase: the slot of this period least used so far, starting one period from now.
@@ -89,15 +98,15 @@ export class MediaClock {
     let next = Infinity;
     for (const c of this.cohorts) if (c.nextDueMs < next) next = c.nextDueMs;
     if (next === Infinity) {
-      clearTimeout(this.timer);
+      if (this.timer) this.clock.clearTimeout(this.timer);
       this.timer = undefined;
       this.timerDueMs = Infinity;
       return;
     }
     if (this.timer && next >= this.timerDueMs) return;
-    clearTimeout(this.timer);
+    if (this.timer) this.clock.clearTimeout(this.timer);
     this.timerDueMs = next;
-    this.timer = setTimeout(() => this.tick(), Math.max(0, next - performance.now()));
+    this.timer = this.clock.setTimeout(() => this.tick(), Math.max(0, next - this.clock.now()));
   }
 
   private tick(): void {
@@ -105,7 +114,7 @@ export class MediaClock {
     this.timerDueMs = Infinity;
     this.running = true;
     try {
-      const now = performance.now();
+      const now = this.clock.now();
       for (let c = 0; c < this.cohorts.length; c++) this.runCohort(this.cohorts[c]!, now);
     } finally {
       this.running = false;
@@ -130,14 +139,11 @@ export class MediaClock {
         const m = members[i]!;
         try {
           m.callback(due);
-        } catch {
-          // A member's failure must not stop the clock for the others.
+        } catch (err) {
+          this.failures.report(err); // a member's failure must not stop the clock for the others
         }
         if (members[i] !== m) i--; // the member removed itself; its slot now holds the last one
       }
     }
   }
 }
-
-/** The process-wide media clock. */
-export const mediaClock = new MediaClock();

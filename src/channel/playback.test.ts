@@ -21,8 +21,8 @@ function pullAll(channel: ReturnType<typeof makeChannel>['channel'], frameSample
 }
 
 test('files play in order at the codec rate: a 16 kHz WAV then a raw .r8 file', async () => {
-  const { core, channel } = makeChannel({ rateHz: 8000 });
-  const ev = collectEvents(core);
+  const { runtime, channel } = makeChannel({ rateHz: 8000 });
+  const ev = collectEvents(runtime);
   const wav = join(dir, 'a.wav');
   writeFileSync(wav, writeWav(sine(500, 16000, 0.5, 0.5), 16000, 1));
   const raw = join(dir, 'b.r8');

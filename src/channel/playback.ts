@@ -5,7 +5,18 @@ import { parseWav } from '../audio/wav.ts';
 import { Resampler } from '../audio/resampler.ts';
 import { ulawDecode, alawDecode } from '../codec/g711.ts';
 import { Logger } from '../lib/logger.ts';
-import type { Channel } from './channel.ts';
+import { AppError, messageOf } from '../lib/errors.ts';
+import type { FrameFormat } from '../bug/media-bug.ts';
+
+/** What the playback queue needs from its channel. */
+export interface PlaybackHost {
+  readonly uuid: string;
+  /** The codec rate frames are pulled at, Hz. */
+  readonly rateHz: number;
+  readonly isHungUp: boolean;
+  /** Fires a channel event (PLAYBACK_START, PLAYBACK_STOP) with extra headers. */
+  fire(name: string, subclass: undefined, body: undefined, extraHeaders: Record<string, string>): void;
+}
 
 /** Largest file played, in bytes. */
 const MAX_PLAY_FILE_BYTES = 64 << 20;
@@ -55,7 +66,7 @@ export function decodePlayFile(path: string, data: Buffer): { samples: Int16Arra
     }
     return { samples: mono, rateHz: wav.sampleRateHz };
   }
-  throw new Error(`cannot play ${ext || 'files without an extension'}: use .wav, .r8 to .r64, .pcmu or .pcma`);
+  throw new AppError('PLAYBACK_UNSUPPORTED', `cannot play ${ext || 'files without an extension'}: use .wav, .r8 to .r64, .pcmu or .pcma`);
 }
 
 /**
@@ -96,13 +107,8 @@ export class Playback {
   private frame = new Int16Array(0);
   private readonly log: Logger;
 
-  constructor(private readonly channel: Channel) {
+  constructor(private readonly channel: PlaybackHost) {
     this.log = new Logger(`playback(${channel.uuid})`);
-  }
-
-  /** True while something is queued or playing. */
-  get busy(): boolean {
-    return this.queue.length > 0;
   }
 
   /** Resolves once every file queued so far has been read and decoded (played or not). */
@@ -120,19 +126,22 @@ export class Playback {
     this.loading = this.loading.then(async () => {
       try {
         const size = (await stat(path)).size;
-        if (size > MAX_PLAY_FILE_BYTES) throw new Error(`larger than ${MAX_PLAY_FILE_BYTES} bytes`);
+        if (size > MAX_PLAY_FILE_BYTES) throw new AppError('PLAYBACK_TOO_LARGE', `larger than ${MAX_PLAY_FILE_BYTES} bytes`);
         const decoded = decodePlayFile(path, await readFile(path));
-        const rateHz = this.channel.codec.rateHz;
+        const rateHz = this.channel.rateHz;
         const limit = MAX_QUEUED_SECONDS * rateHz;
         if (this.queuedSamples + (decoded.samples.length * rateHz) / decoded.rateHz > limit) {
-          throw new Error(`more than ${MAX_QUEUED_SECONDS} s of audio already queued`);
+          throw new AppError('PLAYBACK_QUEUE_FULL', `more than ${MAX_QUEUED_SECONDS} s of audio already queued`);
         }
         const samples = await resampleAll(decoded.samples, decoded.rateHz, rateHz);
         if (this.channel.isHungUp) return resolve('break');
-        this.queue.push({ path, samples, rateHz, position: 0, started: false, resolve });
+        const item: Item = { path, samples, rateHz, position: 0, started: false, resolve };
+        this.queue.push(item);
         this.queuedSamples += samples.length;
+        // The codec changed while the file was being resampled for the old one.
+        if (rateHz !== this.channel.rateHz) this.resampleRest(item, this.channel.rateHz);
       } catch (err) {
-        this.log.error(`cannot play ${path}: ${(err as Error).message}`);
+        this.log.error(`cannot play ${path}: ${messageOf(err)}`);
         resolve('fail');
       }
     });
@@ -150,7 +159,6 @@ export class Playback {
     let filled = 0;
     while (filled < samples && this.queue.length > 0) {
       const item = this.queue[0]!;
-      if (item.rateHz !== this.channel.codec.rateHz) this.followCodecRate(item);
       if (!item.started) {
         item.started = true;
         this.fire('PLAYBACK_START', item.path);
@@ -172,10 +180,13 @@ export class Playback {
     while (this.queue.length > 0) this.finish('break');
   }
 
-  /** The codec rate changed mid-call: what is left of the item is resampled to the new rate (rare, so done in place). */
-  private followCodecRate(item: Item): void {
+  /** The codec rate changed mid-call: what is left of every queued item is resampled to the new rate (rare, so done in place). */
+  onFormatChange(format: FrameFormat): void {
+    for (const item of this.queue) if (item.rateHz !== format.rateHz) this.resampleRest(item, format.rateHz);
+  }
+
+  private resampleRest(item: Item, rateHz: number): void {
     const rest = item.samples.subarray(item.position);
-    const rateHz = this.channel.codec.rateHz;
     const r = new Resampler(1, item.rateHz, rateHz);
     try {
       const converted = Int16Array.from(r.process(rest));

@@ -1,17 +1,42 @@
-import type { Channel } from './channel.ts';
+import type { EventBus } from '../events/bus.ts';
+import { Channel, type CallerProfile, type ChannelCodec, type ChannelEndpoint, type ChannelHost } from './channel.ts';
 
-/** Live channels by uuid (FreeSWITCH's session hash). */
-export class ChannelRegistry {
+/** Looking a live channel up by uuid: all most commands need of the registry. */
+export interface ChannelLookup {
+  get(uuid: string): Channel | undefined;
+}
+
+/**
+ * Live channels by uuid (FreeSWITCH's session hash), and where channels are made: a new channel is
+ * registered and announced (CHANNEL_CREATE) on the bus, and forgotten once destroyed.
+ */
+export class ChannelRegistry implements ChannelHost, ChannelLookup {
   private readonly channels = new Map<string, Channel>();
 
-  /** Adds a channel; its uuid must be new. */
-  add(channel: Channel): void {
-    if (this.channels.has(channel.uuid)) throw new Error(`channel ${channel.uuid} exists`);
+  /** `bus` receives every event of the channels made here. */
+  constructor(readonly bus: EventBus) {}
+
+  /** Creates, registers and announces (CHANNEL_CREATE) a channel; its uuid (random by default) must be new. */
+  create(endpoint: ChannelEndpoint, name: string, codec: ChannelCodec, caller: Partial<CallerProfile>, uuid?: string): Channel {
+    const profile: CallerProfile = {
+      callerIdName: caller.callerIdName ?? '',
+      callerIdNumber: caller.callerIdNumber ?? '',
+      destinationNumber: caller.destinationNumber ?? '',
+      networkAddr: caller.networkAddr ?? '',
+      source: caller.source ?? 'audio-stream',
+      context: caller.context ?? 'default',
+      dialplan: caller.dialplan ?? 'XML',
+      username: caller.username ?? '',
+    };
+    const channel = new Channel(this, endpoint, name, codec, profile, 'inbound', uuid);
+    if (this.channels.has(channel.uuid)) throw new RangeError(`channel ${channel.uuid} exists`);
     this.channels.set(channel.uuid, channel);
+    channel.fire('CHANNEL_CREATE');
+    return channel;
   }
 
-  /** Forgets a channel (on destroy). */
-  remove(channel: Channel): void {
+  /** ChannelHost: a destroyed channel leaves the registry. */
+  onDestroy(channel: Channel): void {
     if (this.channels.get(channel.uuid) === channel) this.channels.delete(channel.uuid);
   }
 

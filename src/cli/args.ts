@@ -6,8 +6,12 @@ export interface ParsedArgs {
   flags: Set<string>;
 }
 
-/** Thrown for bad command lines; the CLI prints the message and exits 2. */
-export class UsageError extends Error {}
+import { AppError } from '../lib/errors.ts';
+
+/** A bad command line (an AppError USAGE); the CLI prints the message and exits 2. */
+export function usageError(message: string): AppError {
+  return new AppError('USAGE', message);
+}
 
 /**
  * Splits argv: `--name value`, `--name=value`, flags from `flagNames`, and positionals. Everything
@@ -28,16 +32,16 @@ export function parseArgs(argv: string[], valueNames: readonly string[], flagNam
     }
     const name = m[1]!;
     if (flagNames.includes(name)) {
-      if (m[2] !== undefined) throw new UsageError(`option --${name} takes no value`);
+      if (m[2] !== undefined) throw usageError(`option --${name} takes no value`);
       out.flags.add(name);
     } else if (valueNames.includes(name)) {
       const value = m[2] ?? argv[++i];
-      if (value === undefined) throw new UsageError(`option --${name} needs a value`);
+      if (value === undefined) throw usageError(`option --${name} needs a value`);
       const list = out.options.get(name) ?? [];
       list.push(value);
       out.options.set(name, list);
     } else {
-      throw new UsageError(`unknown option ${arg}`);
+      throw usageError(`unknown option ${arg}`);
     }
   }
   return out;

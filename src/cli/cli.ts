@@ -3,7 +3,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readFileSync, appendFileSync } from 'node:fs';
 import { EslClient, type EslFrame } from './esl-client.ts';
-import { parseArgs, lastOption, UsageError } from './args.ts';
+import { parseArgs, lastOption, usageError } from './args.ts';
+import { isAppError } from '../lib/errors.ts';
 
 export const CLI_HELP = `Usage: audio-stream cli [-H host] [-P port] [-p password] [-x "<command>"]
 
@@ -41,12 +42,12 @@ export async function cliCommand(argv: string[]): Promise<number> {
     }
     host = lastOption(args, 'H') ?? lastOption(args, 'host') ?? '127.0.0.1';
     port = Number(lastOption(args, 'P') ?? lastOption(args, 'port') ?? 8021);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('-P must be a port number');
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw usageError('-P must be a port number');
     password = lastOption(args, 'p') ?? lastOption(args, 'password') ?? 'ClueCon';
     execute = lastOption(args, 'x') ?? lastOption(args, 'execute');
-    if (args.positionals.length) throw new UsageError(`unexpected argument ${args.positionals[0]} (quote the command and give it with -x)`);
+    if (args.positionals.length) throw usageError(`unexpected argument ${args.positionals[0]} (quote the command and give it with -x)`);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (isAppError(err, 'USAGE')) {
       process.stderr.write(`audio-stream cli: ${err.message}\n`);
       return 2;
     }

@@ -1,14 +1,14 @@
 import { readFile, stat } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { Core, DEFAULT_TEMP_DIR } from '../core.ts';
+import { Runtime, DEFAULT_TEMP_DIR } from '../service/runtime.ts';
 import type { Channel, ChannelEndpoint } from '../channel/channel.ts';
-import { mediaClock } from '../channel/media-clock.ts';
 import { WavSource } from '../channel/wav-source.ts';
-import { parseWav, WavError } from '../audio/wav.ts';
-import { startAudioStream, findAudioStream, uuidAudioStream } from '../audio-stream/command.ts';
+import { parseWav } from '../audio/wav.ts';
+import { uuidAudioStream } from '../audio-stream/command.ts';
 import type { AudioStream } from '../audio-stream/audio-stream.ts';
 import type { FsEvent } from '../events/event.ts';
-import { parseArgs, lastOption, UsageError } from './args.ts';
+import { parseArgs, lastOption, usageError } from './args.ts';
+import { isAppError } from '../lib/errors.ts';
 import { parseCommandsFile, type TimedCommand } from './commands-file.ts';
 
 export const STREAM_HELP = `Usage: audio-stream stream <file.wav> <ws-url> [mono|mixed|stereo] [8k|16k|<rate>] [metadata...] [options]
@@ -70,17 +70,17 @@ async function planFromArgs(argv: string[]): Promise<StreamPlan | 'help'> {
   const args = parseArgs(argv, ['var', 'ptime', 'speed', 'commands', 'temp-dir'], ['help', 'h', 'keep-files']);
   if (args.flags.has('help') || args.flags.has('h')) return 'help';
   const [file, url, mix, rate, ...meta] = args.positionals;
-  if (!file || !url) throw new UsageError('needs <file.wav> and <ws-url> (see --help)');
-  if (mix !== undefined && !MIX_WORDS.has(mix.toLowerCase())) throw new UsageError(`invalid mix type ${mix}: use mono, mixed or stereo`);
+  if (!file || !url) throw usageError('needs <file.wav> and <ws-url> (see --help)');
+  if (mix !== undefined && !MIX_WORDS.has(mix.toLowerCase())) throw usageError(`invalid mix type ${mix}: use mono, mixed or stereo`);
   const vars = (args.options.get('var') ?? []).map((v): [string, string] => {
     const eq = v.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--var needs NAME=VALUE, got ${JSON.stringify(v)}`);
+    if (eq <= 0) throw usageError(`--var needs NAME=VALUE, got ${JSON.stringify(v)}`);
     return [v.slice(0, eq), v.slice(eq + 1)];
   });
   const ptimeMs = Number(lastOption(args, 'ptime') ?? 20);
-  if (!Number.isInteger(ptimeMs) || ptimeMs < 10 || ptimeMs > 120) throw new UsageError('--ptime must be a whole number of ms from 10 to 120');
+  if (!Number.isInteger(ptimeMs) || ptimeMs < 10 || ptimeMs > 120) throw usageError('--ptime must be a whole number of ms from 10 to 120');
   const speed = Number(lastOption(args, 'speed') ?? 1);
-  if (!Number.isFinite(speed) || speed < 0 || speed > 100) throw new UsageError('--speed must be a number from 0 to 100');
+  if (!Number.isFinite(speed) || speed < 0 || speed > 100) throw usageError('--speed must be a number from 0 to 100');
   const commandsFile = lastOption(args, 'commands');
   let commands: TimedCommand[] = [];
   if (commandsFile) {
@@ -88,7 +88,7 @@ async function planFromArgs(argv: string[]): Promise<StreamPlan | 'help'> {
     try {
       text = await readFile(commandsFile, 'utf8');
     } catch (err) {
-      throw new UsageError(`cannot read --commands ${commandsFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw usageError(`cannot read --commands ${commandsFile}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     commands = parseCommandsFile(text);
   }
@@ -102,19 +102,19 @@ async function loadWav(file: string): Promise<{ samples: Int16Array; channels: 1
   let buf: Buffer;
   try {
     const st = await stat(file);
-    if (st.size > MAX_WAV_BYTES) throw new UsageError(`${file} is larger than ${MAX_WAV_BYTES} bytes`);
+    if (st.size > MAX_WAV_BYTES) throw usageError(`${file} is larger than ${MAX_WAV_BYTES} bytes`);
     buf = await readFile(file);
   } catch (err) {
-    if (err instanceof UsageError) throw err;
-    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    if (isAppError(err, 'USAGE')) throw err;
+    throw usageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
   try {
     const wav = parseWav(buf);
-    if (wav.channels !== 1 && wav.channels !== 2) throw new UsageError(`${file} has ${wav.channels} channels: use a mono or stereo file`);
-    if (wav.sampleRateHz < 8000 || wav.sampleRateHz > 48000) throw new UsageError(`${file} is at ${wav.sampleRateHz} Hz: use 8000 to 48000 Hz`);
+    if (wav.channels !== 1 && wav.channels !== 2) throw usageError(`${file} has ${wav.channels} channels: use a mono or stereo file`);
+    if (wav.sampleRateHz < 8000 || wav.sampleRateHz > 48000) throw usageError(`${file} is at ${wav.sampleRateHz} Hz: use 8000 to 48000 Hz`);
     return { samples: wav.samples, channels: wav.channels, rateHz: wav.sampleRateHz };
   } catch (err) {
-    if (err instanceof WavError) throw new UsageError(`${file}: ${err.message}`);
+    if (isAppError(err, 'WAV_INVALID')) throw usageError(`${file}: ${err.message}`);
     throw err;
   }
 }
@@ -144,7 +144,7 @@ class StreamRun {
     private readonly plan: StreamPlan,
     private readonly channel: Channel,
     private readonly stream: AudioStream,
-    private readonly core: Core,
+    private readonly runtime: Runtime,
     wav: { samples: Int16Array; channels: 1 | 2; rateHz: number },
     private readonly io: CliIo,
   ) {
@@ -171,7 +171,7 @@ class StreamRun {
 
   start(): void {
     if (this.plan.speed > 0) {
-      this.removeClock = mediaClock.add(this.plan.ptimeMs, (due) => this.onTick(due));
+      this.removeClock = this.runtime.mediaClock.add(this.plan.ptimeMs, (due) => this.onTick(due));
     }
     if ('isTTY' in this.io.stderr && this.io.stderr.isTTY) {
       this.progressTimer = setInterval(() => this.printProgress(), 250);
@@ -191,7 +191,7 @@ class StreamRun {
     if (this.outcome || !this.opened) return;
     let fed = 0;
     while (!this.outcome && this.stream.bufferedBytes < this.stream.maxBufferedBytes * FAST_HIGH_WATER_SHARE && fed < FAST_BATCH_FRAMES) {
-      this.feedOne(performance.now());
+      this.feedOne(this.runtime.clock.now());
       fed++;
     }
     if (this.outcome) return;
@@ -203,7 +203,7 @@ class StreamRun {
     const mediaMs = this.framesFed * this.plan.ptimeMs;
     while (this.nextCommand < this.plan.commands.length && this.plan.commands[this.nextCommand]!.atMs <= mediaMs) {
       const cmd = this.plan.commands[this.nextCommand++]!;
-      const reply = uuidAudioStream(this.core, `${this.channel.uuid} ${cmd.command}`).trimEnd();
+      const reply = uuidAudioStream(this.runtime, `${this.channel.uuid} ${cmd.command}`).trimEnd();
       this.io.stderr.write(`${(mediaMs / 1000).toFixed(2)}s ${cmd.command} -> ${reply}\n`);
       if (/^stop\b/.test(cmd.command)) {
         this.finish(0);
@@ -226,7 +226,7 @@ class StreamRun {
     this.removeClock?.();
     clearInterval(this.progressTimer);
     if (this.progressTimer) this.io.stderr.write('\n');
-    if (findAudioStream(this.channel) === this.stream) this.stream.stop();
+    if (this.runtime.streams.find(this.channel) === this.stream) this.stream.stop();
     const guard = setTimeout(() => this.resolveDone(), 10_000);
     void this.stream.finished.then(() => {
       clearTimeout(guard);
@@ -270,30 +270,29 @@ export async function streamCommand(argv: string[], io: CliIo = { stdout: proces
     }
     wav = await loadWav(plan.file);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (isAppError(err, 'USAGE')) {
       io.stderr.write(`audio-stream stream: ${err.message}\n`);
       return 2;
     }
     throw err;
   }
-  const core = new Core({ tempDir: plan.tempDir });
-  const channel = core.createChannel(fileEndpoint, `file/${basename(plan.file)}`, { name: 'L16', rateHz: wav.rateHz, ptimeMs: plan.ptimeMs },
+  const runtime = new Runtime({ tempDir: plan.tempDir });
+  const channel = runtime.channels.create(fileEndpoint, `file/${basename(plan.file)}`, { name: 'L16', rateHz: wav.rateHz, ptimeMs: plan.ptimeMs },
     { callerIdNumber: 'audio-stream', callerIdName: 'audio-stream', destinationNumber: 'stream' });
   for (const [name, value] of plan.vars) channel.setVariable(name, value);
   channel.answer();
   let run: StreamRun | undefined;
   const pending: FsEvent[] = [];
-  const unsubscribe = core.bus.subscribe((event) => (run ? run.onEvent(event) : pending.push(event)));
-  const reply = startAudioStream(core, channel, { url: plan.url, mix: plan.mix, rate: plan.rate, metadata: plan.metadata },
+  const unsubscribe = runtime.bus.subscribe((event) => (run ? run.onEvent(event) : pending.push(event)));
+  const started = runtime.streams.start(channel, { url: plan.url, mix: plan.mix, rate: plan.rate, metadata: plan.metadata },
     { keepPlayFiles: plan.keepFiles });
-  const stream = findAudioStream(channel);
-  if (!reply.startsWith('+OK') || !stream) {
+  if (!started.ok) {
     unsubscribe();
     channel.hangup();
-    io.stderr.write(`audio-stream stream: ${reply.trim().replace(/^-ERR /, '')}\n`);
+    io.stderr.write(`audio-stream stream: ${started.error.message}\n`);
     return 2;
   }
-  run = new StreamRun(plan, channel, stream, core, wav, io);
+  run = new StreamRun(plan, channel, started.value, runtime, wav, io);
   for (const event of pending) run.onEvent(event);
   run.start();
   await run.done;

@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Result } from '../lib/errors.ts';
 
 /** A host and port to listen on. */
 export interface ListenAddress {
@@ -9,9 +10,15 @@ export interface ListenAddress {
 
 /** One action of a route: a FreeSWITCH dialplan application and its data. */
 export interface RouteAction {
-  app: 'set' | 'answer' | 'pre_answer' | 'playback' | 'audio_stream' | 'park' | 'hangup' | 'sleep' | 'socket';
+  app: string;
   data: string;
 }
+
+/**
+ * Checks a route action against the applications the service has (their names and data rules):
+ * given by the dialplan's ApplicationRegistry; the error's message is put after the action's key.
+ */
+export type ActionCheck = (app: string, data: string) => Result<void>;
 
 /** A route: all given patterns must match (destination, caller, headers); first matching route wins. */
 export interface Route {

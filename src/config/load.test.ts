@@ -3,7 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig, buildConfig, ConfigError } from './load.ts';
+import { loadConfig, buildConfig } from './load.ts';
+import { isAppError } from '../lib/errors.ts';
+import { serviceApplications } from '../service/runtime.ts';
+
+const applications = serviceApplications();
+const check = (app: string, data: string) => applications.check(app, data);
 import { DEFAULT_ROUTE } from './config.ts';
 
 test('no file: embedded defaults with the answer-and-park route', () => {
@@ -72,6 +77,6 @@ test('bad config names the key', () => {
     [{ bogus: 1 }, /bogus: unknown key/],
     [[1, 2], /top level must be a mapping/],
   ];
-  for (const [doc, re] of cases) assert.throws(() => buildConfig(doc), (err: Error) => err instanceof ConfigError && re.test(err.message), JSON.stringify(doc));
+  for (const [doc, re] of cases) assert.throws(() => buildConfig(doc, check), (err: Error) => isAppError(err, 'CONFIG_INVALID') && re.test(err.message), JSON.stringify(doc));
   assert.throws(() => loadConfig('/nonexistent/x.yaml', {}), /cannot read \/nonexistent\/x\.yaml: ENOENT/);
 });

@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
+import { Acl } from '../lib/acl.ts';
+import { AppError, messageOf } from '../lib/errors.ts';
 import { parse as parseYaml } from 'yaml';
-import { defaultConfig, type Config, type ListenAddress, type Route, type RouteAction } from './config.ts';
+import { defaultConfig, type ActionCheck, type Config, type ListenAddress, type Route, type RouteAction } from './config.ts';
 
-/** A configuration error; its message names the bad key. The CLI prints it and exits 2. */
-export class ConfigError extends Error {}
+/** A configuration error (an AppError CONFIG_INVALID); its message names the bad key. The CLI prints it and exits 2. */
+function configError(message: string): AppError {
+  return new AppError('CONFIG_INVALID', message);
+}
 
 /** Largest configuration file read, in bytes. */
 const MAX_CONFIG_BYTES = 1 << 20;
@@ -15,7 +19,7 @@ function isObj(v: unknown): v is Obj {
 }
 
 function fail(key: string, what: string): never {
-  throw new ConfigError(`config: ${key}: ${what}`);
+  throw configError(`config: ${key}: ${what}`);
 }
 
 function checkKeys(obj: Obj, key: string, allowed: string[]): void {
@@ -53,6 +57,17 @@ export function parseListen(v: unknown, key: string): ListenAddress {
   return { host, port: int(m[3], key, 0, 65535) };
 }
 
+/** An address or CIDR of an access list. */
+function network(v: unknown, key: string): string {
+  const text = str(v, key);
+  try {
+    new Acl([text]);
+  } catch (err) {
+    return fail(key, messageOf(err));
+  }
+  return text;
+}
+
 function regex(v: unknown, key: string): RegExp {
   const text = str(v, key);
   try {
@@ -62,10 +77,7 @@ function regex(v: unknown, key: string): RegExp {
   }
 }
 
-const APPS: ReadonlyArray<RouteAction['app']> = ['set', 'answer', 'pre_answer', 'playback', 'audio_stream', 'park', 'hangup', 'sleep', 'socket'];
-const NEEDS_DATA = new Set(['set', 'playback', 'audio_stream', 'sleep', 'socket']);
-
-function action(v: unknown, key: string): RouteAction {
+function action(v: unknown, key: string, check: ActionCheck | undefined): RouteAction {
   let app: string;
   let data = '';
   if (typeof v === 'string') {
@@ -79,14 +91,12 @@ function action(v: unknown, key: string): RouteAction {
   } else {
     return fail(key, 'must be an application name or a one-key mapping like "set: NAME=VALUE"');
   }
-  if (!APPS.includes(app as RouteAction['app'])) fail(key, `unknown application ${JSON.stringify(app)} (expected one of ${APPS.join(', ')})`);
-  if (NEEDS_DATA.has(app) && !data) fail(key, `${app} needs an argument`);
-  if (app === 'set' && !/^[^=\s]+=/.test(data)) fail(key, 'set needs NAME=VALUE');
-  if (app === 'sleep' && !/^\d+$/.test(data)) fail(key, 'sleep needs a number of milliseconds');
-  return { app: app as RouteAction['app'], data };
+  const checked = check?.(app, data);
+  if (checked && !checked.ok) fail(key, checked.error.message);
+  return { app, data };
 }
 
-function route(v: unknown, key: string): Route {
+function route(v: unknown, key: string, check: ActionCheck | undefined): Route {
   if (!isObj(v)) fail(key, 'must be a mapping with match and actions');
   checkKeys(v, key, ['match', 'actions']);
   const r: Route = { headers: [], actions: [] };
@@ -103,15 +113,18 @@ function route(v: unknown, key: string): Route {
     }
   }
   if (!Array.isArray(v.actions) || v.actions.length === 0) fail(`${key}.actions`, 'must be a non-empty list');
-  r.actions = v.actions.map((a, i) => action(a, `${key}.actions[${i}]`));
+  r.actions = v.actions.map((a, i) => action(a, `${key}.actions[${i}]`, check));
   return r;
 }
 
-/** Turns a parsed YAML/JSON document into a Config (defaults for what is missing); throws ConfigError naming the key. */
-export function buildConfig(doc: unknown): Config {
+/**
+ * Turns a parsed YAML/JSON document into a Config (defaults for what is missing); throws
+ * CONFIG_INVALID naming the key. Route actions are checked with `check` (the service's applications).
+ */
+export function buildConfig(doc: unknown, check?: ActionCheck): Config {
   const config = defaultConfig();
   if (doc === undefined || doc === null) return config;
-  if (!isObj(doc)) throw new ConfigError('config: the top level must be a mapping');
+  if (!isObj(doc)) throw configError('config: the top level must be a mapping');
   checkKeys(doc, '', ['sip', 'rtp', 'esl', 'http', 'tempDir', 'log', 'routes']);
   const sip = section(doc, 'sip', ['listen', 'advertisedAddress']);
   if (sip.listen !== undefined) config.sip.listen = parseListen(sip.listen, 'sip.listen');
@@ -128,7 +141,7 @@ export function buildConfig(doc: unknown): Config {
   if (esl.password !== undefined) config.esl.password = str(esl.password, 'esl.password');
   if (esl.acl !== undefined) {
     if (!Array.isArray(esl.acl)) fail('esl.acl', 'must be a list of networks like 127.0.0.0/8');
-    config.esl.acl = esl.acl.map((a, i) => str(a, `esl.acl[${i}]`));
+    config.esl.acl = esl.acl.map((a, i) => network(a, `esl.acl[${i}]`));
   }
   const http = section(doc, 'http', ['listen', 'token']);
   if (http.listen !== undefined) config.http.listen = parseListen(http.listen, 'http.listen');
@@ -142,7 +155,7 @@ export function buildConfig(doc: unknown): Config {
   }
   if (doc.routes !== undefined && doc.routes !== null) {
     if (!Array.isArray(doc.routes)) fail('routes', 'must be a list');
-    config.routes = doc.routes.map((r, i) => route(r, `routes[${i}]`));
+    config.routes = doc.routes.map((r, i) => route(r, `routes[${i}]`, check));
     if (config.routes.length === 0) config.routes = defaultConfig().routes;
   }
   return config;
@@ -179,22 +192,22 @@ function applyEnv(doc: Obj, env: NodeJS.ProcessEnv): void {
 }
 
 /** Reads the config file (YAML or JSON; none = embedded defaults), applies environment overrides, validates. */
-export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env, check?: ActionCheck): Config {
   let doc: unknown = {};
   if (path) {
     let text: string;
     try {
       text = readFileSync(path, 'utf8');
     } catch (err) {
-      throw new ConfigError(`config: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw configError(`config: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
-    if (text.length > MAX_CONFIG_BYTES) throw new ConfigError(`config: ${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
+    if (text.length > MAX_CONFIG_BYTES) throw configError(`config: ${path} is larger than ${MAX_CONFIG_BYTES} bytes`);
     try {
       doc = parseYaml(text) ?? {};
     } catch (err) {
-      throw new ConfigError(`config: ${path} is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
+      throw configError(`config: ${path} is not valid YAML or JSON: ${(err as Error).message.split('\n')[0]}`);
     }
   }
   if (isObj(doc)) applyEnv(doc, env);
-  return buildConfig(doc);
+  return buildConfig(doc, check);
 }

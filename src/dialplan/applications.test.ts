@@ -1,34 +1,56 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { executeApplication, expandVariables } from './applications.ts';
-import { findRoute } from './dialplan.ts';
+import { expandVariables, findRoute } from './dialplan.ts';
 import { buildConfig } from '../config/load.ts';
 import { makeChannel, collectEvents } from '../../test/helpers/harness.ts';
+import { FakeClock } from '../../test/helpers/fake-clock.ts';
+import type { Runtime } from '../service/runtime.ts';
+import type { Channel } from '../channel/channel.ts';
+
+/** Runs an application through the runtime's dialplan; resolves with its Application-Response. */
+async function executeApplication(runtime: Runtime, channel: Channel, app: string, data: string): Promise<string> {
+  const r = await runtime.dialplan.execute(channel, app, data);
+  return r.ok ? r.value : `-ERR ${r.error.message}`;
+}
 
 test('set with ${var} expansion; execute events carry the application', async () => {
-  const { core, channel } = makeChannel();
-  const ev = collectEvents(core);
-  assert.equal(await executeApplication(core, channel, 'set', 'greeting=hi ${caller_id_number} ${nope}'), '+OK');
+  const { runtime, channel } = makeChannel();
+  const ev = collectEvents(runtime);
+  assert.equal(await executeApplication(runtime, channel, 'set', 'greeting=hi ${caller_id_number} ${nope}'), '+OK');
   assert.equal(channel.getVariable('greeting'), 'hi 1000 ');
   assert.equal(expandVariables(channel, '{"call":"${uuid}"}'), `{"call":"${channel.uuid}"}`);
   const done = ev.events.find((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE')!;
   assert.equal(done.get('Application'), 'set');
   assert.equal(done.get('Application-Response'), '+OK');
-  assert.match(await executeApplication(core, channel, 'dance', ''), /^-ERR unknown application dance/);
+  assert.match(await executeApplication(runtime, channel, 'dance', ''), /^-ERR unknown application dance/);
   channel.hangup();
 });
 
 test('a hangup ends a sleep at once and leaves no timer behind', async () => {
-  const { core, channel } = makeChannel();
-  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const clock = new FakeClock();
+  const { runtime, channel } = makeChannel({ clock });
+  const timers = () => clock.pending;
   const before = timers();
-  const sleeping = executeApplication(core, channel, 'sleep', '600000');
+  const sleeping = executeApplication(runtime, channel, 'sleep', '600000');
   assert.equal(timers(), before + 1);
   channel.hangup('USER_BUSY');
   assert.equal(await sleeping, '+OK');
   assert.equal(timers(), before);
   assert.equal(channel.hangupCause, 'USER_BUSY');
-  assert.match(await executeApplication(core, channel, 'sleep', '1'), /^-ERR channel hung up/);
+  assert.match(await executeApplication(runtime, channel, 'sleep', '1'), /^-ERR channel hung up/);
+});
+
+test('sleep ends when its time has passed on the clock, not before', async () => {
+  const clock = new FakeClock();
+  const { runtime, channel } = makeChannel({ clock });
+  let done = false;
+  const sleeping = executeApplication(runtime, channel, 'sleep', '30000').then((r) => { done = true; return r; });
+  clock.advance(29_999);
+  await Promise.resolve();
+  assert.equal(done, false);
+  clock.advance(1);
+  assert.equal(await sleeping, '+OK');
+  channel.hangup();
 });
 
 test('routes: the first whose patterns all match', () => {

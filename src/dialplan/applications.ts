@@ -1,82 +1,120 @@
-import type { Core } from '../core.ts';
+// The built-in dialplan applications. To add one, add an entry to BUILTIN_APPLICATIONS: its name,
+// the check of its data at config load, and its run. Routes, ESL `sendmsg execute` and
+// `uuid_broadcast` find it from there.
+import type { Clock } from '../lib/clock.ts';
+import { fail, ok } from '../lib/errors.ts';
+import { Logger } from '../lib/logger.ts';
 import type { Channel } from '../channel/channel.ts';
 import { isHangupCause } from '../channel/hangup-cause.ts';
-import { uuidAudioStream } from '../audio-stream/command.ts';
-import { Logger } from '../lib/logger.ts';
-import { socketApplication } from '../esl/outbound.ts';
+import type { ChannelLookup } from '../channel/registry.ts';
+import { audioStreamCommand } from '../audio-stream/command.ts';
+import type { AudioStreamEngine } from '../audio-stream/engine.ts';
+import type { Application } from './application.ts';
 
 const log = new Logger('dialplan');
 
-/** FreeSWITCH-style ${name} expansion from channel variables (unknown names expand to ''). */
-export function expandVariables(channel: Channel, text: string): string {
-  return text.replace(/\$\{([^}]+)\}/g, (_m, name: string) => channel.getVariable(name.trim()) ?? '');
+/** What the built-in applications use. */
+export interface BuiltinContext {
+  /** Time source of `sleep`. */
+  clock: Clock;
+  /** The mod_audio_stream engine (`audio_stream`). */
+  streams: AudioStreamEngine;
+  channels: ChannelLookup;
 }
 
 /** Longest sleep, in ms (setTimeout's limit). */
 const MAX_SLEEP_MS = 2 ** 31 - 1;
 
-/** Applications a route or an ESL `sendmsg execute` can run. */
-export const APPLICATIONS = ['set', 'answer', 'pre_answer', 'playback', 'audio_stream', 'park', 'hangup', 'sleep', 'socket'] as const;
+const set: Application<BuiltinContext> = {
+  name: 'set',
+  needsData: true,
+  check: (data) => (/^[^=\s]+=/.test(data) ? ok(undefined) : fail('INVALID_ARGUMENT', 'set needs NAME=VALUE')),
+  run(channel, data) {
+    const eq = data.indexOf('=');
+    if (eq <= 0) return fail('INVALID_ARGUMENT', 'set needs NAME=VALUE');
+    channel.setVariable(data.slice(0, eq).trim(), data.slice(eq + 1));
+    return ok('+OK');
+  },
+};
 
-/** Runs one application on a channel, firing CHANNEL_EXECUTE and CHANNEL_EXECUTE_COMPLETE; resolves with its response text. */
-export async function executeApplication(core: Core, channel: Channel, app: string, rawData: string): Promise<string> {
-  if (channel.isHungUp) return '-ERR channel hung up';
-  const data = expandVariables(channel, rawData);
-  // An ESL sendmsg's Event-UUID becomes the Application-UUID (modesl and esl-lite wait for it).
-  const headers = { Application: app, 'Application-Data': data, 'Application-UUID': channel.getVariable('app_uuid') ?? crypto.randomUUID() };
-  channel.fire('CHANNEL_EXECUTE', undefined, undefined, headers);
-  let response: string;
-  try {
-    response = await run(core, channel, app, data);
-  } catch (err) {
-    response = `-ERR ${(err as Error).message}`;
-  }
-  if (!channel.isHungUp) channel.fire('CHANNEL_EXECUTE_COMPLETE', undefined, undefined, { ...headers, 'Application-Response': response });
-  return response;
+const answer: Application<BuiltinContext> = {
+  name: 'answer',
+  run: (channel) => (channel.answer() ? ok('+OK') : fail('CHANNEL_NO_MEDIA', 'cannot answer')),
+};
+
+const preAnswer: Application<BuiltinContext> = {
+  name: 'pre_answer',
+  run: (channel) => (channel.preAnswer() ? ok('+OK') : fail('CHANNEL_NO_MEDIA', 'cannot pre-answer')),
+};
+
+/** `playback <file>`: waits until played, broken off or refused (FreeSWITCH's responses). */
+const playback: Application<BuiltinContext> = {
+  name: 'playback',
+  needsData: true,
+  async run(channel, data) {
+    if (!channel.preAnswer()) return fail('CHANNEL_NO_MEDIA', 'no media');
+    const status = await channel.playback.enqueue(data);
+    return ok(status === 'done' ? 'FILE PLAYED' : status === 'break' ? 'PLAYBACK BREAK' : 'FILE NOT FOUND');
+  },
+};
+
+/** `audio_stream <uuid_audio_stream arguments after the uuid>`. */
+const audioStream: Application<BuiltinContext> = {
+  name: 'audio_stream',
+  needsData: true,
+  run(channel, data, ctx) {
+    const result = audioStreamCommand(ctx, `${channel.uuid} ${data}`);
+    if (!result.ok) {
+      log.error(`${channel.uuid}: audio_stream ${data}: ${result.error.message}`);
+      return result;
+    }
+    return ok('+OK Success');
+  },
+};
+
+/** `park`: the channel stays up, waiting for an API or ESL command, until it hangs up. */
+const park: Application<BuiltinContext> = {
+  name: 'park',
+  async run(channel) {
+    channel.park();
+    await channel.ended;
+    return ok('+OK');
+  },
+};
+
+const hangup: Application<BuiltinContext> = {
+  name: 'hangup',
+  run(channel, data) {
+    const cause = data.trim() || 'NORMAL_CLEARING';
+    channel.hangup(isHangupCause(cause) ? cause : 'NORMAL_CLEARING');
+    return ok('+OK');
+  },
+};
+
+/** `sleep <ms>`: a hangup ends it at once, and no timer outlives the call. */
+const sleep: Application<BuiltinContext> = {
+  name: 'sleep',
+  needsData: true,
+  check: (data) => (/^\d+$/.test(data) ? ok(undefined) : fail('INVALID_ARGUMENT', 'sleep needs a number of milliseconds')),
+  async run(channel, data, ctx) {
+    const ms = Number(data);
+    if (!Number.isInteger(ms) || ms < 0 || ms > MAX_SLEEP_MS) return fail('INVALID_ARGUMENT', `sleep needs milliseconds (0 to ${MAX_SLEEP_MS})`);
+    await sleepUnlessHungUp(channel, ms, ctx.clock);
+    return ok('+OK');
+  },
+};
+
+function sleepUnlessHungUp(channel: Channel, ms: number, clock: Clock): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = clock.setTimeout(resolve, ms);
+    void channel.ended.then(() => {
+      clock.clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
-async function run(core: Core, channel: Channel, app: string, data: string): Promise<string> {
-  switch (app) {
-    case 'set': {
-      const eq = data.indexOf('=');
-      if (eq <= 0) return '-ERR set needs NAME=VALUE';
-      channel.setVariable(data.slice(0, eq).trim(), data.slice(eq + 1));
-      return '+OK';
-    }
-    case 'answer':
-      return channel.answer() ? '+OK' : '-ERR cannot answer';
-    case 'pre_answer':
-      return channel.preAnswer() ? '+OK' : '-ERR cannot pre-answer';
-    case 'playback': {
-      if (!channel.preAnswer()) return '-ERR no media';
-      const status = await channel.playback.enqueue(data);
-      return status === 'done' ? 'FILE PLAYED' : status === 'break' ? 'PLAYBACK BREAK' : 'FILE NOT FOUND';
-    }
-    case 'audio_stream': {
-      const reply = uuidAudioStream(core, `${channel.uuid} ${data}`).trim();
-      if (!reply.startsWith('+OK')) log.error(`${channel.uuid}: audio_stream ${data}: ${reply}`);
-      return reply;
-    }
-    case 'park':
-      channel.park();
-      await channel.ended;
-      return '+OK';
-    case 'hangup': {
-      const cause = data.trim() || 'NORMAL_CLEARING';
-      channel.hangup(isHangupCause(cause) ? cause : 'NORMAL_CLEARING');
-      return '+OK';
-    }
-    case 'sleep': {
-      const ms = Number(data);
-      if (!Number.isInteger(ms) || ms < 0 || ms > MAX_SLEEP_MS) return `-ERR sleep needs milliseconds (0 to ${MAX_SLEEP_MS})`;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([new Promise((r) => { timer = setTimeout(r, ms); }), channel.ended]);
-      clearTimeout(timer); // a hangup ends the sleep: no timer may outlive the call
-      return '+OK';
-    }
-    case 'socket':
-      return socketApplication(core, channel, data);
-    default:
-      return `-ERR unknown application ${app}`;
-  }
-}
+/** The applications every service has (the Event Socket layer adds `socket`). */
+export const BUILTIN_APPLICATIONS: ReadonlyArray<Application<BuiltinContext>> = [
+  set, answer, preAnswer, playback, audioStream, park, hangup, sleep,
+];

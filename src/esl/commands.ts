@@ -2,11 +2,10 @@
 // parse_command (FreeSWITCH 1.10): commands are recognised by case-insensitive prefix, a command
 // nothing recognises (or that answers nothing) gets `-ERR command not found`.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { Core } from '../core.ts';
+import type { EslContext } from './context.ts';
 import type { Channel } from '../channel/channel.ts';
 import { FsEvent } from '../events/event.ts';
 import { serializePlain, type EventFormat } from '../events/serialize.ts';
-import { executeApi } from '../api/commands.ts';
 import { switchTrue } from '../lib/switch-true.ts';
 import { Logger } from '../lib/logger.ts';
 import { nameEvent } from './event-names.ts';
@@ -22,7 +21,7 @@ const log = new Logger('esl');
 
 /** What a command may read and change on its connection. */
 export interface CommandContext {
-  readonly core: Core;
+  readonly esl: EslContext;
   readonly password: string | undefined;
   readonly subscription: EventSubscription;
   authed: boolean;
@@ -163,7 +162,7 @@ function filter(ctx: CommandContext, cmd: string): string {
  */
 function connect(ctx: CommandContext, channel: Channel): undefined {
   ctx.connected = true;
-  const event = ctx.core.bus.create('CHANNEL_DATA');
+  const event = ctx.esl.bus.create('CHANNEL_DATA');
   const profile = new FsEvent('CHANNEL_DATA');
   channel.addEventData(profile);
   for (const [name, value] of profile.headers) {
@@ -187,7 +186,7 @@ function myevents(ctx: CommandContext, cmd: string): string {
   if (ctx.subscription.myEventsUuid !== undefined) return '-ERR aready enabled.';
   if (!ctx.session) {
     const [uuid, fmt] = splitFirst(cmd.slice(9));
-    const channel = ctx.core.registry.get(uuid);
+    const channel = ctx.esl.channels.get(uuid);
     if (!channel) return '-ERR invalid uuid';
     ctx.session = channel;
     ctx.async = true;
@@ -216,12 +215,12 @@ function divertEvents(ctx: CommandContext, cmd: string): string {
 async function sendmsg(ctx: CommandContext, msg: EslMessage, cmd: string): Promise<string> {
   let uuid = cmd.slice(7).trim() || headerValue(msg, 'session-id')?.trim() || '';
   if (uuid && ctx.session && uuid === ctx.session.uuid) uuid = '';
-  const channel = !uuid ? ctx.session : ctx.core.registry.get(uuid);
+  const channel = !uuid ? ctx.session : ctx.esl.channels.get(uuid);
   if (!channel) return `-ERR invalid session id [${uuid}]`;
   const command = parseCallCommand(msg);
   if (typeof command === 'string') return command;
   const wait = channel === ctx.session && !uuid && !ctx.async && !switchTrue(headerValue(msg, 'async'));
-  const done = runCallCommand(ctx.core, channel, command).catch((err: Error) => {
+  const done = runCallCommand(ctx.esl.applications, channel, command).catch((err: Error) => {
     log.error(`sendmsg ${channel.uuid}: ${err.message}`);
     return '-ERR';
   });
@@ -233,7 +232,7 @@ async function sendmsg(ctx: CommandContext, msg: EslMessage, cmd: string): Promi
 function sendevent(ctx: CommandContext, msg: EslMessage, cmd: string): string {
   const name = nameEvent(cmd.slice(9).trim()) ?? 'CLONE';
   const subclass = name === 'CUSTOM' ? headerValue(msg, 'event-subclass') : undefined;
-  const event = ctx.core.bus.create(name, subclass);
+  const event = ctx.esl.bus.create(name, subclass);
   const eventUuid = randomUUID();
   event.add('Command', cmd);
   for (const [k, v] of msg.headers) {
@@ -242,14 +241,14 @@ function sendevent(ctx: CommandContext, msg: EslMessage, cmd: string): string {
   }
   event.add('Event-UUID', eventUuid);
   if (msg.body) event.body = msg.body.toString('utf8');
-  ctx.core.bus.fire(event);
+  ctx.esl.bus.fire(event);
   return `+OK ${eventUuid}`;
 }
 
 /** `api <command> [args]`: the api/response (Content-Length in bytes; `-ERR no reply\n` when empty). */
 async function api(ctx: CommandContext, cmd: string): Promise<undefined> {
   const [name, args] = splitFirst(cmd.slice(4));
-  const reply = await executeApi(ctx.core, name, args ?? '');
+  const reply = await ctx.esl.api.execute(name, args ?? '');
   ctx.writeRaw(apiResponse(reply === '' ? '-ERR no reply\n' : reply));
   return undefined;
 }
@@ -263,15 +262,15 @@ function bgapi(ctx: CommandContext, msg: EslMessage, cmd: string): string {
   const [name, args] = splitFirst(cmd.slice(6));
   const jobUuid = headerValue(msg, 'job-uuid')?.slice(0, 36) || randomUUID();
   const owner = ctx.session?.uuid;
-  const core = ctx.core;
+  const esl = ctx.esl;
   setImmediate(() => {
-    void executeApi(core, name, args ?? '').then((output) => {
-      const event = core.bus.create('BACKGROUND_JOB').add('Job-UUID', jobUuid);
+    void esl.api.execute(name, args ?? '').then((output) => {
+      const event = esl.bus.create('BACKGROUND_JOB').add('Job-UUID', jobUuid);
       if (owner) event.add('Job-Owner-UUID', owner);
       event.add('Job-Command', name);
       if (args !== undefined) event.add('Job-Command-Arg', args);
       event.body = output;
-      core.bus.fire(event);
+      esl.bus.fire(event);
     });
   });
   return `~Reply-Text: +OK Job-UUID: ${jobUuid}\nJob-UUID: ${jobUuid}\n\n`;

@@ -1,7 +1,8 @@
 // The input framing, fed raw bytes (mod_event_socket.c read_packet rules).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { EslFrameParser, EslInputError, headerValue } from './frame.ts';
+import { EslFrameParser, headerValue } from './frame.ts';
+import { isAppError } from '../lib/errors.ts';
 
 test('a command and its headers end at two LFs; header names are looked up in any case', () => {
   const p = new EslFrameParser();
@@ -37,7 +38,7 @@ test('lines without a colon are dropped; a non-numeric Content-Length means no b
 
 test('a Content-Length over the limit is refused at once', () => {
   const p = new EslFrameParser({ maxHeaderBytes: 1024, maxBodyBytes: 100 });
-  assert.throws(() => p.push(Buffer.from('sendevent CUSTOM\nContent-Length: 999999999\n\n')), EslInputError);
+  assert.throws(() => p.push(Buffer.from('sendevent CUSTOM\nContent-Length: 999999999\n\n')), (err: unknown) => isAppError(err, 'ESL_FRAME_TOO_LARGE'));
 });
 
 test('a header block without end is refused past the limit', () => {

@@ -4,6 +4,7 @@
 // colon are dropped, spaces after the colon skipped); a Content-Length header is followed by that
 // many bytes of body. Unlike FreeSWITCH (10 MB per block, any Content-Length), both are bounded.
 import { isUtf8 } from 'node:buffer';
+import { AppError } from '../lib/errors.ts';
 
 /** One client message. Header names keep their spelling; look them up with `headerValue`. */
 export interface EslMessage {
@@ -15,9 +16,9 @@ export interface EslMessage {
   invalidUtf8?: boolean;
 }
 
-/** Input the server refuses to buffer: the connection is closed. */
-export class EslInputError extends Error {
-  override name = 'EslInputError';
+/** Input the server refuses to buffer (an AppError ESL_FRAME_TOO_LARGE): the connection is closed. */
+export function frameTooLarge(message: string): AppError {
+  return new AppError('ESL_FRAME_TOO_LARGE', message);
 }
 
 /** Bounds of one message, in bytes. */
@@ -78,7 +79,7 @@ export class EslFrameParser {
     return this.heldBytes;
   }
 
-  /** Feeds bytes; throws EslInputError when a bound is exceeded (the caller drops the client). */
+  /** Feeds bytes; throws an AppError ESL_FRAME_TOO_LARGE when a bound is exceeded (the caller drops the client). */
   push(chunk: Buffer): EslMessage[] {
     const out: EslMessage[] = [];
     let data = chunk;
@@ -116,7 +117,7 @@ export class EslFrameParser {
     if (end < 0) {
       this.hold(data);
       if (this.heldBytes > this.limits.maxHeaderBytes) {
-        throw new EslInputError(`command and headers longer than ${this.limits.maxHeaderBytes} bytes`);
+        throw frameTooLarge(`command and headers longer than ${this.limits.maxHeaderBytes} bytes`);
       }
       return data.subarray(data.length);
     }
@@ -127,7 +128,7 @@ export class EslFrameParser {
     const length = headerValue(msg, 'content-length');
     const bodyBytes = length === undefined ? 0 : atoi(length);
     if (bodyBytes > this.limits.maxBodyBytes) {
-      throw new EslInputError(`Content-Length ${bodyBytes} larger than ${this.limits.maxBodyBytes} bytes`);
+      throw frameTooLarge(`Content-Length ${bodyBytes} larger than ${this.limits.maxBodyBytes} bytes`);
     }
     if (bodyBytes > 0) this.pending = { msg, bodyBytes };
     else out.push(msg);

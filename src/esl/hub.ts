@@ -1,4 +1,4 @@
-import type { Core } from '../core.ts';
+import type { EventBus } from '../events/bus.ts';
 import type { FsEvent } from '../events/event.ts';
 import { serializeEvent, type EventFormat } from '../events/serialize.ts';
 import { addLogSink, LOG_LEVELS, type LogLevel } from '../lib/logger.ts';
@@ -38,28 +38,17 @@ function timestamp(d: Date): string {
 }
 
 /**
- * One per core: the single bus subscription and log sink of every Event Socket connection (inbound
- * and outbound). The bus subscription exists while a connection exists; the log sink only while a
- * connection logs, so that debug lines are not even built otherwise (Logger.enabled).
+ * One per service: the single bus subscription and log sink of every Event Socket connection
+ * (inbound and outbound). The bus subscription exists while a connection exists; the log sink only
+ * while a connection logs, so that debug lines are not even built otherwise (Logger.enabled).
  */
 export class EslHub {
-  private static readonly hubs = new WeakMap<Core, EslHub>();
   private readonly clients = new Set<HubClient>();
   private unsubscribe: (() => void) | undefined;
   private removeSink: (() => void) | undefined;
   private inLog = false;
 
-  private constructor(private readonly core: Core) {}
-
-  /** The hub of a core. */
-  static of(core: Core): EslHub {
-    let hub = EslHub.hubs.get(core);
-    if (!hub) {
-      hub = new EslHub(core);
-      EslHub.hubs.set(core, hub);
-    }
-    return hub;
-  }
+  constructor(private readonly bus: EventBus) {}
 
   /** Number of connections. */
   get size(): number {
@@ -68,7 +57,7 @@ export class EslHub {
 
   add(client: HubClient): void {
     this.clients.add(client);
-    this.unsubscribe ??= this.core.bus.subscribe((e) => this.onEvent(e));
+    this.unsubscribe ??= this.bus.subscribe((e) => this.onEvent(e));
   }
 
   remove(client: HubClient): void {

@@ -2,7 +2,7 @@
 // a time, writes their replies, delivers subscribed events and log lines, and ends the way
 // mod_event_socket does (disconnect notice, linger, dropped when it does not read its events).
 import type { Socket } from 'node:net';
-import type { Core } from '../core.ts';
+import type { EslContext } from './context.ts';
 import type { Channel } from '../channel/channel.ts';
 import type { FsEvent } from '../events/event.ts';
 import type { EventFormat } from '../events/serialize.ts';
@@ -10,7 +10,7 @@ import { Logger } from '../lib/logger.ts';
 import { DEFAULT_FRAME_LIMITS, EslFrameParser, type EslMessage, type FrameLimits } from './frame.ts';
 import { EventSubscription } from './subscription.ts';
 import { runCommand, type CommandContext } from './commands.ts';
-import { EslHub, eventFrame, type HubClient } from './hub.ts';
+import { eventFrame, type EslHub, type HubClient } from './hub.ts';
 import { AUTH_REQUEST, GOODBYE, LOST_EVENTS, commandReply, disconnectNotice, lingerNotice } from './wire.ts';
 
 const log = new Logger('esl');
@@ -40,7 +40,7 @@ export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
 
 /** Options of a connection. */
 export interface EslListenerOptions {
-  core: Core;
+  esl: EslContext;
   socket: Socket;
   limits?: Partial<ListenerLimits>;
   /** Inbound: the password `auth` must give (the connection starts with `auth/request`). */
@@ -51,7 +51,7 @@ export interface EslListenerOptions {
 
 /** An Event Socket connection. */
 export class EslListener implements CommandContext, HubClient {
-  readonly core: Core;
+  readonly esl: EslContext;
   readonly password: string | undefined;
   readonly subscription = new EventSubscription();
   readonly outbound: boolean;
@@ -92,11 +92,11 @@ export class EslListener implements CommandContext, HubClient {
   private currentLogLevel: number | undefined;
 
   constructor(options: EslListenerOptions) {
-    this.core = options.core;
+    this.esl = options.esl;
     this.socket = options.socket;
     this.limits = { ...DEFAULT_LISTENER_LIMITS, ...options.limits };
     this.parser = new EslFrameParser(this.limits);
-    this.hub = EslHub.of(options.core);
+    this.hub = options.esl.hub;
     this.password = options.password;
     this.outbound = options.outbound !== undefined;
     this.full = options.outbound ? options.outbound.full : true;

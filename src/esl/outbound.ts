@@ -9,7 +9,9 @@
 // user sees when the application disconnects without `resume` (the parked, socket-controlled call
 // is released and hangs up).
 import { connect, type Socket } from 'node:net';
-import type { Core } from '../core.ts';
+import type { EslContext } from './context.ts';
+import type { Application } from '../dialplan/application.ts';
+import { fail, messageOf, ok } from '../lib/errors.ts';
 import type { Channel } from '../channel/channel.ts';
 import { Logger } from '../lib/logger.ts';
 import { separateString } from '../lib/separate-string.ts';
@@ -85,7 +87,7 @@ function openSocket(target: SocketTarget): Promise<Socket> {
  * keywords in `flags` (`async`, `full`). Resolves when the connection has closed, after hanging the
  * call up unless the application asked to `resume`; rejects when the application cannot be reached.
  */
-export async function connectOutbound(core: Core, channel: Channel, target: string, flags: string,
+export async function connectOutbound(esl: EslContext, channel: Channel, target: string, flags: string,
   limits?: Partial<ListenerLimits>): Promise<void> {
   const t = parseSocketTarget(target);
   if (!t.host) throw new Error('Missing Host!');
@@ -100,7 +102,7 @@ export async function connectOutbound(core: Core, channel: Channel, target: stri
     throw new Error(`Socket Error! cannot connect to ${t.host}:${t.port}: ${(err as Error).message}`);
   }
   socket.setKeepAlive(true, 30_000);
-  const listener = new EslListener({ core, socket, limits, outbound: { channel, async: asyncMode, full: words.includes('full') } });
+  const listener = new EslListener({ esl, socket, limits, outbound: { channel, async: asyncMode, full: words.includes('full') } });
   listener.start();
   if (asyncMode) {
     await Promise.race([listener.connectedPromise, channel.ended]);
@@ -115,21 +117,30 @@ export async function connectOutbound(core: Core, channel: Channel, target: stri
   channel.hangup('NORMAL_CLEARING');
 }
 
+/** What the `socket` application needs: the Event Socket its connections are part of. */
+export interface SocketApplicationContext {
+  esl: EslContext;
+}
+
 /**
  * The `socket` dialplan application: `<host:port> [async] [full]`. Resolves with `+OK` once the
- * socket session is over, or `-ERR <why>` when the application could not be reached.
+ * socket session is over, or SOCKET_FAILED when the application could not be reached.
  */
-export async function socketApplication(core: Core, channel: Channel, data: string): Promise<string> {
-  const argv = separateString(data.trim(), 80);
-  if (!argv[0]) {
-    log.error(`${channel.name}: socket: Parse Error!`);
-    return '-ERR Parse Error!';
-  }
-  try {
-    await connectOutbound(core, channel, argv[0], argv.slice(1).join(' '));
-    return '+OK';
-  } catch (err) {
-    log.error(`${channel.name}: socket ${argv[0]}: ${(err as Error).message}`);
-    return `-ERR ${(err as Error).message}`;
-  }
-}
+export const SOCKET_APPLICATION: Application<SocketApplicationContext> = {
+  name: 'socket',
+  needsData: true,
+  async run(channel, data, ctx) {
+    const argv = separateString(data.trim(), 80);
+    if (!argv[0]) {
+      log.error(`${channel.name}: socket: Parse Error!`);
+      return fail('INVALID_ARGUMENT', 'Parse Error!');
+    }
+    try {
+      await connectOutbound(ctx.esl, channel, argv[0], argv.slice(1).join(' '));
+      return ok('+OK');
+    } catch (err) {
+      log.error(`${channel.name}: socket ${argv[0]}: ${messageOf(err)}`);
+      return fail('SOCKET_FAILED', messageOf(err));
+    }
+  },
+};

@@ -1,10 +1,9 @@
 // `sendmsg` call commands (switch_ivr_parse_event): `execute` queues a dialplan application on the
 // channel (execute-app-name, execute-app-arg or a text/plain body, loops, Event-UUID), `hangup`
 // hangs it up with hangup-cause.
-import type { Core } from '../core.ts';
 import type { Channel } from '../channel/channel.ts';
-import { queueApplication } from '../api/execute-queue.ts';
-import { str2cause } from '../api/channel-commands.ts';
+import { str2cause } from '../channel/hangup-cause.ts';
+import type { ApplicationQueue } from '../dialplan/dialplan.ts';
 import { headerValue, type EslMessage } from './frame.ts';
 
 /** A validated call command, ready to run. */
@@ -26,11 +25,12 @@ export function parseCallCommand(msg: EslMessage): CallCommand | string {
   return { kind: 'execute', app, arg, eventUuid: headerValue(msg, 'event-uuid'), loops };
 }
 
-/** Runs a call command on a channel; resolves when it has finished (the application's response). */
-export function runCallCommand(core: Core, channel: Channel, command: CallCommand): Promise<string> {
+/** Runs a call command on a channel; resolves when it has finished (the application's response, `-ERR <message>` when it failed). */
+export async function runCallCommand(applications: ApplicationQueue, channel: Channel, command: CallCommand): Promise<string> {
   if (command.kind === 'hangup') {
     channel.hangup((command.cause && str2cause(command.cause)) || 'NORMAL_CLEARING');
-    return Promise.resolve('+OK');
+    return '+OK';
   }
-  return queueApplication(core, channel, command.app, command.arg, { applicationUuid: command.eventUuid, loops: command.loops });
+  const result = await applications.queue(channel, command.app, command.arg, { applicationUuid: command.eventUuid, loops: command.loops });
+  return result.ok ? result.value : `-ERR ${result.error.message}`;
 }

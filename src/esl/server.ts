@@ -1,8 +1,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Core } from '../core.ts';
+import type { EslContext } from './context.ts';
 import { Logger } from '../lib/logger.ts';
-import { coreStats } from '../api/core-stats.ts';
-import { Acl } from './acl.ts';
+import { Acl } from '../lib/acl.ts';
 import { EslListener, type ListenerLimits } from './listener.ts';
 import { GOODBYE, SHUTTING_DOWN, disconnectNotice, rudeRejection } from './wire.ts';
 
@@ -33,9 +32,8 @@ export class EslServer {
   private readonly listeners = new Set<EslListener>();
   private readonly acl: Acl;
 
-  constructor(private readonly core: Core, private readonly options: EslServerOptions) {
+  constructor(private readonly esl: EslContext, private readonly options: EslServerOptions) {
     this.acl = new Acl(options.acl);
-    coreStats(core);
   }
 
   /** Binds the listener; rejects if the address cannot be used. */
@@ -77,7 +75,7 @@ export class EslServer {
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
       return;
     }
-    const listener = new EslListener({ core: this.core, socket, password: this.options.password, limits: this.options.limits });
+    const listener = new EslListener({ esl: this.esl, socket, password: this.options.password, limits: this.options.limits });
     this.listeners.add(listener);
     void listener.done.then(() => this.listeners.delete(listener));
     listener.start();

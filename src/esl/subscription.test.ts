@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { FsEvent } from '../events/event.ts';
 import { EventSubscription } from './subscription.ts';
 import { nameEvent } from './event-names.ts';
-import { Acl, AclError } from './acl.ts';
+import { Acl } from '../lib/acl.ts';
+import { isAppError } from '../lib/errors.ts';
+
+const AclError = (err: unknown): boolean => isAppError(err, 'ACL_INVALID');
 
 function ev(name: string, headers: Record<string, string> = {}, subclass?: string): FsEvent {
   const e = new FsEvent(name, subclass);

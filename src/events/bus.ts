@@ -1,6 +1,8 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { FsEvent } from './event.ts';
+import { FailureLog } from '../lib/failure-log.ts';
+import { Logger } from '../lib/logger.ts';
 
 /** Receives every fired event; must not throw and must be quick (queue work elsewhere). */
 export type EventListener = (event: FsEvent) => void;
@@ -21,6 +23,8 @@ export class EventBus {
   readonly hostname = hostname();
   private sequence = 0;
   private readonly listeners = new Set<EventListener>();
+  /** Listeners that threw (counted, and logged once per cause); delivery to the others goes on. */
+  readonly failures = new FailureLog(new Logger('events'), 'an event listener');
 
   /** Subscribes; returns the unsubscribe function. */
   subscribe(listener: EventListener): () => void {
@@ -56,8 +60,8 @@ export class EventBus {
     for (const listener of this.listeners) {
       try {
         listener(event);
-      } catch {
-        // A listener's bug must not stop delivery to the others or reach the media path.
+      } catch (err) {
+        this.failures.report(err); // a listener's bug must not stop delivery to the others or reach the media path
       }
     }
   }

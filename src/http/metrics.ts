@@ -1,6 +1,5 @@
-import type { Core } from '../core.ts';
-import { streamMetrics } from '../audio-stream/metrics.ts';
-import { findAudioStream } from '../audio-stream/command.ts';
+import type { ChannelRegistry } from '../channel/registry.ts';
+import type { AudioStreamEngine } from '../audio-stream/engine.ts';
 
 /** Extra gauges and counters other parts register (ESL clients, SIP counters...). */
 export type MetricSource = () => Array<{ name: string; help: string; type: 'gauge' | 'counter'; value: number; labels?: Record<string, string> }>;
@@ -12,7 +11,8 @@ function labelText(labels: Record<string, string> | undefined): string {
 }
 
 /** Prometheus text exposition (format 0.0.4) of the engine's counters, built at scrape time. */
-export function renderMetrics(core: Core, extra: MetricSource[] = []): string {
+export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEngine, extra: MetricSource[] = []): string {
+  const streamMetrics = streams.metrics;
   const lines: string[] = [];
   const family = (name: string, help: string, type: string, samples: Array<[Record<string, string> | undefined, number]>) => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -20,13 +20,13 @@ export function renderMetrics(core: Core, extra: MetricSource[] = []): string {
   };
   let paused = 0;
   let attached = 0;
-  for (const channel of core.registry) {
-    const s = findAudioStream(channel);
+  for (const channel of channels) {
+    const s = streams.find(channel);
     if (!s) continue;
     attached++;
     if (s.isPaused) paused++;
   }
-  family('audio_stream_channels', 'Live channels.', 'gauge', [[undefined, core.registry.size]]);
+  family('audio_stream_channels', 'Live channels.', 'gauge', [[undefined, channels.size]]);
   family('audio_stream_streams', 'Audio streams attached to channels, by state.', 'gauge', [
     [{ state: 'connecting' }, streamMetrics.connecting], [{ state: 'open' }, streamMetrics.open],
     [{ state: 'paused' }, paused], [{ state: 'attached' }, attached]]);

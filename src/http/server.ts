@@ -1,11 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import type { Core } from '../core.ts';
 import type { Channel } from '../channel/channel.ts';
+import type { ChannelRegistry } from '../channel/registry.ts';
+import type { EventBus } from '../events/bus.ts';
 import type { FsEvent } from '../events/event.ts';
-import { findAudioStream } from '../audio-stream/command.ts';
+import type { AudioStreamEngine } from '../audio-stream/engine.ts';
 import { Logger } from '../lib/logger.ts';
+import { AppError, isAppError, type ErrorCode } from '../lib/errors.ts';
 import { renderMetrics, type MetricSource } from './metrics.ts';
 
 /** Largest request body accepted, in bytes. */
@@ -15,6 +17,9 @@ const MAX_SSE_BACKLOG_BYTES = 4 << 20;
 
 /** What the HTTP API needs from the rest of the service. */
 export interface HttpApiOptions {
+  channels: ChannelRegistry;
+  bus: EventBus;
+  streams: AudioStreamEngine;
   listen: { host: string; port: number };
   /** Bearer token; required on every endpoint but /health when set. */
   token: string | undefined;
@@ -30,14 +35,13 @@ export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host) || host === '::ffff:127.0.0.1';
 }
 
-class HttpError extends Error {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
-}
+/** The HTTP status of each error code this API answers with. */
+const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  HTTP_BAD_REQUEST: 400, HTTP_UNAUTHORIZED: 401, HTTP_NOT_FOUND: 404, HTTP_METHOD_NOT_ALLOWED: 405, HTTP_BODY_TOO_LARGE: 413,
+};
 
-function channelSummary(c: Channel): Record<string, unknown> {
-  const stream = findAudioStream(c);
+function channelSummary(c: Channel, streams: AudioStreamEngine): Record<string, unknown> {
+  const stream = streams.find(c);
   return {
     uuid: c.uuid,
     name: c.name,
@@ -60,7 +64,7 @@ export class HttpApi {
   private readonly sseClients = new Set<ServerResponse>();
   private readonly startedAt = Date.now();
 
-  constructor(private readonly core: Core, private readonly options: HttpApiOptions) {
+  constructor(private readonly options: HttpApiOptions) {
     if (!isLoopback(options.listen.host) && !options.token) {
       throw new Error(`http.token is required when http.listen (${options.listen.host}) is not a loopback address`);
     }
@@ -108,17 +112,17 @@ export class HttpApi {
       const path = url.pathname.replace(/\/+$/, '') || '/';
       if (path !== '/health') this.authorize(req);
       const method = req.method ?? 'GET';
-      if (path === '/health' && method === 'GET') return this.json(res, 200, { status: 'ok', uptimeSec: Math.round((Date.now() - this.startedAt) / 1000), channels: this.core.registry.size });
-      if (path === '/metrics' && method === 'GET') return this.send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics(this.core, this.options.metrics));
-      if (path === '/api/channels' && method === 'GET') return this.json(res, 200, { channels: [...this.core.registry].map(channelSummary) });
+      if (path === '/health' && method === 'GET') return this.json(res, 200, { status: 'ok', uptimeSec: Math.round((Date.now() - this.startedAt) / 1000), channels: this.options.channels.size });
+      if (path === '/metrics' && method === 'GET') return this.send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics(this.options.channels, this.options.streams, this.options.metrics));
+      if (path === '/api/channels' && method === 'GET') return this.json(res, 200, { channels: [...this.options.channels].map((c) => channelSummary(c, this.options.streams)) });
       const one = /^\/api\/channels\/([^/]+)$/.exec(path);
       if (one && method === 'GET') return this.channel(res, decodePathPart(one[1]!));
       if (path === '/api/command' && method === 'POST') return await this.command(req, res);
       if (path === '/api/events' && method === 'GET') return this.events(req, res, url);
       const known = ['/health', '/metrics', '/api/channels', '/api/command', '/api/events'].includes(path) || one;
-      throw new HttpError(known ? 405 : 404, known ? `method ${method} not allowed on ${path}` : `no such endpoint ${path}`);
+      throw new AppError(known ? 'HTTP_METHOD_NOT_ALLOWED' : 'HTTP_NOT_FOUND', known ? `method ${method} not allowed on ${path}` : `no such endpoint ${path}`);
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : 500;
+      const status = (isAppError(err) && HTTP_STATUS[err.code]) || 500;
       if (status === 500) this.log.error(`${req.method} ${req.url}: ${(err as Error).stack ?? String(err)}`);
       if (!res.headersSent) this.json(res, status, { error: status === 500 ? 'internal error' : (err as Error).message });
       else res.end();
@@ -131,13 +135,13 @@ export class HttpApi {
     const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '';
     const a = Buffer.from(given);
     const b = Buffer.from(token);
-    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new HttpError(401, 'a valid "Authorization: Bearer <token>" header is required');
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AppError('HTTP_UNAUTHORIZED', 'a valid "Authorization: Bearer <token>" header is required');
   }
 
   private channel(res: ServerResponse, uuid: string): void {
-    const c = this.core.registry.get(uuid);
-    if (!c) throw new HttpError(404, `no such channel ${uuid}`);
-    this.json(res, 200, { ...channelSummary(c), variables: Object.fromEntries(c.variables) });
+    const c = this.options.channels.get(uuid);
+    if (!c) throw new AppError('HTTP_NOT_FOUND', `no such channel ${uuid}`);
+    this.json(res, 200, { ...channelSummary(c, this.options.streams), variables: Object.fromEntries(c.variables) });
   }
 
   private async command(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -148,15 +152,15 @@ export class HttpApi {
       try {
         parsed = JSON.parse(body);
       } catch {
-        throw new HttpError(400, 'the body is not valid JSON');
+        throw new AppError('HTTP_BAD_REQUEST', 'the body is not valid JSON');
       }
       const p = parsed as { command?: unknown; args?: unknown };
-      if (typeof p?.command !== 'string' || !p.command.trim()) throw new HttpError(400, 'expected {"command": "<api command> [args]"}');
-      if (p.args !== undefined && typeof p.args !== 'string') throw new HttpError(400, '"args" must be a string');
+      if (typeof p?.command !== 'string' || !p.command.trim()) throw new AppError('HTTP_BAD_REQUEST', 'expected {"command": "<api command> [args]"}');
+      if (p.args !== undefined && typeof p.args !== 'string') throw new AppError('HTTP_BAD_REQUEST', '"args" must be a string');
       line = p.args ? `${p.command.trim()} ${p.args}` : p.command.trim();
     } else {
       line = body.trim();
-      if (!line) throw new HttpError(400, 'the body must hold an API command, e.g. "status"');
+      if (!line) throw new AppError('HTTP_BAD_REQUEST', 'the body must hold an API command, e.g. "status"');
     }
     const reply = await this.options.execute(line);
     this.json(res, 200, { ok: !/^-(ERR|USAGE)/.test(reply), reply });
@@ -175,7 +179,7 @@ export class HttpApi {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
     res.write(': audio-stream events\n\n');
     this.sseClients.add(res);
-    const unsubscribe = this.core.bus.subscribe((event) => {
+    const unsubscribe = this.options.bus.subscribe((event) => {
       if (!wanted(event)) return;
       if (res.writableLength > MAX_SSE_BACKLOG_BYTES) {
         this.log.warning('dropping an event-stream client that does not read its events');
@@ -207,7 +211,7 @@ function decodePathPart(part: string): string {
   try {
     return decodeURIComponent(part);
   } catch {
-    throw new HttpError(400, `bad percent-encoding in ${JSON.stringify(part)}`);
+    throw new AppError('HTTP_BAD_REQUEST', `bad percent-encoding in ${JSON.stringify(part)}`);
   }
 }
 
@@ -221,7 +225,7 @@ function readBody(req: IncomingMessage): Promise<string> {
         // Stop buffering but keep draining, so the 413 answer can still be sent.
         req.removeAllListeners('data');
         req.resume();
-        reject(new HttpError(413, `the body is larger than ${MAX_BODY_BYTES} bytes`));
+        reject(new AppError('HTTP_BODY_TOO_LARGE', `the body is larger than ${MAX_BODY_BYTES} bytes`));
         return;
       }
       chunks.push(chunk);

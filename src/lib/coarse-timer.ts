@@ -1,34 +1,37 @@
+import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+
 /**
- * One shared 100 ms ticker for per-stream housekeeping (heartbeats), so thousands of streams
- * cost one timer instead of thousands. Callbacks run on every tick; they check their own deadlines.
+ * One coarse ticker (100 ms by default) for per-stream housekeeping such as heartbeats, so
+ * thousands of streams cost one timer instead of thousands. Callbacks run on every tick and check
+ * their own deadlines. The timer runs only while callbacks exist and never keeps the process alive.
  */
 export class CoarseTimer {
   private readonly callbacks = new Set<(nowMs: number) => void>();
-  private timer: NodeJS.Timeout | undefined;
+  private timer: TimerHandle | undefined;
 
-  constructor(private readonly periodMs = 100) {}
+  constructor(private readonly clock: Clock = systemClock, private readonly periodMs = 100) {}
 
-  /** Registers a callback; returns its remover. The timer runs only while callbacks exist and never keeps the process alive. */
+  /** Registers a callback, called with clock.now() on every tick; returns its remover. */
   add(callback: (nowMs: number) => void): () => void {
     this.callbacks.add(callback);
-    if (!this.timer) {
-      this.timer = setInterval(() => this.tick(), this.periodMs);
-      this.timer.unref();
-    }
+    if (!this.timer) this.schedule();
     return () => {
       this.callbacks.delete(callback);
       if (this.callbacks.size === 0 && this.timer) {
-        clearInterval(this.timer);
+        this.clock.clearTimeout(this.timer);
         this.timer = undefined;
       }
     };
   }
 
+  private schedule(): void {
+    this.timer = this.clock.setTimeout(() => this.tick(), this.periodMs);
+  }
+
   private tick(): void {
-    const now = performance.now();
+    this.timer = undefined;
+    const now = this.clock.now();
     for (const cb of this.callbacks) cb(now);
+    if (this.callbacks.size > 0 && !this.timer) this.schedule();
   }
 }
-
-/** The process-wide housekeeping ticker. */
-export const housekeeping = new CoarseTimer();

@@ -2,7 +2,6 @@
 // (packet parse/serialize, playout buffer, RFC 4733) for tests and tools.
 export { RtpSession, type RtpSessionOptions, type RtpSessionStats } from './rtp-session.ts';
 export { PortAllocator } from './port-allocator.ts';
-export { RtpError, RtpErrorCode } from './rtp-error.ts';
 export { buildDtmfPackets, DTMF_DIGITS, DtmfReceiver, dtmfEventCode, type DtmfCallback, type DtmfPacketOptions } from './dtmf.ts';
 export { JitterBuffer, JitterStats, type JitterBufferOptions, type JitterFrame } from './jitter-buffer.ts';
 export { RtpHeader, RtpParser, RTP_HEADER_BYTES, serializeRtpPacket, writeRtpHeader } from './packet.ts';

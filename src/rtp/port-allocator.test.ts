@@ -1,14 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PortAllocator } from './port-allocator.ts';
-import { RtpError, RtpErrorCode } from './rtp-error.ts';
+import { isAppError } from '../lib/errors.ts';
 
 test('hands out even ports round-robin, then fails clearly when exhausted', () => {
   const a = new PortAllocator(16385, 16391); // even ports 16386, 16388, 16390
   assert.equal(a.size, 3);
   assert.deepEqual([a.allocate(), a.allocate(), a.allocate()], [16386, 16388, 16390]);
   assert.equal(a.available, 0);
-  assert.throws(() => a.allocate(), (e: unknown) => e instanceof RtpError && e.code === RtpErrorCode.NO_PORT && /16385\.\.16391/.test(e.message));
+  assert.throws(() => a.allocate(), (e: unknown) => isAppError(e, 'RTP_NO_PORT') && /16385\.\.16391/.test(e.message));
   a.release(16388);
   a.release(16388); // twice: ignored
   a.release(16387); // odd: ignored

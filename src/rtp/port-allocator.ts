@@ -1,8 +1,8 @@
 // Hands out even RTP ports from portMin..portMax (RTP on even ports, RFC 3550 §11), round-robin
 // so that a port just freed is reused last (stray packets of the last call land nowhere).
-import { RtpError, RtpErrorCode } from './rtp-error.ts';
+import { AppError } from '../lib/errors.ts';
 
-/** Even ports of one range; allocate() throws RtpError RTP_ERR_NO_PORT when all are taken. */
+/** Even ports of one range; allocate() throws AppError RTP_NO_PORT when all are taken. */
 export class PortAllocator {
   /** First even port of the range. */
   readonly first: number;
@@ -31,7 +31,7 @@ export class PortAllocator {
   /** Takes the next free even port. */
   allocate(): number {
     if (this.inUse >= this.size) {
-      throw new RtpError(RtpErrorCode.NO_PORT, `no free RTP port in ${this.portMin}..${this.portMax} (${this.size} in use)`);
+      throw new AppError('RTP_NO_PORT', `no free RTP port in ${this.portMin}..${this.portMax} (${this.size} in use)`);
     }
     while (this.used[this.cursor]) this.cursor = (this.cursor + 1) % this.size;
     const i = this.cursor;

@@ -7,7 +7,7 @@ import type { CodecName, NegotiatedMedia } from '../sdp/negotiated-media.ts';
 import { buildDtmfPackets } from './dtmf.ts';
 import { RtpParser } from './packet.ts';
 import { PortAllocator } from './port-allocator.ts';
-import { RtpError, RtpErrorCode } from './rtp-error.ts';
+import { isAppError } from '../lib/errors.ts';
 import { RtpSender } from './rtp-sender.ts';
 import { RtpSession, type RtpSessionOptions } from './rtp-session.ts';
 import { bestCorrelation, dominantFrequency, sine, toneLevelDbfs } from '../../test/helpers/audio.ts';
@@ -310,13 +310,13 @@ test('port allocation: skips a port in use, fails clearly when exhausted, close(
   try {
     const s1 = await openSession({ address: HOST, ports: small, media: m });
     assert.equal(s1.localPort, taken + 2);
-    await assert.rejects(openSession({ address: HOST, ports: small, media: m }), (e: unknown) => e instanceof RtpError && e.code === RtpErrorCode.NO_PORT);
+    await assert.rejects(openSession({ address: HOST, ports: small, media: m }), (e: unknown) => isAppError(e, 'RTP_NO_PORT'));
     s1.close();
     s1.close();
     assert.equal(s1.sendFrame(new Int16Array(160)), false);
     assert.equal(s1.pullFrame(), null);
     await waitFor(() => small.available === 2, 'the port back');
-    await assert.rejects(openSession({ address: '192.0.2.1', ports: small, media: m }), (e: unknown) => e instanceof RtpError && e.code === RtpErrorCode.BIND);
+    await assert.rejects(openSession({ address: '192.0.2.1', ports: small, media: m }), (e: unknown) => isAppError(e, 'RTP_BIND'));
     assert.equal(small.available, 2);
   } finally {
     squatter.close();
@@ -347,7 +347,7 @@ test('opened before the media is known (to answer with our port), then given it;
     await waitFor(() => digits.length === 1, 'a digit');
     assert.deepEqual(digits, ['A']);
     const clash = new RtpSession({ address: HOST, port: fixed });
-    await assert.rejects(clash.open(), (e: unknown) => e instanceof RtpError && e.code === RtpErrorCode.BIND);
+    await assert.rejects(clash.open(), (e: unknown) => isAppError(e, 'RTP_BIND'));
   } finally {
     s.close();
     peer.socket.close();

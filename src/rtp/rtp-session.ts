@@ -6,7 +6,7 @@ import { isIP, isIPv6 } from 'node:net';
 import type { NegotiatedMedia } from '../sdp/negotiated-media.ts';
 import type { DtmfCallback } from './dtmf.ts';
 import type { PortAllocator } from './port-allocator.ts';
-import { RtpError, RtpErrorCode } from './rtp-error.ts';
+import { AppError } from '../lib/errors.ts';
 import { RtpReceiver } from './rtp-receiver.ts';
 import { RtpSender } from './rtp-sender.ts';
 import { SendRing } from './send-ring.ts';
@@ -104,13 +104,13 @@ export class RtpSession {
     if (options.media) this.updateRemote(options.media);
   }
 
-  /** Binds the socket (`port`, or a free even port of `ports`); rejects with RtpError RTP_ERR_NO_PORT or RTP_ERR_BIND. */
+  /** Binds the socket (`port`, or a free even port of `ports`); rejects with AppError RTP_NO_PORT or RTP_BIND. */
   async open(): Promise<void> {
     if (this.socket || this.closed) throw new Error('RtpSession.open() called twice or after close()');
     const { ports, port, address } = this.options;
     if (port !== undefined) {
       const socket = await bindSocket(this.family, port, address).catch((err: Error) => {
-        throw new RtpError(RtpErrorCode.BIND, `cannot bind RTP on ${address}:${port}: ${err.message}`);
+        throw new AppError('RTP_BIND', `cannot bind RTP on ${address}:${port}: ${err.message}`);
       });
       return this.attach(socket, port);
     }
@@ -122,10 +122,10 @@ export class RtpSession {
       } catch (err) {
         ports!.release(p);
         const code = (err as NodeJS.ErrnoException).code;
-        if (code !== 'EADDRINUSE' && code !== 'EACCES') throw new RtpError(RtpErrorCode.BIND, `cannot bind RTP on ${address}:${p}: ${(err as Error).message}`);
+        if (code !== 'EADDRINUSE' && code !== 'EACCES') throw new AppError('RTP_BIND', `cannot bind RTP on ${address}:${p}: ${(err as Error).message}`);
       }
     }
-    throw new RtpError(RtpErrorCode.NO_PORT, `no bindable RTP port after ${attempts} attempts in ${ports!.portMin}..${ports!.portMax}`);
+    throw new AppError('RTP_NO_PORT', `no bindable RTP port after ${attempts} attempts in ${ports!.portMin}..${ports!.portMax}`);
   }
 
   /** The bound local port (even when from an allocator); 0 before open(). */

@@ -1,7 +1,6 @@
 // The sdp module's public API: pure SDP parse/serialize and offer/answer for one audio stream.
 export { parseSdp, SDP_LIMITS } from './parse-sdp.ts';
 export { serializeSdp } from './serialize-sdp.ts';
-export { SdpError, SdpErrorCode } from './sdp-error.ts';
 export type {
   MediaDescription, SdpAttribute, SdpBandwidth, SdpConnection, SdpOrigin, SdpTiming, SessionDescription,
 } from './session-description.ts';

@@ -1,7 +1,8 @@
 // Reading one m= section for offer/answer: rtpmap, ptime, direction, the peer address
 // (RFC 4566 §6, RFC 3264 §5.1, §8.4), static payload types from RFC 3551 Table 4.
 import { isIPv4, isIPv6 } from 'node:net';
-import type { MediaDirection, NegotiatedMedia, NegotiationError } from './negotiated-media.ts';
+import type { MediaDirection, NegotiatedMedia } from './negotiated-media.ts';
+import { fail, ok, type Result } from '../lib/errors.ts';
 import type { MediaDescription, SessionDescription } from './session-description.ts';
 
 /** One payload type's encoding. */
@@ -76,13 +77,13 @@ export function withoutReceiving(d: MediaDirection): MediaDirection {
 }
 
 /** The peer's RTP address: c= of the m= section, else of the session; IP literals only. */
-export function remoteOf(sd: SessionDescription, m: MediaDescription): NegotiatedMedia['remote'] | NegotiationError {
+export function remoteOf(sd: SessionDescription, m: MediaDescription): Result<NegotiatedMedia['remote']> {
   const c = m.connection ?? sd.connection;
-  if (!c) return { error: 'malformed', detail: 'no c= line for the audio stream' };
-  if (c.netType !== 'IN') return { error: 'malformed', detail: `c= network type ${c.netType}` };
+  if (!c) return fail('SDP_MALFORMED', 'no c= line for the audio stream');
+  if (c.netType !== 'IN') return fail('SDP_MALFORMED', `c= network type ${c.netType}`);
   const family = c.addrType === 'IP4' && isIPv4(c.address) ? 4 : c.addrType === 'IP6' && isIPv6(c.address) ? 6 : 0;
-  if (family === 0) return { error: 'malformed', detail: `c= is not an ${c.addrType} address literal: ${c.address}` };
-  return { address: c.address, port: m.port, family };
+  if (family === 0) return fail('SDP_MALFORMED', `c= is not an ${c.addrType} address literal: ${c.address}`);
+  return ok({ address: c.address, port: m.port, family });
 }
 
 /** RFC 2543 hold: c= 0.0.0.0 (or :: for IPv6) means "do not send to me" (RFC 3264 §8.4). */

@@ -1,5 +1,6 @@
 // What offer/answer settled for the one audio stream of a call: what the RTP session needs.
 import type { CodecName } from '../codec/codec.ts';
+import type { AppError } from '../lib/errors.ts';
 
 export type { CodecName };
 
@@ -27,8 +28,5 @@ export interface NegotiatedMedia {
   remote: { address: string; port: number; family: 4 | 6 };
 }
 
-/** Why an offer or an answer could not be used; `detail` is for logs. */
-export interface NegotiationError {
-  error: 'no-common-codec' | 'malformed' | 'no-audio';
-  detail: string;
-}
+/** Why an offer or an answer could not be used (SDP_MALFORMED, SDP_NO_AUDIO or SDP_NO_COMMON_CODEC); the message is for logs. */
+export type NegotiationError = AppError;

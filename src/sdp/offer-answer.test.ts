@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { acceptAnswer, answerOffer, createOffer } from './offer-answer.ts';
-import type { NegotiatedMedia, NegotiationError } from './negotiated-media.ts';
+import type { NegotiatedMedia } from './negotiated-media.ts';
+import type { ErrorCode, Result } from '../lib/errors.ts';
 import { parseSdp } from './parse-sdp.ts';
 import { BARESIP, BARESIP_WIDEBAND_FIRST, LINPHONE, SIPP_PCAP, SIPP_UAC, VIDEO_AND_AUDIO, sdp } from './fixtures.test-data.ts';
 
@@ -9,13 +10,20 @@ const LOCAL = { address: '127.0.0.1', port: 20000, sessionId: '42', sessionVersi
 
 function answered(offer: string, local: Parameters<typeof answerOffer>[1] = LOCAL): { answerSdp: string; media: NegotiatedMedia } {
   const r = answerOffer(offer, local);
-  assert.ok(!('error' in r), `unexpected ${JSON.stringify(r)}`);
-  return r;
+  assert.ok(r.ok, `unexpected ${JSON.stringify(r)}`);
+  return r.value;
 }
 
-function failed(r: unknown): NegotiationError {
-  assert.ok(r && typeof r === 'object' && 'error' in r, `expected an error, got ${JSON.stringify(r)}`);
-  return r as NegotiationError;
+/** The media of a successful negotiation. */
+function accepted(r: Result<NegotiatedMedia>): NegotiatedMedia {
+  assert.ok(r.ok, `unexpected ${JSON.stringify(r)}`);
+  return r.value;
+}
+
+/** The error code of a failed negotiation. */
+function failed(r: Result<unknown>): ErrorCode {
+  assert.ok(!r.ok, `expected an error, got ${JSON.stringify(r)}`);
+  return r.error.code;
 }
 
 /** Lines of an SDP text without the CRLFs. */
@@ -86,7 +94,7 @@ test('a second audio stream is rejected; SRTP-only audio is not usable', () => {
   const two = answered(SIPP_UAC + 'm=audio 6002 RTP/AVP 8\r\n');
   assert.deepEqual(parseSdp(two.answerSdp).media.map((m) => m.port), [20000, 0]);
   const srtp = SIPP_UAC.replace('RTP/AVP', 'RTP/SAVP') + 'a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:AAAA\r\n';
-  assert.equal(failed(answerOffer(srtp, LOCAL)).error, 'no-audio');
+  assert.equal(failed(answerOffer(srtp, LOCAL)), 'SDP_NO_AUDIO');
   const srtpThenPlain = answered(srtp + 'm=audio 6004 RTP/AVP 0\r\n');
   assert.deepEqual(parseSdp(srtpThenPlain.answerSdp).media.map((m) => `${m.port} ${m.protocol}`), ['0 RTP/SAVP', '20000 RTP/AVP']);
   assert.equal(srtpThenPlain.media.remote.port, 6004);
@@ -113,7 +121,7 @@ test('IPv6 offers and answers', () => {
   assert.ok(answerSdp.includes('o=audio-stream 42 1 IN IP6 ::1\r\n') && answerSdp.includes('c=IN IP6 ::1\r\n'));
   const mediaLevel = answered(SIPP_UAC.replace('m=audio 6000 RTP/AVP 0', 'm=audio 6000 RTP/AVP 0\r\nc=IN IP6 ::1'));
   assert.equal(mediaLevel.media.remote.family, 6, 'media-level c= wins');
-  assert.equal(failed(answerOffer(SIPP_UAC.replace('c=IN IP4 127.0.0.1', 'c=IN IP6 127.0.0.1'), LOCAL)).error, 'malformed');
+  assert.equal(failed(answerOffer(SIPP_UAC.replace('c=IN IP4 127.0.0.1', 'c=IN IP6 127.0.0.1'), LOCAL)), 'SDP_MALFORMED');
 });
 
 test('ptime: echoed when 10..60, else 20', () => {
@@ -126,13 +134,13 @@ test('ptime: echoed when 10..60, else 20', () => {
 
 test('no common codec, no audio, malformed', () => {
   const opusOnly = SIPP_UAC.replace('m=audio 6000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000', 'm=audio 6000 RTP/AVP 96 18\r\na=rtpmap:96 opus/48000/2');
-  assert.equal(failed(answerOffer(opusOnly, LOCAL)).error, 'no-common-codec');
-  assert.equal(failed(answerOffer(SIPP_UAC, { ...LOCAL, preferences: ['G722'] })).error, 'no-common-codec');
-  assert.equal(failed(answerOffer(SIPP_UAC.replace('m=audio 6000 RTP/AVP 0', 'm=video 6000 RTP/AVP 96'), LOCAL)).error, 'no-audio');
-  assert.equal(failed(answerOffer(SIPP_UAC.replace('m=audio 6000', 'm=audio 0'), LOCAL)).error, 'no-audio');
-  assert.equal(failed(answerOffer('garbage', LOCAL)).error, 'malformed');
-  assert.equal(failed(answerOffer(SIPP_UAC.replace('c=IN IP4 127.0.0.1\r\n', ''), LOCAL)).error, 'malformed');
-  assert.equal(failed(answerOffer(SIPP_UAC.replace('c=IN IP4 127.0.0.1', 'c=IN IP4 pbx.example.com'), LOCAL)).error, 'malformed');
+  assert.equal(failed(answerOffer(opusOnly, LOCAL)), 'SDP_NO_COMMON_CODEC');
+  assert.equal(failed(answerOffer(SIPP_UAC, { ...LOCAL, preferences: ['G722'] })), 'SDP_NO_COMMON_CODEC');
+  assert.equal(failed(answerOffer(SIPP_UAC.replace('m=audio 6000 RTP/AVP 0', 'm=video 6000 RTP/AVP 96'), LOCAL)), 'SDP_NO_AUDIO');
+  assert.equal(failed(answerOffer(SIPP_UAC.replace('m=audio 6000', 'm=audio 0'), LOCAL)), 'SDP_NO_AUDIO');
+  assert.equal(failed(answerOffer('garbage', LOCAL)), 'SDP_MALFORMED');
+  assert.equal(failed(answerOffer(SIPP_UAC.replace('c=IN IP4 127.0.0.1\r\n', ''), LOCAL)), 'SDP_MALFORMED');
+  assert.equal(failed(answerOffer(SIPP_UAC.replace('c=IN IP4 127.0.0.1', 'c=IN IP4 pbx.example.com'), LOCAL)), 'SDP_MALFORMED');
   assert.throws(() => answerOffer(SIPP_UAC, { ...LOCAL, port: 0 }), RangeError);
   assert.throws(() => answerOffer(SIPP_UAC, { ...LOCAL, address: 'localhost' }), RangeError);
 });
@@ -180,19 +188,19 @@ test('acceptAnswer reads the peer\'s choice', () => {
   const offer = createOffer({ address: '127.0.0.1', port: 30000 });
   const answer = sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4 127.0.0.1', 't=0 0',
     'm=audio 40000 RTP/AVP 9 101', 'a=rtpmap:101 telephone-event/8000', 'a=ptime:40', 'a=recvonly');
-  assert.deepEqual(acceptAnswer(offer, answer), {
+  assert.deepEqual(accepted(acceptAnswer(offer, answer)), {
     codec: { name: 'G722', payloadType: 9, clockRateHz: 8000, sampleRateHz: 16000, channels: 1 },
     telephoneEvent: { payloadType: 101, clockRateHz: 8000 },
     ptimeMs: 40, direction: 'sendonly', remote: { address: '127.0.0.1', port: 40000, family: 4 },
   });
   // The answer reuses our dynamic type without rtpmap: our offer's mapping applies.
-  const l16 = acceptAnswer(offer, answer.replace('RTP/AVP 9 101', 'RTP/AVP 97').replace('a=recvonly', 'a=sendrecv')) as NegotiatedMedia;
+  const l16 = accepted(acceptAnswer(offer, answer.replace('RTP/AVP 9 101', 'RTP/AVP 97').replace('a=recvonly', 'a=sendrecv')));
   assert.deepEqual([l16.codec.name, l16.codec.sampleRateHz, l16.ptimeMs, l16.direction, l16.telephoneEvent], ['L16', 16000, 40, 'sendrecv', undefined]);
   const held = createOffer({ address: '127.0.0.1', port: 30000, direction: 'sendonly' });
-  assert.equal((acceptAnswer(held, answer.replace('a=recvonly', 'a=sendrecv')) as NegotiatedMedia).direction, 'sendonly');
-  assert.equal(failed(acceptAnswer(offer, answer.replace('m=audio 40000', 'm=audio 0'))).error, 'no-audio');
-  assert.equal(failed(acceptAnswer(offer, answer.replace('RTP/AVP 9 101', 'RTP/AVP 18'))).error, 'no-common-codec');
-  assert.equal(failed(acceptAnswer(offer, answer.replace('RTP/AVP 9 101', 'RTP/AVP 110\r\na=rtpmap:110 PCMU/8000'))).error, 'no-common-codec', 'a type we did not offer');
-  assert.equal(failed(acceptAnswer(offer, 'v=0\r\n')).error, 'malformed');
-  assert.equal(failed(acceptAnswer(offer, answer.replace('m=audio', 'm=video'))).error, 'malformed');
+  assert.equal(accepted(acceptAnswer(held, answer.replace('a=recvonly', 'a=sendrecv'))).direction, 'sendonly');
+  assert.equal(failed(acceptAnswer(offer, answer.replace('m=audio 40000', 'm=audio 0'))), 'SDP_NO_AUDIO');
+  assert.equal(failed(acceptAnswer(offer, answer.replace('RTP/AVP 9 101', 'RTP/AVP 18'))), 'SDP_NO_COMMON_CODEC');
+  assert.equal(failed(acceptAnswer(offer, answer.replace('RTP/AVP 9 101', 'RTP/AVP 110\r\na=rtpmap:110 PCMU/8000'))), 'SDP_NO_COMMON_CODEC', 'a type we did not offer');
+  assert.equal(failed(acceptAnswer(offer, 'v=0\r\n')), 'SDP_MALFORMED');
+  assert.equal(failed(acceptAnswer(offer, answer.replace('m=audio', 'm=video'))), 'SDP_MALFORMED');
 });

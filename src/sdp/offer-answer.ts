@@ -3,12 +3,12 @@
 import { randomInt } from 'node:crypto';
 import { isIPv4, isIPv6 } from 'node:net';
 import type { CodecName } from '../codec/codec.ts';
-import type { MediaDirection, NegotiatedMedia, NegotiationError } from './negotiated-media.ts';
+import type { MediaDirection, NegotiatedMedia } from './negotiated-media.ts';
 import { parseSdp } from './parse-sdp.ts';
 import {
   directionOf, intersect, isHoldAddress, isRtpAudio, payloadTypesOf, ptimeOf, remoteOf, reverseDirection, rtpMapOf, withoutReceiving,
 } from './media-section.ts';
-import { SdpError } from './sdp-error.ts';
+import { fail, isAppError, ok, type AppError, type Result } from '../lib/errors.ts';
 import { serializeSdp } from './serialize-sdp.ts';
 import type { MediaDescription, SessionDescription } from './session-description.ts';
 import {
@@ -51,25 +51,26 @@ export interface OfferOptions {
 }
 
 /** Answers an SDP offer: the answer text and the negotiated stream, or why the offer is unusable (488 material). */
-export function answerOffer(offerSdp: string, local: AnswerOptions): { answerSdp: string; media: NegotiatedMedia } | NegotiationError {
+export function answerOffer(offerSdp: string, local: AnswerOptions): Result<{ answerSdp: string; media: NegotiatedMedia }> {
   checkLocal(local);
-  const offer = parseOrError(offerSdp, 'offer');
-  if ('error' in offer) return offer;
+  const parsed = parseOrError(offerSdp, 'offer');
+  if (!parsed.ok) return parsed;
+  const offer = parsed.value;
   const allowed = local.preferences ?? ALL_CODECS;
   let chosen: { media: NegotiatedMedia; description: MediaDescription } | undefined;
-  let problem: NegotiationError | undefined;
+  let problem: { ok: false; error: AppError } | undefined;
   const lines = offer.media.map((m) => {
     if (chosen || !isRtpAudio(m) || m.port === 0) return rejected(m);
     const r = negotiateOffered(offer, m, allowed, local);
-    if ('error' in r) {
+    if (!r.ok) {
       problem ??= r;
       return rejected(m);
     }
-    chosen = r;
-    return r.description;
+    chosen = r.value;
+    return r.value.description;
   });
-  if (!chosen) return problem ?? { error: 'no-audio', detail: 'the offer has no enabled RTP/AVP audio stream' };
-  return { answerSdp: serializeSdp(localSession(local, lines)), media: chosen.media };
+  if (!chosen) return problem ?? fail('SDP_NO_AUDIO', 'the offer has no enabled RTP/AVP audio stream');
+  return ok({ answerSdp: serializeSdp(localSession(local, lines)), media: chosen.media });
 }
 
 /** Makes an offer (for an INVITE without SDP, or a re-INVITE): PCMU, PCMA, G722, L16/8000, L16/16000 and telephone-event. */
@@ -96,44 +97,48 @@ export function createOffer(local: OfferOptions): string {
 }
 
 /** Reads the answer to an offer we sent: the negotiated stream, or why it is unusable. */
-export function acceptAnswer(offerWeSent: string, answerSdp: string): NegotiatedMedia | NegotiationError {
-  const offer = parseOrError(offerWeSent, 'offer');
-  if ('error' in offer) return offer;
-  const answer = parseOrError(answerSdp, 'answer');
-  if ('error' in answer) return answer;
+export function acceptAnswer(offerWeSent: string, answerSdp: string): Result<NegotiatedMedia> {
+  const ours = parseOrError(offerWeSent, 'offer');
+  if (!ours.ok) return ours;
+  const answered = parseOrError(answerSdp, 'answer');
+  if (!answered.ok) return answered;
+  const offer = ours.value;
+  const answer = answered.value;
   const index = offer.media.findIndex((m) => isRtpAudio(m) && m.port !== 0);
-  if (index < 0) return { error: 'malformed', detail: 'our offer has no audio stream' };
+  if (index < 0) return fail('SDP_MALFORMED', 'our offer has no audio stream');
   const om = offer.media[index];
   const am = answer.media[index];
-  if (!am || am.type !== 'audio') return { error: 'malformed', detail: `the answer has no m=audio line at position ${index + 1}` };
-  if (am.port === 0) return { error: 'no-audio', detail: 'the answer rejected the audio stream' };
-  const remote = remoteOf(answer, am);
-  if ('error' in remote) return remote;
+  if (!am || am.type !== 'audio') return fail('SDP_MALFORMED', `the answer has no m=audio line at position ${index + 1}`);
+  if (am.port === 0) return fail('SDP_NO_AUDIO', 'the answer rejected the audio stream');
+  const remoteResult = remoteOf(answer, am);
+  if (!remoteResult.ok) return remoteResult;
+  const remote = remoteResult.value;
   const offered = new Set(payloadTypesOf(om));
   const pts = payloadTypesOf(am).filter((pt) => offered.has(pt));
   const mapOf = (pt: number) => rtpMapOf(am, pt) ?? rtpMapOf(om, pt);
   const codec = pickCodec(pts, mapOf, ALL_CODECS, false);
-  if (!codec) return { error: 'no-common-codec', detail: `no offered codec in the answer's ${am.formats.join(' ')}` };
+  if (!codec) return fail('SDP_NO_COMMON_CODEC', `no offered codec in the answer's ${am.formats.join(' ')}`);
   let theirs = directionOf(answer, am);
   if (isHoldAddress(remote.address)) theirs = withoutReceiving(theirs);
-  return {
+  return ok({
     codec: codecOf(codec.spec, codec.pt),
     ...telephoneEventOf(pts, mapOf, codec.spec.clockRateHz),
     ptimeMs: clampPtime(ptimeOf(answer, am) ?? ptimeOf(offer, om)),
     direction: intersect(reverseDirection(theirs), directionOf(offer, om)),
     remote,
-  };
+  });
 }
 
 function negotiateOffered(
   offer: SessionDescription, m: MediaDescription, allowed: readonly CodecName[], local: AnswerOptions,
-): { media: NegotiatedMedia; description: MediaDescription } | NegotiationError {
-  const remote = remoteOf(offer, m);
-  if ('error' in remote) return remote;
+): Result<{ media: NegotiatedMedia; description: MediaDescription }> {
+  const remoteResult = remoteOf(offer, m);
+  if (!remoteResult.ok) return remoteResult;
+  const remote = remoteResult.value;
   const pts = payloadTypesOf(m);
   const mapOf = (pt: number) => rtpMapOf(m, pt);
   const codec = pickCodec(pts, mapOf, allowed, local.negotiation === 'greedy');
-  if (!codec) return { error: 'no-common-codec', detail: `none of ${allowed.join(', ')} in the offered ${m.formats.join(' ')}` };
+  if (!codec) return fail('SDP_NO_COMMON_CODEC', `none of ${allowed.join(', ')} in the offered ${m.formats.join(' ')}`);
   let theirs = directionOf(offer, m);
   if (isHoldAddress(remote.address)) theirs = withoutReceiving(theirs);
   const media: NegotiatedMedia = {
@@ -143,7 +148,7 @@ function negotiateOffered(
     direction: reverseDirection(theirs),
     remote,
   };
-  return { media, description: answerMedia(m, media, local.port, codec.spec) };
+  return ok({ media, description: answerMedia(m, media, local.port, codec.spec) });
 }
 
 /** The accepted m= section of our answer: the chosen codec, telephone-event, ptime and direction. */
@@ -208,11 +213,11 @@ function clampPtime(ms: number | undefined): number {
   return ms !== undefined && Number.isInteger(ms) && ms >= 10 && ms <= 60 ? ms : DEFAULT_PTIME_MS;
 }
 
-function parseOrError(text: string, what: string): SessionDescription | NegotiationError {
+function parseOrError(text: string, what: string): Result<SessionDescription> {
   try {
-    return parseSdp(text);
+    return ok(parseSdp(text));
   } catch (err) {
-    if (err instanceof SdpError) return { error: 'malformed', detail: `${what}: ${err.message}` };
+    if (isAppError(err)) return fail('SDP_MALFORMED', `${what}: ${err.message}`);
     throw err;
   }
 }

@@ -2,11 +2,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseSdp, SDP_LIMITS } from './parse-sdp.ts';
 import { serializeSdp } from './serialize-sdp.ts';
-import { SdpError, SdpErrorCode } from './sdp-error.ts';
+import { isAppError, type ErrorCode } from '../lib/errors.ts';
 import { BARESIP, LINPHONE, SIPP_UAC, VIDEO_AND_AUDIO, sdp } from './fixtures.test-data.ts';
 
-function throwsCode(text: string, code: string): void {
-  assert.throws(() => parseSdp(text), (err: unknown) => err instanceof SdpError && err.code === code, text.slice(0, 60));
+function throwsCode(text: string, code: ErrorCode): void {
+  assert.throws(() => parseSdp(text), (err: unknown) => isAppError(err, code), text.slice(0, 60));
 }
 
 test('parses a SIPp offer', () => {
@@ -60,30 +60,30 @@ test('serialize(parse(x)) is stable and parses back to the same structure', () =
   assert.equal(serializeSdp(parseSdp(SIPP_UAC)), SIPP_UAC);
 });
 
-test('malformed descriptions throw SdpError with a stable code', () => {
-  throwsCode('', SdpErrorCode.MISSING);
-  throwsCode('hello world', SdpErrorCode.SYNTAX);
-  throwsCode(sdp('o=- 1 1 IN IP4 127.0.0.1', 'v=0', 's=-'), SdpErrorCode.SYNTAX);
-  throwsCode(sdp('v=1', 'o=- 1 1 IN IP4 127.0.0.1', 's=-'), SdpErrorCode.VALUE);
-  throwsCode(sdp('v=0', 's=-'), SdpErrorCode.MISSING);
-  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4', 's=-'), SdpErrorCode.VALUE);
-  throwsCode(sdp('v=0', 'o=- x 1 IN IP4 127.0.0.1', 's=-'), SdpErrorCode.VALUE);
-  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'm=audio 70000 RTP/AVP 0'), SdpErrorCode.VALUE);
-  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'm=audio 5000 RTP/AVP'), SdpErrorCode.VALUE);
-  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'm=audio 5000 RTP/AVP 0', 's=again'), SdpErrorCode.SYNTAX);
-  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4'), SdpErrorCode.VALUE);
-  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'b=AS'), SdpErrorCode.VALUE);
-  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 'o=- 1 1 IN IP4 127.0.0.1', 's=-'), SdpErrorCode.SYNTAX);
-  throwsCode(sdp('v=0', 'm=audio 5000 RTP/AVP 0'), SdpErrorCode.MISSING);
-  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'Xa=b'), SdpErrorCode.SYNTAX);
+test('malformed descriptions throw AppError with a stable code', () => {
+  throwsCode('', 'SDP_MISSING');
+  throwsCode('hello world', 'SDP_SYNTAX');
+  throwsCode(sdp('o=- 1 1 IN IP4 127.0.0.1', 'v=0', 's=-'), 'SDP_SYNTAX');
+  throwsCode(sdp('v=1', 'o=- 1 1 IN IP4 127.0.0.1', 's=-'), 'SDP_VALUE');
+  throwsCode(sdp('v=0', 's=-'), 'SDP_MISSING');
+  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4', 's=-'), 'SDP_VALUE');
+  throwsCode(sdp('v=0', 'o=- x 1 IN IP4 127.0.0.1', 's=-'), 'SDP_VALUE');
+  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'm=audio 70000 RTP/AVP 0'), 'SDP_VALUE');
+  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'm=audio 5000 RTP/AVP'), 'SDP_VALUE');
+  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'm=audio 5000 RTP/AVP 0', 's=again'), 'SDP_SYNTAX');
+  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'c=IN IP4'), 'SDP_VALUE');
+  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'b=AS'), 'SDP_VALUE');
+  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 'o=- 1 1 IN IP4 127.0.0.1', 's=-'), 'SDP_SYNTAX');
+  throwsCode(sdp('v=0', 'm=audio 5000 RTP/AVP 0'), 'SDP_MISSING');
+  throwsCode(sdp('v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-', 'Xa=b'), 'SDP_SYNTAX');
 });
 
 test('size bounds: long text, long lines, too many lines, m= sections, formats', () => {
   const head = ['v=0', 'o=- 1 1 IN IP4 127.0.0.1', 's=-'];
-  throwsCode('v=0\r\n' + 'a=x\r\n'.repeat(SDP_LIMITS.maxChars / 5), SdpErrorCode.TOO_LARGE);
-  throwsCode(sdp(...head, 'a=' + 'x'.repeat(SDP_LIMITS.maxLineChars)), SdpErrorCode.TOO_LARGE);
-  throwsCode(sdp(...head, ...Array(SDP_LIMITS.maxLines).fill('a=x')), SdpErrorCode.TOO_LARGE);
-  throwsCode(sdp(...head, ...Array(SDP_LIMITS.maxMedia + 1).fill('m=audio 0 RTP/AVP 0')), SdpErrorCode.TOO_LARGE);
+  throwsCode('v=0\r\n' + 'a=x\r\n'.repeat(SDP_LIMITS.maxChars / 5), 'SDP_TOO_LARGE');
+  throwsCode(sdp(...head, 'a=' + 'x'.repeat(SDP_LIMITS.maxLineChars)), 'SDP_TOO_LARGE');
+  throwsCode(sdp(...head, ...Array(SDP_LIMITS.maxLines).fill('a=x')), 'SDP_TOO_LARGE');
+  throwsCode(sdp(...head, ...Array(SDP_LIMITS.maxMedia + 1).fill('m=audio 0 RTP/AVP 0')), 'SDP_TOO_LARGE');
   const fmts = Array.from({ length: SDP_LIMITS.maxFormats + 1 }, (_, i) => String(i % 128)).join(' ');
-  throwsCode(sdp(...head, `m=audio 5000 RTP/AVP ${fmts}`), SdpErrorCode.TOO_LARGE);
+  throwsCode(sdp(...head, `m=audio 5000 RTP/AVP ${fmts}`), 'SDP_TOO_LARGE');
 });

@@ -2,9 +2,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Core } from '../../src/core.ts';
+import { Runtime } from '../../src/service/runtime.ts';
 import { buildConfig } from '../../src/config/load.ts';
-import { SipHost } from '../../src/call/sip-host.ts';
+import { createSipHost } from '../../src/service/service.ts';
+import { serviceApplications } from '../../src/service/runtime.ts';
 import type { FsEvent } from '../../src/events/event.ts';
 
 /** Starts a SipHost on an ephemeral SIP port with these routes and RTP ports; collects every event. */
@@ -15,14 +16,14 @@ export async function startCallHost(opts: { routes: unknown[]; rtpPortMin: numbe
     rtp: { address: '127.0.0.1', portMin: opts.rtpPortMin, portMax: opts.rtpPortMin + 400, timeoutSec: opts.rtpTimeoutSec ?? 60 },
     tempDir,
     routes: opts.routes,
-  });
-  const core = new Core({ tempDir });
+  }, (app, data) => serviceApplications().check(app, data));
+  const runtime = new Runtime({ tempDir });
   const events: FsEvent[] = [];
-  core.bus.subscribe((e) => events.push(e));
-  const host = new SipHost(core, config);
+  runtime.bus.subscribe((e) => events.push(e));
+  const host = createSipHost(runtime, config);
   await host.start();
   return {
-    core, host, events, tempDir,
+    runtime, host, events, tempDir,
     target: `127.0.0.1:${host.ua.address.port}`,
     /** Event names (with subclass for CUSTOM) of one channel, in order. */
     timeline(uuid: string): string[] {

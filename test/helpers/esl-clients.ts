@@ -2,28 +2,28 @@
 // (modesl 1.2.1, esl-lite 3.2.0) against it with promises.
 import esl, { type Connection, type Event as EslEvent } from 'modesl';
 import { FreeSwitchClient } from 'esl-lite';
-import { Core } from '../../src/core.ts';
+import { Runtime } from '../../src/service/runtime.ts';
 import { EslServer, type EslServerOptions } from '../../src/esl/server.ts';
 
-/** A running server and its core. */
+/** A running server and its runtime. */
 export interface EslFixture {
-  core: Core;
+  runtime: Runtime;
   server: EslServer;
   port: number;
   close(): Promise<void>;
 }
 
 /** Starts an EslServer on 127.0.0.1 with an ephemeral port. */
-export async function startEsl(options: Partial<EslServerOptions> & { core?: Core } = {}): Promise<EslFixture> {
-  const core = options.core ?? new Core();
-  const server = new EslServer(core, {
+export async function startEsl(options: Partial<EslServerOptions> & { runtime?: Runtime } = {}): Promise<EslFixture> {
+  const runtime = options.runtime ?? new Runtime();
+  const server = new EslServer(runtime.esl, {
     listen: options.listen ?? { host: '127.0.0.1', port: 0 },
     password: options.password ?? 'ClueCon',
     acl: options.acl ?? ['127.0.0.0/8', '::1/128'],
     limits: options.limits,
   });
   await server.start();
-  return { core, server, port: server.address.port, close: () => server.close() };
+  return { runtime, server, port: server.address.port, close: () => server.close() };
 }
 
 /** A modesl inbound connection, resolved once authenticated (rejects on a refused password). */

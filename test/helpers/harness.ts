@@ -3,13 +3,14 @@
 import { WebSocketServer, type WebSocket, type ServerOptions } from 'ws';
 import type { AddressInfo } from 'node:net';
 import type { IncomingMessage } from 'node:http';
-import { Core } from '../../src/core.ts';
+import { Runtime, type RuntimeOptions } from '../../src/service/runtime.ts';
 import type { Channel, ChannelEndpoint } from '../../src/channel/channel.ts';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidAudioStream } from '../../src/audio-stream/command.ts';
+import { AudioStream, AUDIO_STREAM_BUG } from '../../src/audio-stream/audio-stream.ts';
 import type { TestContext } from 'node:test';
 import type { FsEvent } from '../../src/events/event.ts';
 
@@ -98,26 +99,37 @@ export class TestEndpoint implements ChannelEndpoint {
   hangup(_c: Channel, cause: string): void { this.hungUp = cause; }
 }
 
-/** Creates a core (with its own temp dir if given) and one channel at `rateHz` with `ptimeMs` frames. */
-export function makeChannel(opts: { rateHz?: number; ptimeMs?: number; tempDir?: string; core?: Core } = {}) {
-  const core = opts.core ?? new Core({ tempDir: opts.tempDir });
+/**
+ * Creates a runtime (with its own temp dir and clock if given) and one channel at `rateHz` with
+ * `ptimeMs` frames.
+ */
+export function makeChannel(opts: { rateHz?: number; ptimeMs?: number; runtime?: Runtime } & RuntimeOptions = {}) {
+  const runtime = opts.runtime ?? new Runtime({ tempDir: opts.tempDir, clock: opts.clock });
   const endpoint = new TestEndpoint();
-  const channel = core.createChannel(endpoint, 'test/channel', { name: 'L16', rateHz: opts.rateHz ?? 8000, ptimeMs: opts.ptimeMs ?? 20 },
+  const channel = runtime.channels.create(endpoint, 'test/channel', { name: 'L16', rateHz: opts.rateHz ?? 8000, ptimeMs: opts.ptimeMs ?? 20 },
     { callerIdNumber: '1000', callerIdName: 'Tester', destinationNumber: 'stream' });
-  return { core, channel, endpoint };
+  return { runtime, channel, endpoint };
 }
 
-/** Collects events from a core's bus; `waitFor` resolves with the first (or an earlier) matching one. */
-export function collectEvents(core: Core) {
+/** Collects events from a runtime's bus; `waitFor` resolves with the first (or an earlier) matching one. */
+export function collectEvents(runtime: { bus: Runtime['bus'] }) {
   const events: FsEvent[] = [];
   const waiters: Array<{ match: (e: FsEvent) => boolean; resolve: (e: FsEvent) => void }> = [];
-  const unsubscribe = core.bus.subscribe((e) => {
+  const unsubscribe = runtime.bus.subscribe((e) => {
     events.push(e);
     for (let i = 0; i < waiters.length; i++) {
       if (waiters[i]!.match(e)) { waiters[i]!.resolve(e); waiters.splice(i--, 1); }
     }
   });
   const custom = (subclass: string) => (e: FsEvent) => e.name === 'CUSTOM' && e.subclass === subclass;
+  const waitMatching = (match: (e: FsEvent) => boolean, what: string, timeoutMs: number): Promise<FsEvent> => {
+    const seen = events.find(match);
+    if (seen) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no ${what} event within ${timeoutMs} ms; got ${events.map((e) => e.subclass ?? e.name).join(', ')}`)), timeoutMs);
+      waiters.push({ match, resolve: (e) => { clearTimeout(t); resolve(e); } });
+    });
+  };
   return {
     events,
     unsubscribe,
@@ -127,15 +139,20 @@ export function collectEvents(core: Core) {
     },
     /** Waits for a mod_audio_stream event (short name), failing after `timeoutMs`. */
     waitFor(kind: string, timeoutMs = 5000): Promise<FsEvent> {
-      const match = custom(`mod_audio_stream::${kind}`);
-      const seen = events.find(match);
-      if (seen) return Promise.resolve(seen);
-      return new Promise((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error(`no ${kind} event within ${timeoutMs} ms; got ${events.map((e) => e.subclass ?? e.name).join(', ')}`)), timeoutMs);
-        waiters.push({ match, resolve: (e) => { clearTimeout(t); resolve(e); } });
-      });
+      return waitMatching(custom(`mod_audio_stream::${kind}`), kind, timeoutMs);
+    },
+    /** Waits for the `count`-th event with this Event-Name (an earlier one counts), failing after `timeoutMs`. */
+    waitForEvent(name: string, timeoutMs = 5000, count = 1): Promise<FsEvent> {
+      let seen = 0;
+      return waitMatching((e) => e.name === name && ++seen === count, name, timeoutMs);
     },
   };
+}
+
+/** The stream attached to a channel, if any. */
+export function findAudioStream(channel: Channel): AudioStream | undefined {
+  const bug = channel.findBug(AUDIO_STREAM_BUG);
+  return bug instanceof AudioStream ? bug : undefined;
 }
 
 /** Feeds `frames` frames cut from mono `read` / `write` signals (either may be null) into the channel. */
@@ -178,17 +195,17 @@ export function errorOf(e: FsEvent): { code: number; error: string } {
 
 
 /** A channel with its own temp dir and event collector, STREAM_* variables set; all undone after the test. */
-export function streamChannel(t: TestContext, vars: Record<string, string> = {}, rateHz = 8000) {
+export function streamChannel(t: TestContext, vars: Record<string, string> = {}, rateHz = 8000, clock?: RuntimeOptions['clock']) {
   const tempDir = mkdtempSync(join(tmpdir(), 'audio-stream-test-'));
-  const { core, channel } = makeChannel({ rateHz, ptimeMs: 20, tempDir });
+  const { runtime, channel } = makeChannel({ rateHz, ptimeMs: 20, tempDir, clock });
   for (const [name, value] of Object.entries(vars)) channel.setVariable(name, value);
-  const ev = collectEvents(core);
+  const ev = collectEvents(runtime);
   t.after(() => {
     channel.hangup();
     ev.unsubscribe();
     rmSync(tempDir, { recursive: true, force: true });
   });
-  const start = (url: string, rest = 'mono 8k') => uuidAudioStream(core, `${channel.uuid} start ${url} ${rest}`);
-  const stop = () => uuidAudioStream(core, `${channel.uuid} stop`);
-  return { core, channel, ev, start, stop, tempDir };
+  const start = (url: string, rest = 'mono 8k') => uuidAudioStream(runtime, `${channel.uuid} start ${url} ${rest}`);
+  const stop = () => uuidAudioStream(runtime, `${channel.uuid} stop`);
+  return { runtime, channel, ev, start, stop, tempDir };
 }

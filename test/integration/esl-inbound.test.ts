@@ -18,7 +18,7 @@ after(async () => { await esl.close(); });
 const GOODBYE = 'Content-Type: text/disconnect-notice\nContent-Length: 67\n\nDisconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
 
 function channel() {
-  return makeChannel({ core: esl.core });
+  return makeChannel({ runtime: esl.runtime });
 }
 
 test('modesl: good password, then api', async () => {

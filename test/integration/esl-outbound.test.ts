@@ -7,8 +7,15 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Core } from '../../src/core.ts';
-import { socketApplication, connectOutbound, parseSocketTarget } from '../../src/esl/outbound.ts';
+import { Runtime } from '../../src/service/runtime.ts';
+import { SOCKET_APPLICATION, connectOutbound, parseSocketTarget } from '../../src/esl/outbound.ts';
+import type { Channel } from '../../src/channel/channel.ts';
+
+/** Runs the `socket` application on a channel; resolves with its Application-Response. */
+async function socketApplication(runtime: Runtime, channel: Channel, data: string): Promise<string> {
+  const r = await SOCKET_APPLICATION.run(channel, data, { esl: runtime.esl });
+  return r.ok ? r.value : `-ERR ${r.error.message}`;
+}
 import { makeChannel, startTestServer, feed, binaries, texts, until, type TestServer } from '../helpers/harness.ts';
 import { sine } from '../helpers/audio.ts';
 import { RawEsl, decoded, plainBody, type EslFrame } from '../helpers/esl-raw.ts';
@@ -42,8 +49,8 @@ async function nextEventNamed(app: RawEsl, name: string, subclass?: string): Pro
 }
 
 test('socket async full: connect, myevents, linger, answer and audio_stream by sendmsg, hangup, exit', async () => {
-  const core = new Core({ tempDir });
-  const { channel, endpoint } = makeChannel({ core, rateHz: 8000 });
+  const runtime = new Runtime({ tempDir });
+  const { channel, endpoint } = makeChannel({ runtime, rateHz: 8000 });
   const wsConn = ws.nextConnection();
   const app = await appServer(async (a) => {
     const data = await a.command('connect');
@@ -87,7 +94,7 @@ test('socket async full: connect, myevents, linger, answer and audio_stream by s
     await a.closed;
   });
   try {
-    const result = socketApplication(core, channel, `127.0.0.1:${app.port} async full`);
+    const result = socketApplication(runtime, channel, `127.0.0.1:${app.port} async full`);
     await app.done;
     assert.equal(await result, '+OK');
     assert.equal(endpoint.answered, 1);
@@ -102,24 +109,24 @@ test('socket async full: connect, myevents, linger, answer and audio_stream by s
 });
 
 test('the application closing the socket hangs the call up; after `resume` the call stays', async () => {
-  const core = new Core({ tempDir });
-  const first = makeChannel({ core });
+  const runtime = new Runtime({ tempDir });
+  const first = makeChannel({ runtime });
   const app1 = await appServer(async (a) => {
     await a.command('connect');
     a.close();
   });
-  assert.equal(await socketApplication(core, first.channel, `127.0.0.1:${app1.port} async full`), '+OK');
+  assert.equal(await socketApplication(runtime, first.channel, `127.0.0.1:${app1.port} async full`), '+OK');
   assert.equal(first.endpoint.hungUp, 'NORMAL_CLEARING');
   app1.server.close();
 
-  const second = makeChannel({ core });
+  const second = makeChannel({ runtime });
   const app2 = await appServer(async (a) => {
     await a.command('connect');
     assert.equal(replyText(await a.command('resume')), '+OK');
     a.send('exit\n\n');
     await a.closed;
   });
-  assert.equal(await socketApplication(core, second.channel, `127.0.0.1:${app2.port} async`), '+OK');
+  assert.equal(await socketApplication(runtime, second.channel, `127.0.0.1:${app2.port} async`), '+OK');
   assert.equal(second.channel.isHungUp, false);
   assert.equal(second.channel.getVariable('socket_resume'), 'true');
   assert.equal(second.channel.state, 'CS_PARK');
@@ -128,8 +135,8 @@ test('the application closing the socket hangs the call up; after `resume` the c
 });
 
 test('without full only the call commands work; the first command\'s reply is not sent', async () => {
-  const core = new Core({ tempDir });
-  const { channel } = makeChannel({ core });
+  const runtime = new Runtime({ tempDir });
+  const { channel } = makeChannel({ runtime });
   const app = await appServer(async (a) => {
     a.send('myevents\n\n'); // first command: FreeSWITCH parses it without answering
     await new Promise((r) => setTimeout(r, 100));
@@ -150,17 +157,17 @@ test('without full only the call commands work; the first command\'s reply is no
     await a.closed; // no linger: the connection ends with the call
     assert.ok(a.raw.toString().includes('Content-Disposition: disconnect\n'));
   });
-  assert.equal(await socketApplication(core, channel, `127.0.0.1:${app.port}`), '+OK');
+  assert.equal(await socketApplication(runtime, channel, `127.0.0.1:${app.port}`), '+OK');
   await app.done;
   assert.equal(channel.hangupCause, 'NORMAL_CLEARING');
   app.server.close();
 });
 
 test('sync mode waits for the application before replying; async replies at once', async () => {
-  const core = new Core({ tempDir });
+  const runtime = new Runtime({ tempDir });
   const timings: Record<string, number> = {};
   for (const mode of ['', 'async']) {
-    const { channel } = makeChannel({ core });
+    const { channel } = makeChannel({ runtime });
     const app = await appServer(async (a) => {
       await a.command('connect');
       const t0 = performance.now();
@@ -169,7 +176,7 @@ test('sync mode waits for the application before replying; async replies at once
       assert.equal(replyText(await a.command('sendmsg\ncall-command: hangup')), '+OK');
       await a.closed;
     });
-    await socketApplication(core, channel, `127.0.0.1:${app.port} ${mode} full`);
+    await socketApplication(runtime, channel, `127.0.0.1:${app.port} ${mode} full`);
     await app.done;
     app.server.close();
   }
@@ -178,16 +185,16 @@ test('sync mode waits for the application before replying; async replies at once
 });
 
 test('an unreachable application: -ERR Socket Error, the call is left to the route', async () => {
-  const core = new Core({ tempDir });
-  const { channel } = makeChannel({ core });
+  const runtime = new Runtime({ tempDir });
+  const { channel } = makeChannel({ runtime });
   const probe = createServer();
   await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
   const port = (probe.address() as AddressInfo).port;
   await new Promise((r) => probe.close(r));
-  assert.match(await socketApplication(core, channel, `127.0.0.1:${port} async full`), /^-ERR Socket Error! cannot connect to 127\.0\.0\.1:\d+/);
+  assert.match(await socketApplication(runtime, channel, `127.0.0.1:${port} async full`), /^-ERR Socket Error! cannot connect to 127\.0\.0\.1:\d+/);
   assert.equal(channel.isHungUp, false);
-  assert.equal(await socketApplication(core, channel, ''), '-ERR Parse Error!');
-  await assert.rejects(connectOutbound(core, channel, ':8084', ''), /Missing Host/);
+  assert.equal(await socketApplication(runtime, channel, ''), '-ERR Parse Error!');
+  await assert.rejects(connectOutbound(runtime.esl, channel, ':8084', ''), /Missing Host/);
   channel.hangup();
 });
 
@@ -200,8 +207,8 @@ test('socket targets as socket_function reads them', () => {
 });
 
 test('the call hanging up while the application is connected ends a non-lingering socket', async () => {
-  const core = new Core({ tempDir });
-  const { channel } = makeChannel({ core });
+  const runtime = new Runtime({ tempDir });
+  const { channel } = makeChannel({ runtime });
   const app = await appServer(async (a) => {
     await a.command('connect');
     await a.command('myevents');
@@ -209,7 +216,7 @@ test('the call hanging up while the application is connected ends a non-lingerin
     assert.equal(decoded(await a.nextEvent(), 'Event-Name'), 'CHANNEL_HANGUP');
     await a.closed;
   });
-  assert.equal(await socketApplication(core, channel, `127.0.0.1:${app.port} async full`), '+OK');
+  assert.equal(await socketApplication(runtime, channel, `127.0.0.1:${app.port} async full`), '+OK');
   await app.done;
   assert.equal(channel.hangupCause, 'USER_BUSY');
   await until(() => true, 10);

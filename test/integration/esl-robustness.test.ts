@@ -94,7 +94,7 @@ test('an oversized Content-Length or endless header lines disconnect that client
 
 test('a subscriber that stops reading is dropped with the lost-events notice; calls and other clients go on', async () => {
   const esl = await server({ limits: { maxQueueBytes: 512 * 1024, maxLostEvents: 50 } });
-  const { channel } = makeChannel({ core: esl.core });
+  const { channel } = makeChannel({ runtime: esl.runtime });
   const log = captureLog();
   const slow = await RawEsl.authed(esl.port);
   await slow.command('event plain ALL');

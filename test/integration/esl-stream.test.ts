@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Event as EslEvent } from 'modesl';
-import { Core } from '../../src/core.ts';
+import { Runtime } from '../../src/service/runtime.ts';
 import { makeChannel, startTestServer, feed, binaries, texts, type TestServer } from '../helpers/harness.ts';
 import { sine } from '../helpers/audio.ts';
 import { RawEsl, decoded, plainBody } from '../helpers/esl-raw.ts';
@@ -20,7 +20,7 @@ const tempDir = mkdtempSync(join(tmpdir(), 'as-esl-stream-'));
 let esl: EslFixture;
 let ws: TestServer;
 before(async () => {
-  esl = await startEsl({ core: new Core({ tempDir }) });
+  esl = await startEsl({ runtime: new Runtime({ tempDir }) });
   ws = await startTestServer();
 });
 after(async () => {
@@ -32,7 +32,7 @@ after(async () => {
 const SUBCLASSES = ['connect', 'disconnect', 'json', 'error'].map((s) => `mod_audio_stream::${s}`);
 
 test('start, pause, resume, send_text and stop over ESL; CUSTOM events with channel headers and bodies', async () => {
-  const { channel } = makeChannel({ core: esl.core, rateHz: 8000 });
+  const { channel } = makeChannel({ runtime: esl.runtime, rateHz: 8000 });
   channel.answer();
   const conn = await modeslConnect(esl.port);
   await new Promise((r) => conn.events('plain', `CUSTOM ${SUBCLASSES.join(' ')}`, r));
@@ -91,7 +91,7 @@ test('start, pause, resume, send_text and stop over ESL; CUSTOM events with chan
 });
 
 test('an error from the stream (refused connection) arrives as mod_audio_stream::error', async () => {
-  const { channel } = makeChannel({ core: esl.core });
+  const { channel } = makeChannel({ runtime: esl.runtime });
   const raw = await RawEsl.authed(esl.port);
   await raw.command('event json CUSTOM mod_audio_stream::error');
   const reply = await raw.command(`api uuid_audio_stream ${channel.uuid} start ws://127.0.0.1:1 mono 8k`);

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
-import { findAudioStream } from '../../src/audio-stream/command.ts';
 import { DEFAULT_WS_LIMITS } from '../../src/audio-stream/ws-connection.ts';
-import { startTestServer, feed, binaries, until, sleep, errorOf, streamChannel, type ServerConnection } from '../helpers/harness.ts';
+import { findAudioStream, startTestServer, feed, binaries, until, sleep, errorOf, streamChannel, type ServerConnection } from '../helpers/harness.ts';
 import {
   startRawServer, closedPort, readRequestHead, switchingProtocols, acceptUpgrade, encodeFrame, type RawServer,
 } from '../helpers/raw-server.ts';

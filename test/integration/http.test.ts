@@ -3,13 +3,12 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { HttpApi } from '../../src/http/server.ts';
-import { executeApiLine } from '../../src/api/commands.ts';
 import { serializeJson } from '../../src/events/serialize.ts';
 import { uuidAudioStream } from '../../src/audio-stream/command.ts';
 import { makeChannel, startTestServer, collectEvents, until } from '../helpers/harness.ts';
 
-const { core, channel } = makeChannel();
-const api = new HttpApi(core, { listen: { host: '127.0.0.1', port: 0 }, token: 't0ken', execute: (l) => executeApiLine(core, l), eventToJson: serializeJson });
+const { runtime, channel } = makeChannel();
+const api = new HttpApi({ channels: runtime.channels, bus: runtime.bus, streams: runtime.streams, listen: { host: '127.0.0.1', port: 0 }, token: 't0ken', execute: (l) => runtime.api.executeLine(l), eventToJson: serializeJson });
 await api.start();
 const base = `http://127.0.0.1:${api.address.port}`;
 after(async () => {
@@ -36,7 +35,7 @@ test('a malformed channel id is a 400, not a 500', async () => {
 });
 
 test('a token is required off loopback', () => {
-  assert.throws(() => new HttpApi(core, { listen: { host: '0.0.0.0', port: 0 }, token: undefined, execute: async () => '', eventToJson: serializeJson }), /http\.token is required/);
+  assert.throws(() => new HttpApi({ channels: runtime.channels, bus: runtime.bus, streams: runtime.streams, listen: { host: '0.0.0.0', port: 0 }, token: undefined, execute: async () => '', eventToJson: serializeJson }), /http\.token is required/);
 });
 
 test('POST /api/command runs API commands with the ESL replies; bodies are bounded', async () => {
@@ -60,7 +59,7 @@ test('metrics in the Prometheus text format', async () => {
 
 test('the live event stream delivers the chosen events as JSON', async () => {
   const ws = await startTestServer();
-  const ev = collectEvents(core);
+  const ev = collectEvents(runtime);
   const lines: string[] = [];
   const req = request(`${base}/api/events?subclass=mod_audio_stream::connect`, { headers: auth });
   const opened = new Promise<void>((resolve) => req.on('response', (res) => {
@@ -72,7 +71,7 @@ test('the live event stream delivers the chosen events as JSON', async () => {
   await opened;
   await until(() => api.eventClients === 1, 2000, 'subscribed');
   channel.setVariable('unrelated', 'x');
-  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${ws.url} mono`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} start ${ws.url} mono`), '+OK Success\n');
   await ev.waitFor('connect');
   await until(() => lines.some((l) => l.startsWith('data: ')), 3000, 'an event');
   const data = lines.filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)) as Record<string, string>);
@@ -82,6 +81,6 @@ test('the live event stream delivers the chosen events as JSON', async () => {
   assert.equal(data[0]!._body, '{"status":"connected"}');
   assert.ok(lines.includes('event: mod_audio_stream::connect'));
   req.destroy();
-  uuidAudioStream(core, `${channel.uuid} stop`);
+  uuidAudioStream(runtime, `${channel.uuid} stop`);
   await ws.close();
 });

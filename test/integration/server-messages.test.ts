@@ -23,13 +23,13 @@ async function connected(vars: Record<string, string> = {}) {
   const srv = await startTestServer();
   servers.push(srv);
   const tempDir = mkdtempSync(join(root, 't-'));
-  const { core, channel } = makeChannel({ tempDir });
+  const { runtime, channel } = makeChannel({ tempDir });
   for (const [k, v] of Object.entries(vars)) channel.setVariable(k, v);
-  const ev = collectEvents(core);
-  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 8k`), '+OK Success\n');
+  const ev = collectEvents(runtime);
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono 8k`), '+OK Success\n');
   const conn = await srv.nextConnection();
   await ev.waitFor('connect');
-  return { srv, conn, core, channel, ev, tempDir };
+  return { srv, conn, runtime, channel, ev, tempDir };
 }
 
 const pcm = Buffer.from(Int16Array.from([1, -2, 300, -400, 32767, -32768]).buffer);
@@ -60,7 +60,7 @@ test('a streamAudio raw message becomes a file and a play event; other text beco
 });
 
 test('every raw rate 8000..64000 maps to its extension; other types keep theirs', async () => {
-  const { conn, core, channel, ev } = await connected();
+  const { conn, runtime, channel, ev } = await connected();
   const types: Array<[Record<string, unknown>, string]> = [
     [{ audioDataType: 'raw', sampleRate: 8000 }, '.r8'], [{ audioDataType: 'raw', sampleRate: 24000 }, '.r24'],
     [{ audioDataType: 'raw', sampleRate: 48000 }, '.r48'], [{ audioDataType: 'raw', sampleRate: 64000 }, '.r64'],
@@ -70,7 +70,7 @@ test('every raw rate 8000..64000 maps to its extension; other types keep theirs'
   await until(() => ev.of('play').length === types.length, 5000, 'play events');
   const files = ev.of('play').map((e) => (JSON.parse(e.body!) as { file: string }).file);
   types.forEach(([, ext], i) => assert.ok(files[i]!.endsWith(`_${i}.tmp${ext}`), files[i]));
-  assert.equal(uuidAudioStream(core, `${channel.uuid} stop`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} stop`), '+OK Success\n');
   await until(() => files.every((f) => !existsSync(f)), 5000, 'files deleted on stop');
   channel.hangup();
 });
@@ -118,13 +118,13 @@ test('STREAM_SUPPRESS_LOG silences only the per-message log line', async () => {
 });
 
 test('a message over the 16 MiB bound is an error (code 4), not an out-of-memory', async () => {
-  const { conn, core, channel, ev } = await connected();
+  const { conn, runtime, channel, ev } = await connected();
   conn.socket.send('x'.repeat(20 * 1024 * 1024));
   const e = await ev.waitFor('error', 10000);
   const body = JSON.parse(e.body!) as { status: string; message: { code: number; error: string } };
   assert.equal(body.status, 'error');
   assert.equal(body.message.code, 4);
-  assert.match(uuidAudioStream(core, `${channel.uuid} stop`), /^-ERR/, 'an error tears the stream down');
+  assert.match(uuidAudioStream(runtime, `${channel.uuid} stop`), /^-ERR/, 'an error tears the stream down');
   channel.hangup();
 });
 
@@ -138,12 +138,12 @@ test('incoming binary messages are ignored', async () => {
 });
 
 test('a new stream after stop never reuses (or loses) the play file names of the old one', async () => {
-  const { srv, conn, core, channel, ev, tempDir } = await connected();
+  const { srv, conn, runtime, channel, ev, tempDir } = await connected();
   conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 8000, audioData: 'AAAA' } }));
   await ev.waitFor('play');
-  assert.equal(uuidAudioStream(core, `${channel.uuid} stop`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} stop`), '+OK Success\n');
   const nextP = srv.nextConnection();
-  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 8k`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono 8k`), '+OK Success\n');
   const next = await nextP;
   await until(() => ev.of('connect').length === 2, 5000, 'second connect');
   next.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 8000, audioData: 'AQID' } }));

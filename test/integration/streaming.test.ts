@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { uuidAudioStream, findAudioStream } from '../../src/audio-stream/command.ts';
-import { makeChannel, collectEvents, startTestServer, feed, binaries, texts, type TestServer } from '../helpers/harness.ts';
+import { uuidAudioStream } from '../../src/audio-stream/command.ts';
+import { findAudioStream, makeChannel, collectEvents, startTestServer, feed, binaries, texts, type TestServer } from '../helpers/harness.ts';
 import { sine, deinterleave, toneLevelDbfs, dominantFrequency, snrDb, pcmFromBuffer } from '../helpers/audio.ts';
 
 const tempDir = mkdtempSync(join(tmpdir(), 'as-streaming-'));
@@ -39,20 +39,20 @@ interface Scenario {
 /** Runs one stream from start to stop and returns what the server got. */
 async function run(s: Scenario) {
   const srv = await server();
-  const { core, channel } = makeChannel({ rateHz: s.codecRateHz, ptimeMs: s.ptimeMs, tempDir });
+  const { runtime, channel } = makeChannel({ rateHz: s.codecRateHz, ptimeMs: s.ptimeMs, tempDir });
   channel.answer();
   if (s.bufferMs) channel.setVariable('STREAM_BUFFER_SIZE', String(s.bufferMs));
   for (const [k, v] of Object.entries(s.vars ?? {})) channel.setVariable(k, v);
-  const ev = collectEvents(core);
+  const ev = collectEvents(runtime);
   const meta = s.metadata ? ` ${s.metadata}` : '';
-  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${srv.url}/audio ${s.mix} ${s.rate}${meta}`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} start ${srv.url}/audio ${s.mix} ${s.rate}${meta}`), '+OK Success\n');
   const connP = srv.nextConnection();
   await ev.waitFor('connect');
   const conn = await connP;
   const frameSamples = (s.codecRateHz * s.ptimeMs) / 1000;
   feed(channel, s.read, s.write, frameSamples);
   const stop = s.stopText ? `stop ${s.stopText}` : 'stop';
-  assert.equal(uuidAudioStream(core, `${channel.uuid} ${stop}`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} ${stop}`), '+OK Success\n');
   const closed = await conn.closed;
   await ev.waitFor('disconnect');
   channel.hangup();
@@ -146,15 +146,15 @@ test('mixed with a silent direction carries the other one, resampled', async () 
 
 test('metadata is the first message even when audio is fed before the connection opens', async () => {
   const srv = await server();
-  const { core, channel } = makeChannel({ tempDir });
-  const ev = collectEvents(core);
+  const { runtime, channel } = makeChannel({ tempDir });
+  const ev = collectEvents(runtime);
   const meta = '{"callId": "abc 123", "lang": "en"}';
-  assert.equal(uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 8k ${meta}`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono 8k ${meta}`), '+OK Success\n');
   feed(channel, sine(440, 8000, 0.2), null, 160); // queued while connecting
   const conn = await srv.nextConnection();
   await ev.waitFor('connect');
   feed(channel, sine(440, 8000, 0.2), null, 160);
-  uuidAudioStream(core, `${channel.uuid} stop`);
+  uuidAudioStream(runtime, `${channel.uuid} stop`);
   await conn.closed;
   assert.deepEqual(conn.messages[0], { kind: 'text', text: meta });
   assert.equal(binaries(conn).length, 20, 'queued audio kept, in order after the metadata');
@@ -163,19 +163,19 @@ test('metadata is the first message even when audio is fed before the connection
 
 test('nothing is sent while paused; audio resumes after resume', async () => {
   const srv = await server();
-  const { core, channel } = makeChannel({ tempDir });
-  const ev = collectEvents(core);
-  uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 8k`);
+  const { runtime, channel } = makeChannel({ tempDir });
+  const ev = collectEvents(runtime);
+  uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono 8k`);
   const conn = await srv.nextConnection();
   await ev.waitFor('connect');
   feed(channel, sine(400, 8000, 0.5), null, 160);
-  assert.equal(uuidAudioStream(core, `${channel.uuid} pause`), '+OK Success\n');
-  assert.equal(uuidAudioStream(core, `${channel.uuid} PAUSE`), '+OK Success\n', 'idempotent, case-insensitive');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} pause`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} PAUSE`), '+OK Success\n', 'idempotent, case-insensitive');
   feed(channel, sine(2000, 8000, 0.5), null, 160);
-  assert.equal(uuidAudioStream(core, `${channel.uuid} send_text while paused`), '+OK Success\n');
-  assert.equal(uuidAudioStream(core, `${channel.uuid} resume`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} send_text while paused`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} resume`), '+OK Success\n');
   feed(channel, sine(400, 8000, 0.5), null, 160);
-  uuidAudioStream(core, `${channel.uuid} stop`);
+  uuidAudioStream(runtime, `${channel.uuid} stop`);
   await conn.closed;
   const pcm = pcmFromBuffer(Buffer.concat(binaries(conn)));
   assert.equal(pcm.length, 8000, 'only the unpaused second');
@@ -198,16 +198,16 @@ test('stop flushes the partial chunk, then sends the whole text, then closes 100
 
 test('send_text takes the rest of the line; an unknown sub-command and a missing text are errors', async () => {
   const srv = await server();
-  const { core, channel } = makeChannel({ tempDir });
-  const ev = collectEvents(core);
-  uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono`);
+  const { runtime, channel } = makeChannel({ tempDir });
+  const ev = collectEvents(runtime);
+  uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono`);
   const conn = await srv.nextConnection();
   await ev.waitFor('connect');
-  assert.equal(uuidAudioStream(core, `${channel.uuid} send_text {"event": "dtmf", "digit": "5"}`), '+OK Success\n');
-  assert.equal(uuidAudioStream(core, `${channel.uuid} send_text 'it''s quoted'  two  spaces`), '+OK Success\n');
-  assert.match(uuidAudioStream(core, `${channel.uuid} send_text`), /^-ERR .+\n$/);
-  assert.match(uuidAudioStream(core, `${channel.uuid} graceful-shutdown`), /^-ERR unknown command/);
-  uuidAudioStream(core, `${channel.uuid} stop`);
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} send_text {"event": "dtmf", "digit": "5"}`), '+OK Success\n');
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} send_text 'it''s quoted'  two  spaces`), '+OK Success\n');
+  assert.match(uuidAudioStream(runtime, `${channel.uuid} send_text`), /^-ERR .+\n$/);
+  assert.match(uuidAudioStream(runtime, `${channel.uuid} graceful-shutdown`), /^-ERR unknown command/);
+  uuidAudioStream(runtime, `${channel.uuid} stop`);
   await conn.closed;
   assert.deepEqual(texts(conn), ['{"event": "dtmf", "digit": "5"}', 'its quoted  two  spaces']);
   channel.hangup();
@@ -216,11 +216,11 @@ test('send_text takes the rest of the line; an unknown sub-command and a missing
 test('permessage-deflate is offered by default and off with STREAM_MESSAGE_DEFLATE=true; extra headers are sent', async () => {
   for (const [value, negotiated] of [[undefined, true], ['true', false]] as const) {
     const srv = await server();
-    const { core, channel } = makeChannel({ tempDir });
+    const { runtime, channel } = makeChannel({ tempDir });
     if (value) channel.setVariable('STREAM_MESSAGE_DEFLATE', value);
     channel.setVariable('STREAM_EXTRA_HEADERS', '{"X-Call-Id":"call-42","Authorization":"Bearer t0k","X-Num":5}');
-    const ev = collectEvents(core);
-    uuidAudioStream(core, `${channel.uuid} start ${srv.url}/p?q=1 stereo 16k`);
+    const ev = collectEvents(runtime);
+    uuidAudioStream(runtime, `${channel.uuid} start ${srv.url}/p?q=1 stereo 16k`);
     const conn = await srv.nextConnection();
     await ev.waitFor('connect');
     assert.equal(conn.socket.extensions.includes('permessage-deflate'), negotiated);
@@ -230,7 +230,7 @@ test('permessage-deflate is offered by default and off with STREAM_MESSAGE_DEFLA
     assert.equal(conn.request.url, '/p?q=1');
     const tone = sine(1000, 8000, 0.4, 0.5);
     feed(channel, tone, tone, 160);
-    uuidAudioStream(core, `${channel.uuid} stop`);
+    uuidAudioStream(runtime, `${channel.uuid} stop`);
     await conn.closed;
     const [l] = deinterleave(pcmFromBuffer(Buffer.concat(binaries(conn))));
     assert.ok(Math.abs(dominantFrequency(settled(l, 16000), 16000) - 1000) < 2, 'audio intact through deflate');
@@ -240,15 +240,15 @@ test('permessage-deflate is offered by default and off with STREAM_MESSAGE_DEFLA
 
 test('a codec change mid-stream (re-INVITE to G.722) keeps the sent rate and pitch right', async () => {
   const srv = await server();
-  const { core, channel } = makeChannel({ rateHz: 8000, tempDir });
-  const ev = collectEvents(core);
-  uuidAudioStream(core, `${channel.uuid} start ${srv.url} mono 16k`);
+  const { runtime, channel } = makeChannel({ rateHz: 8000, tempDir });
+  const ev = collectEvents(runtime);
+  uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono 16k`);
   const conn = await srv.nextConnection();
   await ev.waitFor('connect');
   feed(channel, sine(700, 8000, 0.5, 0.5), null, 160);
   channel.setCodec({ name: 'G722', rateHz: 16000, ptimeMs: 20 });
   feed(channel, sine(700, 16000, 0.5, 0.5), null, 320);
-  uuidAudioStream(core, `${channel.uuid} stop`);
+  uuidAudioStream(runtime, `${channel.uuid} stop`);
   await conn.closed;
   const pcm = pcmFromBuffer(Buffer.concat(binaries(conn)));
   assert.equal(pcm.length, 16000, 'one second at 16 kHz, not 1.5 s');
@@ -260,15 +260,15 @@ test('a codec change mid-stream (re-INVITE to G.722) keeps the sent rate and pit
 
 test('audio queued while connecting all arrives after the metadata, with permessage-deflate', async () => {
   const srv = await server();
-  const { core, channel } = makeChannel({ rateHz: 8000, tempDir });
+  const { runtime, channel } = makeChannel({ rateHz: 8000, tempDir });
   channel.setVariable('STREAM_BUFFER_SIZE', '100');
-  const ev = collectEvents(core);
-  uuidAudioStream(core, `${channel.uuid} start ${srv.url} stereo 16k {"m":1}`);
+  const ev = collectEvents(runtime);
+  uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} stereo 16k {"m":1}`);
   const tone = sine(900, 8000, 5, 0.5);
   feed(channel, tone, tone, 160); // 5 s fed before the upgrade completes
   const conn = await srv.nextConnection();
   await ev.waitFor('connect');
-  uuidAudioStream(core, `${channel.uuid} stop`);
+  uuidAudioStream(runtime, `${channel.uuid} stop`);
   await conn.closed;
   assert.ok(conn.socket.extensions.includes('permessage-deflate'));
   assert.deepEqual(conn.messages[0], { kind: 'text', text: '{"m":1}' });

@@ -67,7 +67,7 @@ test('baresip hears the server\'s replies through STREAM_PLAYBACK, in order; the
     const names = h.events.map((e) => e.subclass ?? e.name);
     assert.equal(names.filter((n) => n === 'mod_audio_stream::play').length, 2, 'play events still fire');
     assert.equal(names.filter((n) => n === 'PLAYBACK_START').length, 2);
-    await until(() => h.core.registry.size === 0, 5000, 'the call ended');
+    await until(() => h.runtime.channels.size === 0, 5000, 'the call ended');
   } finally {
     await h.close();
   }

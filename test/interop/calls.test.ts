@@ -86,7 +86,7 @@ for (const transport of ['u1', 't1'] as const) {
         'CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY'].filter((n) => timeline.includes(n) || n !== 'CHANNEL_PARK'));
       const hangup = h.events.find((e) => e.name === 'CHANNEL_HANGUP' && e.get('Unique-ID') === meta.uuid)!;
       assert.equal(hangup.get('Hangup-Cause'), 'NORMAL_CLEARING');
-      assert.equal(h.core.registry.size, 0);
+      assert.equal(h.runtime.channels.size, 0);
       await until(() => readdirSync(h.tempDir).length === 0, 3000, 'no temp files');
     } finally {
       await h.close();
@@ -204,7 +204,7 @@ test('50 concurrent streamed calls', async () => {
     const closed = await Promise.all(wsLoad.connections.map((c) => c.closed));
     assert.ok(closed.every((c) => c.code === 1000));
     for (const c of wsLoad.connections) assertToneReceived(binaries(c), 2.5);
-    await until(() => h.core.registry.size === 0, 5000, 'every channel gone');
+    await until(() => h.runtime.channels.size === 0, 5000, 'every channel gone');
   } finally {
     await h.close();
   }
@@ -224,7 +224,7 @@ test('an INVITE with no common codec gets 488', async () => {
     sock.send(invite, h.host.ua.address.port, '127.0.0.1');
     const response = await final;
     assert.match(response, /^SIP\/2\.0 488 /);
-    await until(() => h.core.registry.size === 0, 3000, 'no channel left');
+    await until(() => h.runtime.channels.size === 0, 3000, 'no channel left');
     assert.equal(h.events.find((e) => e.name === 'CHANNEL_HANGUP')!.get('Hangup-Cause'), 'INCOMPATIBLE_DESTINATION');
   } finally {
     sock.close();

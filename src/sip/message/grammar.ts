@@ -1,17 +1,22 @@
+import { AppError } from '../../lib/errors.ts';
+
 /**
  * RFC 3261 §25.1 character classes and the small lexical helpers every SIP header parser shares:
  * header-name canonicalisation (compact forms, §7.3.3), comma-list splitting that respects quotes
  * and angle brackets (§7.3.1), generic-param lists with LWS (§25.1), quoted strings.
  */
 
-/** Thrown inside the SIP parsers only; the message parser catches it and answers 400 (never leaves src/sip). */
-export class SipSyntaxError extends Error {
-  override readonly name = 'SipSyntaxError';
+/**
+ * A SIP syntax error: an AppError SIP_SYNTAX, thrown inside the SIP parsers only; the message parser
+ * catches it and answers 400 (it never leaves src/sip).
+ */
+export function syntaxError(message: string): AppError {
+  return new AppError('SIP_SYNTAX', message);
 }
 
-/** Throws SipSyntaxError with `message` when `ok` is false. */
+/** Throws a SIP_SYNTAX AppError with `message` when `ok` is false. */
 export function expect(ok: boolean, message: string): asserts ok {
-  if (!ok) throw new SipSyntaxError(message);
+  if (!ok) throw syntaxError(message);
 }
 
 const TOKEN_EXTRA = "-.!%*_+`'~";
@@ -98,7 +103,7 @@ export function readQuoted(s: string, start: number): { value: string; end: numb
       out += ch;
     }
   }
-  throw new SipSyntaxError('unterminated quoted string');
+  throw syntaxError('unterminated quoted string');
 }
 
 /** Returns the index of the first non-SP/HTAB character at or after `i`. */

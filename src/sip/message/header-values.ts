@@ -12,7 +12,7 @@ export interface CSeq {
   method: string;
 }
 
-/** Parses `1*DIGIT LWS Method`; throws SipSyntaxError (RFC 4475 `scalar02` has an overlarge number). */
+/** Parses `1*DIGIT LWS Method`; throws a SIP_SYNTAX AppError (RFC 4475 `scalar02` has an overlarge number). */
 export function parseCSeq(value: string): CSeq {
   expect(value.length <= MAX_SHORT_VALUE_CHARS, 'oversized CSeq');
   const m = /^\s*([0-9]+)[ \t]+(\S+)\s*$/.exec(value);
@@ -30,7 +30,7 @@ export interface MediaType {
   params: Params;
 }
 
-/** Parses `type "/" subtype *(;param)` (RFC 3261 §20.15); throws SipSyntaxError. */
+/** Parses `type "/" subtype *(;param)` (RFC 3261 §20.15); throws a SIP_SYNTAX AppError. */
 export function parseMediaType(value: string): MediaType {
   expect(value.length <= MAX_SHORT_VALUE_CHARS, 'oversized media type');
   const m = /^\s*([^\s/;]+)\s*\/\s*([^\s;]+)/.exec(value);

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SipSyntaxError, splitCommaList } from './grammar.ts';
+import { splitCommaList } from './grammar.ts';
+import { isAppError } from '../../lib/errors.ts';
+
+const SipSyntaxError = (err: unknown): boolean => isAppError(err, 'SIP_SYNTAX');
 import { formatNameAddr, parseNameAddr, tagOf } from './name-addr.ts';
 
 test('name-addr with a quoted display name, escapes and header params', () => {

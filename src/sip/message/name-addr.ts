@@ -12,7 +12,7 @@ export interface NameAddr {
   raw: string;
 }
 
-/** Parses one name-addr or addr-spec value; throws SipSyntaxError when malformed. */
+/** Parses one name-addr or addr-spec value; throws a SIP_SYNTAX AppError when malformed. */
 export function parseNameAddr(text: string): NameAddr {
   const raw = text.trim();
   expect(raw.length > 0 && raw.length <= MAX_URI_CHARS * 2, 'empty or oversized address');

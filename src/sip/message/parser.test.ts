@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseMessage, type ParseResult } from './parser.ts';
+import { parseMessage, type ParseFailure, type ParseResult } from './parser.ts';
 import type { SipMessage } from './message.ts';
 
 const CRLF = '\r\n';
@@ -10,13 +10,13 @@ function msg(lines: string[], body = ''): Buffer {
 }
 
 function ok(r: ParseResult): SipMessage {
-  if (!r.ok) assert.fail(`expected a valid message, got ${r.failure.status} ${r.failure.reason}`);
-  return r.message;
+  if (!r.ok) assert.fail(`expected a valid message, got ${r.error.status} ${r.error.message}`);
+  return r.value;
 }
 
-function failed(r: ParseResult): { status: number; reason: string } {
+function failed(r: ParseResult): ParseFailure {
   if (r.ok) assert.fail('expected a parse failure');
-  return r.failure;
+  return r.error;
 }
 
 const BASE = [
@@ -118,10 +118,10 @@ test('missing mandatory headers are 400 and keep what was readable for the respo
     const r = parseMessage(msg(BASE.filter((l) => !l.startsWith(`${drop}:`))));
     const f = failed(r);
     assert.equal(f.status, 400, drop);
-    assert.match(f.reason, new RegExp(drop, 'i'));
+    assert.match(f.message, new RegExp(drop, 'i'));
   }
   const r = parseMessage(msg(BASE.filter((l) => !l.startsWith('Call-ID:'))));
-  assert.ok(!r.ok && r.failure.headers.some((h) => h.name === 'Via'));
+  assert.ok(!r.ok && r.error.headers.some((h) => h.name === 'Via'));
 });
 
 test('start line strictness: extra spaces, wrong version (505), CSeq method mismatch', () => {

@@ -1,4 +1,5 @@
-import { headerKey, isToken, parseDecimal, SipSyntaxError, splitCommaList } from './grammar.ts';
+import { AppError, isAppError, type CodedError, type ErrorCode, type Result } from '../../lib/errors.ts';
+import { headerKey, isToken, parseDecimal, splitCommaList, syntaxError } from './grammar.ts';
 import { isValidSipDate, parseCSeq } from './header-values.ts';
 import { SipMessage, type SipHeader } from './message.ts';
 import { parseNameAddr } from './name-addr.ts';
@@ -19,10 +20,13 @@ export interface ParseOptions {
 }
 
 /** Why a message was refused, with what is needed to answer it (when it is a request with a usable Via). */
-export interface ParseFailure {
-  /** The response to send: 400, 505...; 0 means drop silently (responses, garbage, oversize). */
+export interface ParseFailure extends CodedError {
+  /** SIP_SYNTAX, SIP_VERSION or SIP_TOO_LARGE. */
+  readonly code: ErrorCode;
+  /** What is wrong, for the log and the reason phrase. */
+  readonly message: string;
+  /** The response to send: 400 (SIP_SYNTAX) or 505 (SIP_VERSION) to a request; 0 means drop silently (responses, garbage, oversize). */
   status: number;
-  reason: string;
   /** True/false when the start line was recognised. */
   isRequest: boolean | undefined;
   /** Request method, when known. */
@@ -32,7 +36,7 @@ export interface ParseFailure {
 }
 
 /** Outcome of parseMessage: never throws. */
-export type ParseResult = { ok: true; message: SipMessage } | { ok: false; failure: ParseFailure };
+export type ParseResult = Result<SipMessage, ParseFailure>;
 
 const SIP_VERSION = 'SIP/2.0';
 const SINGLE_HEADERS = ['from', 'to', 'call-id', 'cseq', 'max-forwards', 'content-type'] as const;
@@ -56,44 +60,48 @@ interface StartLine {
 export function parseMessage(buf: Buffer, options: ParseOptions = {}): ParseResult {
   const state: { headers: SipHeader[]; start?: StartLine } = { headers: [] };
   try {
-    return { ok: true, message: parseOrThrow(buf, options, state) };
+    return { ok: true, value: parseOrThrow(buf, options, state) };
   } catch (err) {
-    const reason = err instanceof SipSyntaxError ? err.message : 'unparseable message';
-    const status = err instanceof ParseStatusError ? err.status : state.start?.isRequest ? 400 : 0;
+    const known = isAppError(err);
+    const code: ErrorCode = known ? err.code : 'SIP_SYNTAX';
+    const isRequest = state.start?.isRequest;
     return {
       ok: false,
-      failure: { status, reason, isRequest: state.start?.isRequest, method: state.start?.method, headers: state.headers },
+      error: {
+        code, message: known ? err.message : 'unparseable message', status: responseStatus(code, isRequest),
+        isRequest, method: state.start?.method, headers: state.headers,
+      },
     };
   }
 }
 
-class ParseStatusError extends SipSyntaxError {
-  constructor(readonly status: number, message: string) {
-    super(message);
-  }
+/** The stateless answer to a refused message (RFC 3261 §8.2.2, §8.2.3 for the version); 0 = none. */
+function responseStatus(code: ErrorCode, isRequest: boolean | undefined): number {
+  if (isRequest !== true) return 0;
+  return code === 'SIP_SYNTAX' ? 400 : code === 'SIP_VERSION' ? 505 : 0;
 }
 
 function parseOrThrow(buf: Buffer, options: ParseOptions, state: { headers: SipHeader[]; start?: StartLine }): SipMessage {
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-  if (buf.length > maxBytes) throw new ParseStatusError(0, `message of ${buf.length} bytes exceeds ${maxBytes}`);
+  if (buf.length > maxBytes) throw new AppError('SIP_TOO_LARGE', `message of ${buf.length} bytes exceeds ${maxBytes}`);
   let start = 0;
   while (start < buf.length && (buf[start] === 0x0d || buf[start] === 0x0a)) start++; // §7.5: ignore leading CRLFs
   const { headerEnd, bodyStart } = findHeaderEnd(buf, start);
   const lines = unfoldLines(buf.toString('utf8', start, headerEnd));
   const startLine = parseStartLine(lines.shift() ?? '');
   state.start = startLine;
-  if (lines.length > MAX_HEADER_LINES) throw new SipSyntaxError('too many header lines');
+  if (lines.length > MAX_HEADER_LINES) throw syntaxError('too many header lines');
   let lineError: string | undefined;
   for (const line of lines) {
     const header = parseHeaderLine(line);
     if (typeof header === 'string') lineError ??= header;
     else state.headers.push(header);
   }
-  if (startLine.error !== undefined) throw new ParseStatusError(400, startLine.error);
-  if (lineError !== undefined) throw new SipSyntaxError(lineError);
-  if (bodyStart < 0) throw new SipSyntaxError('no empty line after the headers');
+  if (startLine.error !== undefined) throw syntaxError(startLine.error);
+  if (lineError !== undefined) throw syntaxError(lineError);
+  if (bodyStart < 0) throw syntaxError('no empty line after the headers');
   if (startLine.version !== SIP_VERSION) {
-    throw new ParseStatusError(startLine.isRequest ? 505 : 0, `unsupported version ${startLine.version}`);
+    throw new AppError('SIP_VERSION', `unsupported version ${startLine.version}`);
   }
   return buildMessage(buf, bodyStart, startLine, state.headers, options.stream === true);
 }
@@ -122,7 +130,7 @@ function unfoldLines(text: string): string[] {
 function parseStartLine(line: string): StartLine {
   if (line.startsWith('SIP/')) {
     const m = /^(SIP\/[0-9]+\.[0-9]+) ([1-6][0-9]{2})(?: (.*))?$/.exec(line);
-    if (m === null) throw new SipSyntaxError('malformed status line');
+    if (m === null) throw syntaxError('malformed status line');
     return { isRequest: false, version: m[1].toUpperCase(), status: Number(m[2]), reason: m[3] ?? '' };
   }
   // Exactly one SP between the three elements (RFC 4475 `lwsstart`, `trws`, `lwsruri`).
@@ -131,7 +139,7 @@ function parseStartLine(line: string): StartLine {
   if (m === null || !isToken(m[1])) {
     const looksLikeRequest = method !== undefined && isToken(method) && line.length > method.length;
     if (looksLikeRequest) return { isRequest: true, method, version: SIP_VERSION, error: 'malformed request line' };
-    throw new SipSyntaxError('malformed start line');
+    throw syntaxError('malformed start line');
   }
   return { isRequest: true, method: m[1], uriText: m[2], version: m[3].toUpperCase() };
 }
@@ -154,19 +162,19 @@ function buildMessage(buf: Buffer, bodyStart: number, start: StartLine, headers:
   const byKey = groupHeaders(headers);
   for (const key of SINGLE_HEADERS) {
     const values = byKey.get(key);
-    if (values !== undefined && values.length > 1) throw new SipSyntaxError(`more than one ${key} header`);
+    if (values !== undefined && values.length > 1) throw syntaxError(`more than one ${key} header`);
   }
   const { via, viaValues } = parseVias(byKey.get('via'));
   const from = parseNameAddr(required(byKey, 'from'));
   const to = parseNameAddr(required(byKey, 'to'));
   const callId = required(byKey, 'call-id');
-  if (/\s/.test(callId)) throw new SipSyntaxError('invalid Call-ID');
+  if (/\s/.test(callId)) throw syntaxError('invalid Call-ID');
   const cseq = parseCSeq(required(byKey, 'cseq'));
   let requestUri: SipUri | undefined;
   if (start.isRequest) {
     requestUri = parseUri(start.uriText ?? '');
-    if (requestUri.headers !== undefined) throw new SipSyntaxError('headers in Request-URI'); // §19.1.1, RFC 4475 `escruri`
-    if (cseq.method !== start.method) throw new SipSyntaxError('CSeq method does not match the request method');
+    if (requestUri.headers !== undefined) throw syntaxError('headers in Request-URI'); // §19.1.1, RFC 4475 `escruri`
+    if (cseq.method !== start.method) throw syntaxError('CSeq method does not match the request method');
   }
   validateOptional(byKey);
   const body = cutBody(buf, bodyStart, byKey.get('content-length'), stream);
@@ -190,12 +198,12 @@ function groupHeaders(headers: SipHeader[]): Map<string, string[]> {
 
 function required(byKey: Map<string, string[]>, key: string): string {
   const value = byKey.get(key)?.[0];
-  if (value === undefined || value.length === 0) throw new SipSyntaxError(`missing ${key} header`);
+  if (value === undefined || value.length === 0) throw syntaxError(`missing ${key} header`);
   return value;
 }
 
 function parseVias(lines: string[] | undefined): { via: Via[]; viaValues: string[] } {
-  if (lines === undefined) throw new SipSyntaxError('missing via header');
+  if (lines === undefined) throw syntaxError('missing via header');
   const viaValues = lines.flatMap((line) => splitCommaList(line));
   return { via: viaValues.map((v) => parseVia(v)), viaValues };
 }
@@ -204,10 +212,10 @@ function parseVias(lines: string[] | undefined): { via: Via[]; viaValues: string
 function validateOptional(byKey: Map<string, string[]>): void {
   const maxForwards = byKey.get('max-forwards')?.[0];
   if (maxForwards !== undefined && parseDecimal(maxForwards, 255) === undefined) {
-    throw new SipSyntaxError('invalid Max-Forwards');
+    throw syntaxError('invalid Max-Forwards');
   }
   const date = byKey.get('date')?.[0];
-  if (date !== undefined && !isValidSipDate(date)) throw new SipSyntaxError('invalid Date'); // RFC 4475 `baddate`
+  if (date !== undefined && !isValidSipDate(date)) throw syntaxError('invalid Date'); // RFC 4475 `baddate`
   for (const key of ['contact', 'route', 'record-route']) {
     for (const line of byKey.get(key) ?? []) {
       if (key === 'contact' && line.trim() === '*') continue;
@@ -220,12 +228,12 @@ function cutBody(buf: Buffer, bodyStart: number, lengths: string[] | undefined, 
   let length: number | undefined;
   for (const text of lengths ?? []) {
     const n = parseDecimal(text, 0x7fffffff);
-    if (n === undefined) throw new SipSyntaxError('invalid Content-Length'); // RFC 4475 `ncl`
-    if (length !== undefined && n !== length) throw new SipSyntaxError('conflicting Content-Length headers');
+    if (n === undefined) throw syntaxError('invalid Content-Length'); // RFC 4475 `ncl`
+    if (length !== undefined && n !== length) throw syntaxError('conflicting Content-Length headers');
     length = n;
   }
   const available = buf.length - bodyStart;
   if (length === undefined) return stream ? Buffer.alloc(0) : buf.subarray(bodyStart);
-  if (length > available) throw new SipSyntaxError('body shorter than Content-Length'); // RFC 4475 `clerr`
+  if (length > available) throw syntaxError('body shorter than Content-Length'); // RFC 4475 `clerr`
   return buf.subarray(bodyStart, bodyStart + length);
 }

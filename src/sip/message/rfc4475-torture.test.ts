@@ -16,8 +16,8 @@ const load = (kind: string, name: string): Buffer => readFileSync(new URL(`${kin
 
 function valid(name: string): SipMessage {
   const r = parseMessage(load('valid', name));
-  if (!r.ok) assert.fail(`${name}: ${r.failure.reason}`);
-  return r.message;
+  if (!r.ok) assert.fail(`${name}: ${r.error.message}`);
+  return r.value;
 }
 
 test('the valid fixtures are the RFC 4475 Appendix A bytes (SHA-256)', () => {
@@ -137,7 +137,7 @@ test('3.1.2 invalid messages: the parser refuses each one (400, 505 for badvers,
   for (const name of names) {
     const r = parseMessage(load('invalid', name));
     assert.equal(r.ok, false, `${name} must be refused`);
-    if (!r.ok) assert.equal(r.failure.status, expected[name] ?? 400, `${name}: ${r.failure.reason}`);
+    if (!r.ok) assert.equal(r.error.status, expected[name] ?? 400, `${name}: ${r.error.message}`);
   }
 });
 

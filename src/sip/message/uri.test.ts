@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SipSyntaxError } from './grammar.ts';
+import { isAppError } from '../../lib/errors.ts';
+
+const SipSyntaxError = (err: unknown): boolean => isAppError(err, 'SIP_SYNTAX');
 import { formatUri, hostAddress, parseUri, unescapeUriPart, uriHost } from './uri.ts';
 
 test('parses a full sip URI: user, password, host, port, params, headers', () => {

@@ -36,7 +36,7 @@ const IPV6REF_RE = /^\[[0-9A-Fa-f:.]{2,45}\]$/;
 const SCHEME_RE = /^[A-Za-z][A-Za-z0-9+.-]*$/;
 const OPAQUE_RE = /^[^\s<>"]+$/;
 
-/** Parses a URI; throws SipSyntaxError when it is not valid RFC 3261 syntax (no LWS allowed anywhere). */
+/** Parses a URI; throws a SIP_SYNTAX AppError when it is not valid RFC 3261 syntax (no LWS allowed anywhere). */
 export function parseUri(text: string): SipUri {
   expect(text.length > 0 && text.length <= MAX_URI_CHARS, 'URI empty or too long');
   const colon = text.indexOf(':');

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SipSyntaxError } from './grammar.ts';
+import { isAppError } from '../../lib/errors.ts';
+
+const SipSyntaxError = (err: unknown): boolean => isAppError(err, 'SIP_SYNTAX');
 import { branchOf, formatVia, parseVia, parseViaList, sentBy } from './via.ts';
 import { responseDestination, stampVia } from '../transport/via-routing.ts';
 

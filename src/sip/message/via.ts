@@ -23,7 +23,7 @@ export interface Via {
 
 const HOST_RE = /^(?:\[[0-9A-Fa-f:.]{2,45}\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?\.?)$/;
 
-/** Parses a whole Via header field value (one or more comma-separated via-parms); throws SipSyntaxError. */
+/** Parses a whole Via header field value (one or more comma-separated via-parms); throws a SIP_SYNTAX AppError. */
 export function parseViaList(value: string): Via[] {
   const parts = splitCommaList(value);
   return parts.map((part) => parseVia(part));

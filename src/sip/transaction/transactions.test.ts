@@ -20,8 +20,8 @@ function setup() {
 
 function req(text: string): SipMessage {
   const r = parseMessage(Buffer.from(text));
-  if (!r.ok) throw new Error(r.failure.reason);
-  return r.message;
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value;
 }
 
 const INVITE = sipRequest({ method: 'INVITE' });

@@ -33,7 +33,7 @@ test('several messages in one chunk, with CRLF keepalives between them', () => {
   assert.equal(r.error, undefined);
   const parsed = r.messages.map((m) => parseMessage(m, { stream: true }));
   assert.ok(parsed.every((p) => p.ok));
-  assert.equal(parsed[0].ok && parsed[0].message.bodyText, TEST_SDP);
+  assert.equal(parsed[0].ok && parsed[0].value.bodyText, TEST_SDP);
 });
 
 test('a partial message waits; its body completes later', () => {

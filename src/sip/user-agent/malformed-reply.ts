@@ -16,7 +16,7 @@ export function replyToMalformed(failure: ParseFailure, source: Peer, server: st
   const top = viaValues.length > 0 ? lenientVia(viaValues[0]) : undefined;
   if (top === undefined) return undefined; // no way to route a response
   stampVia(top, source);
-  const detail = failure.reason.replace(/[^A-Za-z0-9 .,;:=+\-_()/]/g, '');
+  const detail = failure.message.replace(/[^A-Za-z0-9 .,;:=+\-_()/]/g, '');
   const data = buildErrorResponse(failure.headers, top, viaValues.slice(1), failure.status, `${reasonPhrase(failure.status)} (${detail})`, server);
   return { data, dest: responseDestination(top, source) };
 }

@@ -16,7 +16,7 @@ async function udpClient(host = '127.0.0.1') {
   const waiters: Array<() => void> = [];
   socket.on('message', (data) => {
     const r = parseMessage(data);
-    if (r.ok) inbox.push(r.message);
+    if (r.ok) inbox.push(r.value);
     for (const w of waiters.splice(0)) w();
   });
   return {
@@ -39,7 +39,7 @@ async function tcpClient(port: number) {
   socket.on('data', (chunk) => {
     for (const data of framer.push(chunk).messages) {
       const r = parseMessage(data, { stream: true });
-      if (r.ok) inbox.push(r.message);
+      if (r.ok) inbox.push(r.value);
     }
     for (const w of waiters.splice(0)) w();
   });

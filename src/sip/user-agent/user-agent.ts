@@ -181,10 +181,10 @@ export class SipUserAgent {
       }
       const parsed = parseMessage(data, { maxBytes, stream: source.transport === 'tcp' });
       if (!parsed.ok) {
-        this.refuse(parsed.failure, source);
+        this.refuse(parsed.error, source);
         return;
       }
-      const msg = parsed.message;
+      const msg = parsed.value;
       if (msg.isRequest && this.closing !== undefined) {
         this.counters.dropped++; // closing: only answers to our BYEs still matter
       } else if (msg.isRequest) {
@@ -202,7 +202,7 @@ export class SipUserAgent {
   /** A message the parser refused: 400/505 when it is a request with a usable Via, else drop. */
   private refuse(failure: ParseFailure, source: Peer): void {
     this.counters.malformed++;
-    this.malformedLog.warning(`malformed message from ${formatPeer(source)}: ${failure.reason}`);
+    this.malformedLog.warning(`malformed message from ${formatPeer(source)}: ${failure.message}`);
     const reply = replyToMalformed(failure, source, this.serverName);
     if (reply !== undefined) this.transport.send(reply.data, reply.dest);
   }

@@ -51,8 +51,8 @@ export function sipRequest(spec: RequestSpec): string {
 /** Parses a message the UA sent (throws when it is not valid: our output must always parse). */
 export function parseSent(text: string | Buffer): SipMessage {
   const r = parseMessage(typeof text === 'string' ? Buffer.from(text) : text, { stream: true });
-  if (!r.ok) throw new Error(`UA sent an unparseable message (${r.failure.reason}):\n${text.toString()}`);
-  return r.message;
+  if (!r.ok) throw new Error(`UA sent an unparseable message (${r.error.message}):\n${text.toString()}`);
+  return r.value;
 }
 
 /** A started UA on a MemoryTransport and a FakeClock, collecting its calls (test support). */

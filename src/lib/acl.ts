@@ -1,9 +1,6 @@
 import { BlockList, isIP } from 'node:net';
+import { AppError } from './errors.ts';
 
-/** A malformed ACL entry. */
-export class AclError extends Error {
-  override name = 'AclError';
-}
 
 /**
  * The networks allowed to use the Event Socket: a list of CIDRs (`127.0.0.0/8`, `::1/128`; a bare
@@ -22,11 +19,11 @@ export class Acl {
   private add(entry: string): void {
     const [address, prefixText, extra] = entry.trim().split('/');
     const family = isIP(address ?? '');
-    if (!family || extra !== undefined) throw new AclError(`invalid ACL entry ${JSON.stringify(entry)}: expected an address or CIDR`);
+    if (!family || extra !== undefined) throw new AppError('ACL_INVALID', `invalid ACL entry ${JSON.stringify(entry)}: expected an address or CIDR`);
     const max = family === 4 ? 32 : 128;
     const prefix = prefixText === undefined ? max : Number(prefixText);
     if (!/^\d+$/.test(prefixText ?? String(max)) || prefix > max) {
-      throw new AclError(`invalid ACL entry ${JSON.stringify(entry)}: prefix must be 0..${max}`);
+      throw new AppError('ACL_INVALID', `invalid ACL entry ${JSON.stringify(entry)}: prefix must be 0..${max}`);
     }
     this.list.addSubnet(address!, prefix, family === 4 ? 'ipv4' : 'ipv6');
   }
