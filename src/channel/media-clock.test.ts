@@ -1,35 +1,46 @@
+// The media clock on fake time: due times, phases, removal during a tick, late ticks skipped,
+// and a failing member counted and logged once per cause while the others keep their ticks.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MediaClock } from './media-clock.ts';
+import { FakeClock } from '../../test/helpers/fake-clock.ts';
+import { addLogSink } from '../lib/logger.ts';
 
-function waitFor(cond: () => boolean, timeoutMs = 3000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const end = Date.now() + timeoutMs;
-    const poll = () => (cond() ? resolve() : Date.now() > end ? reject(new Error('timed out')) : setTimeout(poll, 5));
-    poll();
-  });
-}
-
-test('members tick every period, with due times exactly one period apart, spread over phases', async () => {
-  const clock = new MediaClock();
+test('members tick every period, with due times exactly one period apart, spread over phases', () => {
+  const time = new FakeClock();
+  const clock = new MediaClock(time);
   const dues: number[][] = [];
   const removers = Array.from({ length: 40 }, (_, i) => {
     dues.push([]);
     return clock.add(20, (due) => dues[i]!.push(due));
   });
   assert.equal(clock.size, 40);
-  await waitFor(() => dues.every((d) => d.length >= 3));
+  time.advance(100);
   for (const d of dues) {
+    assert.ok(d.length >= 3, `every member ticked (${d.length})`);
     for (let k = 1; k < d.length; k++) assert.equal(d[k]! - d[k - 1]!, 20);
   }
   const phases = new Set(dues.map((d) => Math.round(d[0]!) % 20));
   assert.equal(phases.size, 20, 'forty members over twenty 1 ms phases');
   for (const r of removers) r();
   assert.equal(clock.size, 0);
+  assert.equal(time.pending, 0, 'no timer left once empty');
 });
 
-test('a member removing itself (or another) during a tick does not make the clock skip anyone', async () => {
-  const clock = new MediaClock();
+test('each tick runs at its due time, never before', () => {
+  const time = new FakeClock();
+  const clock = new MediaClock(time);
+  const late: number[] = [];
+  const remove = clock.add(20, (due) => late.push(time.now() - due));
+  time.advance(200);
+  assert.ok(late.length >= 9);
+  assert.deepEqual(late, late.map(() => 0), 'on a clock that is never late, every tick runs exactly when due');
+  remove();
+});
+
+test('a member removing itself (or another) during a tick does not make the clock skip anyone', () => {
+  const time = new FakeClock();
+  const clock = new MediaClock(time);
   const calls = new Map<string, number>();
   const count = (name: string) => calls.set(name, (calls.get(name) ?? 0) + 1);
   let removeB: () => void = () => undefined;
@@ -37,11 +48,43 @@ test('a member removing itself (or another) during a tick does not make the cloc
   removeB = clock.add(10, () => count('b'));
   const removeC = clock.add(10, () => count('c'));
   const removeD = clock.add(30, () => count('d'));
-  await waitFor(() => (calls.get('c') ?? 0) >= 3 && (calls.get('d') ?? 0) >= 2);
+  time.advance(100);
   assert.equal(calls.get('a'), 1, 'a ran once, then left');
   assert.ok((calls.get('b') ?? 0) <= 1, 'b was removed by a');
+  assert.ok((calls.get('c') ?? 0) >= 9, 'c kept every tick');
+  assert.ok((calls.get('d') ?? 0) >= 3);
   removeC();
   removeD();
   assert.equal(clock.size, 0);
   assert.throws(() => clock.add(0, () => undefined), RangeError);
+});
+
+test('a late wake-up runs at most two overdue ticks, skips the rest (counted) and goes on from the present', () => {
+  const time = new FakeClock();
+  const clock = new MediaClock(time);
+  const dues: number[] = [];
+  clock.add(20, (due) => dues.push(due));
+  time.advance(40);
+  const next = dues.at(-1)! + 20;
+  dues.length = 0;
+  time.stall(200); // the process was busy: the tick due at `next` is now 200 ms overdue
+  time.advance(0);
+  assert.deepEqual(dues, [next, next + 20, next + 180], 'two catch-up ticks, then the one due now');
+  assert.equal(clock.skippedTicks, 7, 'the seven in between are skipped and counted');
+});
+
+test('a member that throws is counted and logged once per cause; the others keep ticking', (t) => {
+  const time = new FakeClock();
+  const clock = new MediaClock(time);
+  const lines: string[] = [];
+  const removeSink = addLogSink((level, scope, message) => { if (scope === 'media-clock') lines.push(`${level} ${message}`); });
+  t.after(removeSink);
+  let good = 0;
+  clock.add(20, () => { throw new Error('boom'); });
+  clock.add(20, () => { good++; });
+  time.advance(200);
+  assert.ok(good >= 9, 'the healthy member kept its ticks');
+  assert.ok(clock.failures.count >= 9, `every failure counted (${clock.failures.count})`);
+  assert.equal(lines.length, 1, 'one log line for one cause');
+  assert.match(lines[0]!, /^error a media clock member failed: Error: boom/);
 });

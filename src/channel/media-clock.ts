@@ -86,7 +86,10 @@ export class MediaClock {
     }
     member.index = -1;
     // An empty cohort is dropped after the current tick, so removing one never shifts the list being run.
-    if (members.length === 0 && !this.running) this.dropEmptyCohorts();
+    if (members.length === 0 && !this.running) {
+      this.dropEmptyCohorts();
+      if (this.cohorts.length === 0) this.schedule(); // no member left: no timer either
+    }
   }
 
   private dropEmptyCohorts(): void {

@@ -174,7 +174,7 @@ test('oversize payloads are counted and dropped; frames keep their exact length'
   assert.throws(() => new JitterBuffer({ frameTicks: 0, maxPayloadBytes: 8 }), RangeError);
 });
 
-/** building-blocks §5: 20 ms packets, 2 % loss, uniform extra delay 0..J ms; concealment, resyncs and the worst playout lag. */
+/** The jitter model the playout buffer was sized against: 20 ms packets, 2 % loss, uniform extra delay 0..J ms; concealment, resyncs and the worst playout lag. */
 function simulate(jitterMs: number, delayMs: number, packets = 15000): { concealedPct: number; resyncs: number; maxLagMs: number } {
   const b = jb(delayMs);
   let seed = 12345;
@@ -201,7 +201,7 @@ test('simulated jitter and loss: 60 ms absorbs 40 ms of jitter; beyond, the sche
     assert.ok(r.concealedPct < 2.2 && r.resyncs === 0, `J=${j}: ${JSON.stringify(r)}`);
     assert.ok(r.maxLagMs <= 60 + j + 20, `J=${j}: ${JSON.stringify(r)}`);
   }
-  // 80 ms of jitter: a purely fixed 60 ms schedule conceals about a quarter of the frames (building-blocks §5);
+  // 80 ms of jitter: a purely fixed 60 ms schedule conceals about a quarter of the frames;
   // following the persistently late stream costs a few resyncs and at most J + D + one frame of lag.
   const j80 = simulate(80, 60);
   assert.ok(j80.concealedPct < 3.5 && j80.resyncs > 0 && j80.resyncs < 20, JSON.stringify(j80));

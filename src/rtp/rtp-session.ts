@@ -192,11 +192,6 @@ export class RtpSession {
     return true;
   }
 
-  /** Nothing to send this tick (silence suppression): the timestamp keeps time and the next packet has the marker. */
-  skipFrame(): void {
-    this.sender?.skipFrame();
-  }
-
   /** Applies a negotiated stream (first answer, re-INVITE, UPDATE): a codec/ptime change resets decoder and playout buffer; a new remote address unlatches. */
   updateRemote(media: NegotiatedMedia): void {
     if (this.closed) return;

@@ -1,5 +1,5 @@
 // Real SDP offers for the sdp tests: SIPp 3.6.1 and baresip 1.0.0 as captured on loopback,
-// and linphone 5.1-like offers (codec list from building-blocks §6.4).
+// and linphone 5.1-like offers (the codec list linphone 5.1 offers by default).
 
 /** Joins lines with CRLF and a final CRLF, as on the wire. */
 export function sdp(...lines: string[]): string {

@@ -32,6 +32,11 @@ export class FakeClock implements Clock {
     return this.timers.size;
   }
 
+  /** Moves time forward by `ms` without firing anything, as a stalled process sees it; the next advance fires what is overdue. */
+  stall(ms: number): void {
+    this.time += ms;
+  }
+
   /** Moves time forward by `ms`, firing every timer that falls due (including ones scheduled meanwhile). */
   advance(ms: number): void {
     const end = this.time + ms;
@@ -42,7 +47,7 @@ export class FakeClock implements Clock {
       }
       if (next === undefined) break;
       this.timers.delete(next);
-      this.time = next.at;
+      this.time = Math.max(this.time, next.at); // an overdue timer (after stall) fires now, not in the past
       next.callback();
     }
     this.time = end;

@@ -24,6 +24,8 @@ export interface ServerConnection {
   messages: Received[];
   /** Resolves with the close code and reason once the connection is closed. */
   closed: Promise<{ code: number; reason: string }>;
+  /** Resolves once `count` messages of this kind (or more) have arrived; rejects after `timeoutMs`. */
+  received(kind: Received['kind'], count: number, timeoutMs?: number): Promise<void>;
 }
 
 /** A recording WebSocket server on 127.0.0.1 with an ephemeral port. */
@@ -50,13 +52,28 @@ export async function startTestServer(
   let taken = 0;
   wss.on('connection', (socket, request) => {
     let resolveClosed!: (v: { code: number; reason: string }) => void;
+    const counted: Array<() => boolean> = [];
+    const count = (kind: Received['kind']) => conn.messages.filter((m) => m.kind === kind).length;
     const conn: ServerConnection = {
       socket, request, messages: [],
       closed: new Promise((r) => { resolveClosed = r; }),
+      received(kind, n, timeoutMs = 5000) {
+        if (count(kind) >= n) return Promise.resolve();
+        return new Promise((resolve, reject) => {
+          const t = setTimeout(() => reject(new Error(`${count(kind)} of ${n} ${kind} messages within ${timeoutMs} ms`)), timeoutMs);
+          counted.push(() => {
+            if (count(kind) < n) return false;
+            clearTimeout(t);
+            resolve();
+            return true;
+          });
+        });
+      },
     };
     socket.on('message', (data, isBinary) => {
       const buf = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as Buffer);
       conn.messages.push(isBinary ? { kind: 'binary', data: buf } : { kind: 'text', text: buf.toString() });
+      for (let i = 0; i < counted.length; i++) if (counted[i]!()) counted.splice(i--, 1);
     });
     socket.on('close', (code, reason) => resolveClosed({ code, reason: reason.toString() }));
     socket.on('error', () => undefined);
@@ -123,7 +140,7 @@ export function collectEvents(runtime: { bus: Runtime['bus'] }) {
   });
   const custom = (subclass: string) => (e: FsEvent) => e.name === 'CUSTOM' && e.subclass === subclass;
   const waitMatching = (match: (e: FsEvent) => boolean, what: string, timeoutMs: number): Promise<FsEvent> => {
-    const seen = events.find(match);
+    const seen = events.find(match); // `match` may count: it sees the past events first, then each new one once
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
       const t = setTimeout(() => reject(new Error(`no ${what} event within ${timeoutMs} ms; got ${events.map((e) => e.subclass ?? e.name).join(', ')}`)), timeoutMs);
@@ -137,9 +154,16 @@ export function collectEvents(runtime: { bus: Runtime['bus'] }) {
     of(kind: string): FsEvent[] {
       return events.filter(custom(`mod_audio_stream::${kind}`));
     },
-    /** Waits for a mod_audio_stream event (short name), failing after `timeoutMs`. */
-    waitFor(kind: string, timeoutMs = 5000): Promise<FsEvent> {
-      return waitMatching(custom(`mod_audio_stream::${kind}`), kind, timeoutMs);
+    /** Waits for the `count`-th mod_audio_stream event of a kind (short name; an earlier one counts), failing after `timeoutMs`. */
+    waitFor(kind: string, timeoutMs = 5000, count = 1): Promise<FsEvent> {
+      const match = custom(`mod_audio_stream::${kind}`);
+      let seen = 0;
+      return waitMatching((e) => match(e) && ++seen === count, kind, timeoutMs);
+    },
+    /** Waits for the first mod_audio_stream event of any of these kinds (short names), failing after `timeoutMs`. */
+    waitForFirst(kinds: string[], timeoutMs = 5000): Promise<FsEvent> {
+      const subclasses = kinds.map((k) => `mod_audio_stream::${k}`);
+      return waitMatching((e) => e.name === 'CUSTOM' && subclasses.includes(e.subclass ?? ''), kinds.join(' or '), timeoutMs);
     },
     /** Waits for the `count`-th event with this Event-Name (an earlier one counts), failing after `timeoutMs`. */
     waitForEvent(name: string, timeoutMs = 5000, count = 1): Promise<FsEvent> {

@@ -13,6 +13,8 @@ export interface TlsServerConnection {
   binaryMessages: number;
   texts: string[];
   closed: Promise<{ code: number; reason: string }>;
+  /** Resolves once `count` binary messages (or more) have arrived. */
+  binaries(count: number): Promise<void>;
 }
 
 /** A running TLS WebSocket server. */
@@ -43,13 +45,20 @@ export async function startTlsWsServer(tlsOptions: https.ServerOptions): Promise
     const peer = tlsSocket.getPeerCertificate();
     const cn = peer && peer.subject ? peer.subject.CN : undefined;
     let resolveClosed!: (v: { code: number; reason: string }) => void;
+    const binaryWaiters: Array<{ count: number; resolve: () => void }> = [];
     const conn: TlsServerConnection = {
       socket, clientCn: typeof cn === 'string' ? cn : undefined, binaryMessages: 0, texts: [],
       closed: new Promise((r) => { resolveClosed = r; }),
+      binaries(count) {
+        return conn.binaryMessages >= count ? Promise.resolve() : new Promise((resolve) => binaryWaiters.push({ count, resolve }));
+      },
     };
     socket.on('message', (data, isBinary) => {
       if (isBinary) conn.binaryMessages++;
       else conn.texts.push(String(data));
+      for (let i = 0; i < binaryWaiters.length; i++) {
+        if (conn.binaryMessages >= binaryWaiters[i]!.count) binaryWaiters.splice(i--, 1)[0]!.resolve();
+      }
     });
     socket.on('close', (code, reason) => resolveClosed({ code, reason: reason.toString() }));
     socket.on('error', () => undefined);

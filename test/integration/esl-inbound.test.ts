@@ -5,7 +5,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { Logger } from '../../src/lib/logger.ts';
-import { makeChannel, until } from '../helpers/harness.ts';
+import { makeChannel, collectEvents, until } from '../helpers/harness.ts';
 import { RawEsl, decoded, plainBody, plainHeaders } from '../helpers/esl-raw.ts';
 import {
   startEsl, modeslConnect, modeslApi, modeslNextEvent, modeslClose, eslLiteClient, type EslFixture,
@@ -216,11 +216,15 @@ test('filters: only matching events pass; filter delete restores them (exact rep
 
 test('sendmsg: execute set and answer, hangup with a cause, unknown uuid', async () => {
   const { channel: ch, endpoint } = channel();
+  const ev = collectEvents(esl.runtime);
   const c = await RawEsl.authed(esl.port);
   assert.equal((await c.command(`sendmsg ${ch.uuid}\ncall-command: execute\nexecute-app-name: set\nexecute-app-arg: foo=bar baz`)).headers.get('reply-text'), '+OK');
-  await until(() => ch.getVariable('foo') === 'bar baz', 2000, 'set');
+  await ev.waitForEvent('CHANNEL_EXECUTE_COMPLETE');
+  assert.equal(ch.getVariable('foo'), 'bar baz');
   assert.equal((await c.command(`sendmsg ${ch.uuid}\nCall-Command: execute\nExecute-App-Name: answer`)).headers.get('reply-text'), '+OK');
-  await until(() => ch.answerState === 'answered', 2000, 'answered');
+  await ev.waitForEvent('CHANNEL_EXECUTE_COMPLETE', 5000, 2);
+  assert.equal(ch.answerState, 'answered');
+  ev.unsubscribe();
   assert.equal((await c.command('sendmsg 1234\ncall-command: execute\nexecute-app-name: answer')).headers.get('reply-text'), '-ERR invalid session id [1234]');
   assert.equal((await c.command('sendmsg\ncall-command: execute\nexecute-app-name: answer')).headers.get('reply-text'), '-ERR invalid session id []');
   assert.equal((await c.command(`sendmsg ${ch.uuid}\ncall-command: unicast`)).headers.get('reply-text'), '-ERR unsupported call-command unicast');

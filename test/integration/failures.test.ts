@@ -1,13 +1,14 @@
 // Every way a stream's WebSocket can fail, produced for real on 127.0.0.1 (ws servers and raw TCP
 // servers that answer byte by byte), and the mod_audio_stream error code each must give
-// (SPEC §3 items 8, 9, 12; building-blocks §1.2); plus the bounds on what may wait for the network.
+// (README, "Where audio-stream differs" items 8, 9 and 12; docs/errors.md); plus the bounds on what may wait for the network.
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Socket } from 'node:net';
 import { DEFAULT_WS_LIMITS } from '../../src/audio-stream/ws-connection.ts';
-import { findAudioStream, startTestServer, feed, binaries, until, sleep, errorOf, streamChannel, type ServerConnection } from '../helpers/harness.ts';
+import { findAudioStream, startTestServer, feed, binaries, errorOf, streamChannel, type ServerConnection } from '../helpers/harness.ts';
+import { FakeClock } from '../helpers/fake-clock.ts';
 import {
   startRawServer, closedPort, readRequestHead, switchingProtocols, acceptUpgrade, encodeFrame, type RawServer,
 } from '../helpers/raw-server.ts';
@@ -62,40 +63,79 @@ test('unknown host name: code 6', async (t) => {
   assert.match(text, /ENOTFOUND|EAI_AGAIN|timeout/);
 });
 
-test('TCP accepted but no answer: connect timeout gives code 6 naming the timeout', async (t) => {
-  const s = await rawServer(t);
-  const text = await expectError(t, `ws://127.0.0.1:${s.port}/x`, 6, { STREAM_CONNECT_TIMEOUT_MS: '300' });
-  assert.match(text, /timeout/i);
-  assert.match(text, /300/);
+/** A raw server that accepts TCP and never answers, and a promise of its first connection. */
+async function silentServer(t: TestContext): Promise<{ server: RawServer; accepted: Promise<void> }> {
+  let accepted!: () => void;
+  const done = new Promise<void>((r) => { accepted = r; });
+  const server = await rawServer(t, () => accepted());
+  return { server, accepted: done };
+}
+
+test('TCP accepted but no answer: connect timeout gives code 6 naming the timeout (on fake time)', async (t) => {
+  const { server, accepted } = await silentServer(t);
+  const clock = new FakeClock();
+  const { ev, start, stop } = streamChannel(t, { STREAM_CONNECT_TIMEOUT_MS: '300' }, 8000, clock);
+  assert.equal(start(`ws://127.0.0.1:${server.port}/x`), OK);
+  await accepted;
+  clock.advance(299);
+  assert.equal(ev.of('error').length, 0, 'not before the deadline');
+  clock.advance(1);
+  const e = errorOf(await ev.waitFor('error', WAIT_MS));
+  assert.equal(e.code, 6, e.error);
+  assert.match(e.error, /timeout/i);
+  assert.match(e.error, /300/);
+  assert.match(stop(), /^-ERR /);
 });
 
-test('wss:// to a peer that accepts TCP but never speaks TLS: the connect timeout gives code 6', async (t) => {
-  const s = await rawServer(t);
-  const text = await expectError(t, `wss://127.0.0.1:${s.port}/x`, 6, { STREAM_CONNECT_TIMEOUT_MS: '300', STREAM_TLS_CA_FILE: 'NONE' });
-  assert.match(text, /timeout/i);
+test('wss:// to a peer that accepts TCP but never speaks TLS: the connect timeout gives code 6 (on fake time)', async (t) => {
+  const { server, accepted } = await silentServer(t);
+  const clock = new FakeClock();
+  const { ev, start } = streamChannel(t, { STREAM_CONNECT_TIMEOUT_MS: '300', STREAM_TLS_CA_FILE: 'NONE' }, 8000, clock);
+  assert.equal(start(`wss://127.0.0.1:${server.port}/x`), OK);
+  await accepted;
+  clock.advance(300);
+  const e = errorOf(await ev.waitFor('error', WAIT_MS));
+  assert.equal(e.code, 6, e.error);
+  assert.match(e.error, /timeout/i);
 });
 
-test('heartbeat: no pong from the server gives code 5', async (t) => {
+test('heartbeat: no pong from the server gives code 5 (on fake time)', async (t) => {
   const s = await wsServer(t, { autoPong: false });
-  const { ev, start, stop } = streamChannel(t, { STREAM_HEART_BEAT: '0.2' });
+  const clock = new FakeClock();
+  const { ev, start, stop } = streamChannel(t, { STREAM_HEART_BEAT: '0.2' }, 8000, clock);
   assert.equal(start(`${s.url}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
+  const conn = await s.nextConnection();
+  const pinged = new Promise((resolve) => conn.socket.once('ping', resolve));
+  clock.advance(200); // the first ping goes out
+  await pinged;
+  clock.advance(100);
+  assert.equal(ev.of('error').length, 0, 'the pong is not late yet');
+  clock.advance(100); // a whole interval without the pong
   const e = errorOf(await ev.waitFor('error', WAIT_MS));
   assert.equal(e.code, 5, e.error);
   assert.match(e.error, /pong/);
   assert.match(stop(), /^-ERR /);
 });
 
-test('heartbeat: a server that answers pings keeps the stream up', async (t) => {
+test('heartbeat: a server that answers pings keeps the stream up (on fake time)', async (t) => {
   const s = await wsServer(t);
-  let pings = 0;
-  const { ev, start, stop, channel } = streamChannel(t, { STREAM_HEART_BEAT: '0.2' });
+  const clock = new FakeClock();
+  const { ev, start, stop, channel } = streamChannel(t, { STREAM_HEART_BEAT: '0.2' }, 8000, clock);
   assert.equal(start(`${s.url}/x`), OK);
   await ev.waitFor('connect', WAIT_MS);
   const conn = await s.nextConnection();
-  conn.socket.on('ping', () => pings++);
-  await sleep(1200);
-  await until(() => pings >= 2, WAIT_MS, 'two pings at the server');
+  let pings = 0;
+  conn.socket.on('ping', () => {
+    pings++;
+    conn.socket.send(`after ping ${pings}`); // ws sends its pong first: once this text is here, so is the pong
+  });
+  for (let i = 1; i <= 3; i++) {
+    clock.advance(200);
+    await ev.waitFor('json', WAIT_MS, i);
+  }
+  clock.advance(200);
+  assert.equal(pings, 3, 'one ping per interval');
   assert.equal(ev.of('error').length, 0);
   assert.ok(findAudioStream(channel)?.isOpen);
   assert.equal(stop(), OK);
@@ -194,29 +234,33 @@ async function streamWithPlayFile(t: TestContext) {
 
 test('the server drops TCP after open (FIN, no Close frame): code 1, stream gone, play file deleted', async (t) => {
   const { ev, stop, conn, file, channel } = await streamWithPlayFile(t);
+  const stream = findAudioStream(channel)!;
   conn.socket.terminate();
   const e = errorOf(await ev.waitFor('error', WAIT_MS));
   assert.equal(e.code, 1, e.error);
   assert.equal(ev.of('disconnect').length, 0);
   assert.equal(findAudioStream(channel), undefined);
   assert.match(stop(), /^-ERR /);
-  await until(() => !existsSync(file), WAIT_MS, 'play file deleted');
+  await stream.finished;
+  assert.ok(!existsSync(file), 'play file deleted');
 });
 
 test('the server resets TCP after open (RST): code 1, stream gone, play file deleted', async (t) => {
-  const { ev, stop, conn, file } = await streamWithPlayFile(t);
+  const { ev, stop, conn, file, channel } = await streamWithPlayFile(t);
+  const stream = findAudioStream(channel)!;
   conn.request.socket.resetAndDestroy();
   const e = errorOf(await ev.waitFor('error', WAIT_MS));
   assert.equal(e.code, 1, e.error);
   assert.match(stop(), /^-ERR /);
-  await until(() => !existsSync(file), WAIT_MS, 'play file deleted');
+  await stream.finished;
+  assert.ok(!existsSync(file), 'play file deleted');
 });
 
 test('while connecting, the queue is bounded: 30 s of audio queues at most 1 MiB / 1024 messages and counts drops', async (t) => {
-  const s = await rawServer(t); // accepts TCP, never answers
+  const { server: s, accepted } = await silentServer(t);
   const { start, channel, ev } = streamChannel(t, { STREAM_CONNECT_TIMEOUT_MS: '60000' });
   assert.equal(start(`ws://127.0.0.1:${s.port}/x`), OK);
-  await until(() => s.sockets.length === 1, WAIT_MS, 'TCP connection');
+  await accepted;
   const stream = findAudioStream(channel)!;
   const frame = new Int16Array(160);
   let maxBuffered = 0;
@@ -304,7 +348,8 @@ test('after open, audio and text reach a normal server (sanity check of the harn
   await ev.waitFor('connect', WAIT_MS);
   const conn = await s.nextConnection();
   feed(channel, new Int16Array(160 * 3), null, 160);
-  await until(() => binaries(conn).length === 3, WAIT_MS, 'three binary messages');
+  await conn.received('binary', 3, WAIT_MS);
+  assert.equal(binaries(conn).length, 3);
   assert.equal(stop(), OK);
   assert.equal((await conn.closed).code, 1000);
 });

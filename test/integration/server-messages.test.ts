@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { uuidAudioStream } from '../../src/audio-stream/command.ts';
 import { addLogSink, type LogLevel } from '../../src/lib/logger.ts';
-import { makeChannel, collectEvents, startTestServer, feed, binaries, until, type TestServer } from '../helpers/harness.ts';
+import { findAudioStream, makeChannel, collectEvents, startTestServer, feed, binaries, type TestServer } from '../helpers/harness.ts';
 import { sine } from '../helpers/audio.ts';
 
 const root = mkdtempSync(join(tmpdir(), 'as-messages-'));
@@ -40,7 +40,7 @@ test('a streamAudio raw message becomes a file and a play event; other text beco
   conn.socket.send('{"type":"transcript","text":"hi"}');
   conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 16000, audioData: pcm.toString('base64'), seq: 7, tag: { a: [1, 2] } } }));
   conn.socket.send(JSON.stringify({ Type: 'streamAudio', DATA: { AudioDataType: 'wav', AUDIODATA: pcm.toString('base64url') } }));
-  await until(() => ev.of('play').length === 2, 5000, 'two play events');
+  await ev.waitFor('play', 5000, 2);
   const json = ev.of('json').map((e) => e.body);
   assert.deepEqual(json, ['hello, not json', '{"type":"transcript","text":"hi"}']);
   const [p0, p1] = ev.of('play').map((e) => JSON.parse(e.body!) as Record<string, unknown>);
@@ -54,8 +54,10 @@ test('a streamAudio raw message becomes a file and a play event; other text beco
   // Events arrive in message order.
   const order = ev.events.filter((e) => e.subclass === 'mod_audio_stream::json' || e.subclass === 'mod_audio_stream::play').map((e) => e.subclass);
   assert.deepEqual(order, ['mod_audio_stream::json', 'mod_audio_stream::json', 'mod_audio_stream::play', 'mod_audio_stream::play']);
+  const stream = findAudioStream(channel)!;
   channel.hangup();
-  await until(() => !existsSync(f0) && !existsSync(p1!.file as string), 5000, 'files deleted on hangup');
+  await stream.finished; // the connection is over and the play files are deleted
+  assert.ok(!existsSync(f0) && !existsSync(p1!.file as string), 'files deleted on hangup');
   assert.deepEqual(readdirSync(tempDir), []);
 });
 
@@ -67,11 +69,13 @@ test('every raw rate 8000..64000 maps to its extension; other types keep theirs'
     [{ audioDataType: 'mp3' }, '.mp3'], [{ audioDataType: 'ogg' }, '.ogg'], [{ audioDataType: 'pcmu' }, '.pcmu'], [{ audioDataType: 'pcma' }, '.pcma'],
   ];
   for (const [data] of types) conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { ...data, audioData: 'AAAA' } }));
-  await until(() => ev.of('play').length === types.length, 5000, 'play events');
+  await ev.waitFor('play', 5000, types.length);
   const files = ev.of('play').map((e) => (JSON.parse(e.body!) as { file: string }).file);
   types.forEach(([, ext], i) => assert.ok(files[i]!.endsWith(`_${i}.tmp${ext}`), files[i]));
+  const stream = findAudioStream(channel)!;
   assert.equal(uuidAudioStream(runtime, `${channel.uuid} stop`), '+OK Success\n');
-  await until(() => files.every((f) => !existsSync(f)), 5000, 'files deleted on stop');
+  await stream.finished;
+  assert.ok(files.every((f) => !existsSync(f)), 'files deleted on stop');
   channel.hangup();
 });
 
@@ -92,7 +96,7 @@ test('malformed streamAudio messages become json events with an error log, and s
   ];
   const before = logs.length;
   for (const m of bad) conn.socket.send(m);
-  await until(() => ev.of('json').length === bad.length, 5000, 'json events');
+  await ev.waitFor('json', 5000, bad.length);
   assert.deepEqual(ev.of('json').map((e) => e.body), bad);
   assert.equal(ev.of('play').length, 0);
   const errors = logs.slice(before).filter((l) => l.level === 'error' && l.scope.includes(channel.uuid)).map((l) => l.message);
@@ -101,7 +105,8 @@ test('malformed streamAudio messages become json events with an error log, and s
     assert.ok(errors.some((e) => expected.test(e)), `log ${expected}`);
   }
   feed(channel, sine(440, 8000, 0.2), null, 160);
-  await until(() => binaries(conn).length === 10, 5000, 'audio still flowing');
+  await conn.received('binary', 10);
+  assert.equal(binaries(conn).length, 10, 'audio still flowing');
   channel.hangup();
 });
 
@@ -141,16 +146,17 @@ test('a new stream after stop never reuses (or loses) the play file names of the
   const { srv, conn, runtime, channel, ev, tempDir } = await connected();
   conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 8000, audioData: 'AAAA' } }));
   await ev.waitFor('play');
+  const first = findAudioStream(channel)!;
   assert.equal(uuidAudioStream(runtime, `${channel.uuid} stop`), '+OK Success\n');
   const nextP = srv.nextConnection();
   assert.equal(uuidAudioStream(runtime, `${channel.uuid} start ${srv.url} mono 8k`), '+OK Success\n');
   const next = await nextP;
-  await until(() => ev.of('connect').length === 2, 5000, 'second connect');
+  await ev.waitFor('connect', 5000, 2);
   next.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 8000, audioData: 'AQID' } }));
-  await until(() => ev.of('play').length === 2, 5000, 'second play');
+  await ev.waitFor('play', 5000, 2);
   const second = (JSON.parse(ev.of('play')[1]!.body!) as { file: string }).file;
   assert.equal(second, join(tempDir, `${channel.uuid}_1.tmp.r8`));
-  await new Promise((r) => setTimeout(r, 1500)); // the old stream's close and cleanup are done by now
+  await first.finished; // the old stream's close and cleanup are done
   assert.deepEqual(readFileSync(second), Buffer.from([1, 2, 3]), 'the new file is still there');
   channel.hangup();
 });

@@ -1,12 +1,12 @@
 // wss:// streams against real TLS servers on 127.0.0.1, with certificates made by openssl at test
 // time: verification against SYSTEM / a CA file / NONE, host name checks, client certificates,
-// SNI, and the TLS_INIT_FAILED (7) / SSL_HANDSHAKE_FAILED (8) error codes (SPEC §3 items 9-10).
+// SNI, and the TLS_INIT_FAILED (7) / SSL_HANDSHAKE_FAILED (8) error codes (README, "Where audio-stream differs" items 9 and 10; docs/errors.md).
 import { test, before, after, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findAudioStream, feed, until, errorOf, streamChannel } from '../helpers/harness.ts';
+import { findAudioStream, feed, errorOf, streamChannel } from '../helpers/harness.ts';
 import { makeTestPki, type TestPki, type CertPair } from '../helpers/tls-certs.ts';
 import { startTlsWsServer, type TlsWsServer } from '../helpers/tls-server.ts';
 import { startRawProxy, bogusTlsRecord } from '../helpers/raw-proxy.ts';
@@ -48,7 +48,7 @@ async function expectError(t: TestContext, vars: Record<string, string>, url: st
 async function expectConnect(t: TestContext, s: TlsWsServer, vars: Record<string, string>, url: string) {
   const ctx = streamChannel(t, vars);
   assert.equal(ctx.start(url), OK);
-  await until(() => ctx.ev.of('connect').length + ctx.ev.of('error').length > 0, WAIT_MS, 'connect or error event');
+  await ctx.ev.waitForFirst(['connect', 'error'], WAIT_MS);
   assert.deepEqual(ctx.ev.of('error').map((e) => e.body), [], 'expected connect, got an error');
   const conn = await s.nextConnection();
   return { ...ctx, conn };
@@ -70,7 +70,8 @@ test('STREAM_TLS_CA_FILE=<ca.pem> connects; audio reaches the server; stop close
   const { channel, ev, stop, conn } = await expectConnect(t, s, { STREAM_TLS_CA_FILE: pki.ca.certFile }, `wss://localhost:${s.port}/x`);
   const frames = feed(channel, new Int16Array(160 * 10).fill(1000), null, 160);
   assert.equal(frames, 10);
-  await until(() => conn.binaryMessages >= 10, WAIT_MS, 'ten binary messages at the server');
+  await conn.binaries(10);
+  assert.equal(conn.binaryMessages, 10);
   assert.equal(stop(), OK);
   const closed = await conn.closed;
   assert.equal(closed.code, 1000);
