@@ -22,7 +22,7 @@ test('every built-in command is registered; unknown commands are not found', asy
   assert.deepEqual(runtime.api.names().sort(), [
     'uuid_audio_stream', 'uuid_setvar', 'uuid_setvar_multi', 'uuid_getvar', 'uuid_kill', 'uuid_answer',
     'uuid_pre_answer', 'uuid_broadcast', 'uuid_break', 'uuid_exists', 'uuid_dump', 'show', 'status', 'version',
-    'hupall',
+    'hupall', 'hostname', 'uptime',
   ].sort());
   assert.equal(await runtime.api.execute('sofia', 'status'), '-ERR sofia Command not found!\n');
   assert.equal(await runtime.api.execute('STATUS', '') === await runtime.api.execute('status', ''), false, 'uptime moves');
@@ -270,4 +270,15 @@ test('uuid_audio_stream delegates to the module\'s command', async () => {
   assert.match(await runtime.api.execute('uuid_audio_stream', 'nope stop'), /^-ERR /);
   assert.match(await runtime.api.execute('uuid_audio_stream', `${channel.uuid} start ws://127.0.0.1:1 bogus`), /^-ERR invalid mix type/);
   channel.hangup();
+});
+
+test('hostname and uptime, as mod_commands prints them', async () => {
+  const runtime = new Runtime();
+  assert.equal(await runtime.api.execute('hostname', ''), runtime.bus.hostname, 'no newline');
+  const s = await runtime.api.execute('uptime', '');
+  assert.match(s, /^\d+\n$/);
+  const ms = Number(await runtime.api.execute('uptime', 'ms'));
+  assert.ok(ms >= Number(s) * 1000 && ms < (Number(s) + 60) * 1000, `${ms} ms vs ${s} s`);
+  assert.equal(await runtime.api.execute('uptime', 'days'), '0\n');
+  assert.equal(await runtime.api.execute('uptime', 'fortnights'), '-USAGE: [us|ms|s|m|h|d|microseconds|milliseconds|seconds|minutes|hours|days]\n');
 });

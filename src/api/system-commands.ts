@@ -69,8 +69,22 @@ export function status(ctx: ApiContext): string {
     + `min idle cpu 0.00/${s.idleCpuPercent().toFixed(2)}\n`;
 }
 
+const UPTIME_SYNTAX = '[us|ms|s|m|h|d|microseconds|milliseconds|seconds|minutes|hours|days]';
+const UPTIME_UNITS_US: Record<string, number> = {
+  us: 1, microseconds: 1, ms: 1e3, milliseconds: 1e3, s: 1e6, seconds: 1e6, m: 60e6, minutes: 60e6, h: 3600e6, hours: 3600e6, d: 86400e6, days: 86400e6,
+};
+
+/** `uptime [unit]`: whole units since the process started (default seconds), as mod_commands prints it. */
+function uptime(args: string): string {
+  const unit = UPTIME_UNITS_US[args.toLowerCase() || 's'];
+  if (unit === undefined) return `-USAGE: ${UPTIME_SYNTAX}\n`;
+  return `${Math.floor((process.uptime() * 1e6) / unit)}\n`;
+}
+
 /** The commands about the process itself. */
 export const SYSTEM_COMMANDS: readonly ApiCommand[] = [
   { name: 'status', syntax: '', description: 'Show current status', run: (ctx) => status(ctx) },
   { name: 'version', syntax: '[short]', description: 'Version', run: version },
+  { name: 'hostname', syntax: '', description: 'Return the system hostname', run: (ctx) => ctx.bus.hostname },
+  { name: 'uptime', syntax: UPTIME_SYNTAX, description: 'Show uptime', run: (_ctx, args) => uptime(args) },
 ];
