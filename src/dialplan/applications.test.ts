@@ -4,6 +4,7 @@ import { expandVariables, findRoute } from './dialplan.ts';
 import { buildConfig } from '../config/load.ts';
 import { makeChannel, collectEvents } from '../../test/helpers/harness.ts';
 import { FakeClock } from '../../test/helpers/fake-clock.ts';
+import { addLogSink } from '../lib/logger.ts';
 import type { Runtime } from '../service/runtime.ts';
 import type { Channel } from '../channel/channel.ts';
 
@@ -63,4 +64,15 @@ test('routes: the first whose patterns all match', () => {
   assert.equal(findRoute(routes, call('100', '+1', 'acme')), routes[0]);
   assert.equal(findRoute(routes, call('100', '+44', 'other')), routes[1]);
   assert.equal(findRoute(routes, call('200', '+1')), routes[2]);
+});
+
+test('log: a line at the level named first (debug when it is not a level), with ${var} expansion', async (t) => {
+  const { runtime, channel } = makeChannel();
+  const lines: string[] = [];
+  t.after(addLogSink((level, scope, message) => { if (scope === `dialplan(${channel.uuid})`) lines.push(`${level} ${message}`); }));
+  assert.equal(await executeApplication(runtime, channel, 'log', 'INFO caller ${caller_id_number} is here'), '+OK');
+  assert.equal(await executeApplication(runtime, channel, 'log', 'crit disk full'), '+OK');
+  assert.equal(await executeApplication(runtime, channel, 'log', 'just text'), '+OK');
+  assert.deepEqual(lines, ['info caller 1000 is here', 'error disk full', 'debug just text']);
+  channel.hangup();
 });
