@@ -52,7 +52,8 @@ export const COMPACT_FORMS: Readonly<Record<string, string>> = {
 /** The lower-case full name of a header name given in any case or compact form ("V" → "via"). */
 export function headerKey(name: string): string {
   const lower = name.toLowerCase();
-  return COMPACT_FORMS[lower] ?? lower;
+  // Own properties only: a header named `constructor` or `__proto__` must stay a plain name.
+  return Object.hasOwn(COMPACT_FORMS, lower) ? COMPACT_FORMS[lower]! : lower;
 }
 
 /** Headers whose values are comma-separated lists (RFC 3261 §7.3.1); others (From, To, Date, X-...) are never split. */

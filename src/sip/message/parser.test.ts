@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseMessage, type ParseFailure, type ParseResult } from './parser.ts';
+import { headerKey } from './grammar.ts';
 import type { SipMessage } from './message.ts';
 
 const CRLF = '\r\n';
@@ -153,4 +154,12 @@ test('size bounds: over maxBytes is refused; too many header lines is refused; n
     parseMessage(junk); // must not throw
     parseMessage(Buffer.concat([msg(BASE).subarray(0, i % 400), junk]));
   }
+});
+
+test('headers named like Object.prototype members stay plain headers', () => {
+  const m = ok(parseMessage(msg([...BASE, 'Constructor: x', '__proto__: y', 'toString: z', 'Content-Length: 0'])));
+  assert.equal(m.getHeader('constructor'), 'x');
+  assert.equal(m.getHeader('__proto__'), 'y');
+  assert.equal(m.getHeader('tostring'), 'z');
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) assert.equal(headerKey(name), name.toLowerCase());
 });
