@@ -3,10 +3,10 @@
 // this machine (timer granularity, VM/scheduler jitter). bench/run.ts forks it, pinned like the
 // measured process, and it answers with one { type: 'calibration', ... } message.
 import { performance } from 'node:perf_hooks';
-import { MediaClock } from '../src/channel/media-clock.ts';
+import { MediaClock } from '../../src/channel/media-clock.ts';
 
 const mediaClock = new MediaClock();
-import { LatencyHistogram } from '../src/lib/histogram.ts';
+import { LatencyHistogram } from '../../src/lib/histogram.ts';
 
 /** Tick lateness of an idle media clock, ms. */
 export interface Calibration {

@@ -28,8 +28,8 @@
 import dgram from 'node:dgram';
 import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ulawEncode } from '../src/codec/g711.ts';
-import { LatencyHistogram } from '../src/lib/histogram.ts';
+import { ulawEncode } from '../../src/codec/g711.ts';
+import { LatencyHistogram } from '../../src/lib/histogram.ts';
 import { makeSpeechLikeStereo } from './signal.ts';
 
 /** What call setup gave. */

@@ -1,14 +1,14 @@
 // The calls benchmark (part of `npm run bench`, bench/run.ts runs it): N concurrent PCMU calls over
 // loopback, each answered by the service and streamed `mono 16k` to a WebSocket sink in another
 // process. For each N it starts three fresh processes:
-//   - bench/sink.ts: the ws sink (the streams benchmark's), counting messages;
-//   - bench/calls-service.ts: the measured process, the SIP/RTP service built as `audio-stream serve`;
-//   - bench/calls-generator.ts: the SIP UAC + RTP load generator (its CPU is not counted).
+//   - bench/load/sink.ts: the ws sink (the streams benchmark's), counting messages;
+//   - bench/load/calls-service.ts: the measured process, the SIP/RTP service built as `audio-stream serve`;
+//   - bench/load/calls-generator.ts: the SIP UAC + RTP load generator (its CPU is not counted).
 // It searches N upward, stops at the first N that loses anything (RTP either way, WebSocket
 // messages) or saturates the service's core, and reports the largest N held, CPU and RSS per call,
 // and the send delay (streamMetrics.sendDelay).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem, platform, release, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { SinkTotals } from './sink.ts';
@@ -17,8 +17,9 @@ import type { GeneratorHangup, GeneratorSetup, GeneratorWindow } from './calls-g
 import { summariseProfile, type ProfileSummary } from './profile.ts';
 import { perfAvailable, PERF_NODE_FLAG, recordPerf, summarisePerf, printPerf, type PerfSummary } from './perf.ts';
 import {
-  ROOT, RESULTS_DIR, canPin, cpuTimes, coresBusy, launch, nextMessage, ask, exited, round, printProfile, takeMainProfile,
-  type Pinning, type SinkCpu,
+  ROOT, RESULTS_DIR, canPin, launch, loadScript, nextMessage, ask, exited, request, round, printProfile, takeMainProfile, sleep,
+  startSink, settledSinkTotals, endConfiguration, WindowProbe, otherCores, captureStderr, formatTable, ms, machineFacts,
+  type Pinning,
 } from './harness.ts';
 
 /** The issue's goal: 500 concurrent streamed calls on one core, under 200 KiB RSS per call. */
@@ -131,71 +132,31 @@ export interface CallsRow {
   perf?: PerfSummary;
 }
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Sends `msg` and resolves with the next message of `reply`. */
-function request<T>(child: ChildProcess, msg: Record<string, unknown>, reply: string, timeoutMs: number): Promise<T> {
-  const p = nextMessage<T>(child, reply, timeoutMs);
-  child.send(msg);
-  return p;
-}
-
-/** Collects a child's stderr lines, echoing the first few with a prefix. */
-function captureStderr(child: ChildProcess, prefix: string, into: string[]): () => void {
-  let partial = '';
-  let shown = 0;
-  child.stderr?.setEncoding('utf8');
-  child.stderr?.on('data', (chunk: string) => {
-    const lines = (partial + chunk).split('\n');
-    partial = lines.pop()!;
-    for (const line of lines) {
-      if (shown++ < 5) process.stderr.write(`    ${prefix}: ${line}\n`);
-      into.push(`${prefix}: ${line}`);
-    }
-  });
-  return () => {
-    if (partial) into.push(`${prefix}: ${partial}`);
-    if (shown > 5) process.stderr.write(`    ${prefix}: ... ${shown - 5} more stderr lines (in the JSON)\n`);
-  };
-}
-
 const sum = (a: number[]) => a.reduce((n, x) => n + (x > 0 ? x : 0), 0);
 
+/** One N: the sink, the service and the generator, fresh; warm-up calls, the N calls, the window, the teardown. */
 async function runCallsConfig(n: number, opts: CallsOptions, label: string, pin: Pinning | undefined, profileDir?: string): Promise<CallsRow> {
   const stderr: string[] = [];
-  const sink = launch(join(ROOT, 'bench', 'sink.ts'), [], ['--import', 'tsx'], pin?.sink, ['ignore', 'inherit', 'inherit', 'ipc']);
+  const { child: sink, port } = await startSink(pin?.sink);
   let service: ChildProcess | undefined;
   let gen: ChildProcess | undefined;
   try {
-    const { port } = await nextMessage<{ port: number }>(sink, 'listening', 20000);
     const execArgv = ['--expose-gc', '--import', 'tsx'];
     if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
     const usePerf = profileDir !== undefined && perfAvailable;
     if (usePerf) execArgv.push(PERF_NODE_FLAG);
-    service = launch(join(ROOT, 'bench', 'calls-service.ts'), ['--url', `ws://127.0.0.1:${port}/calls`], execArgv, pin?.worker,
+    service = launch(loadScript('calls-service.ts'), ['--url', `ws://127.0.0.1:${port}/calls`], execArgv, pin?.worker,
       ['ignore', 'inherit', 'pipe', 'ipc'], { ...process.env, AUDIO_STREAM_LOG_LEVEL: 'warning' });
     const endServiceStderr = captureStderr(service, 'service', stderr);
     const { sipPort } = await nextMessage<{ sipPort: number }>(service, 'ready', 30000);
 
     // The generator gets a CPU of its own when there are 3+, else it shares the sink's: the service's core stays its own.
-    gen = launch(join(ROOT, 'bench', 'calls-generator.ts'),
+    gen = launch(loadScript('calls-generator.ts'),
       ['--sip', `127.0.0.1:${sipPort}`, '--n', String(n), '--rate', String(opts.rate), '--setup-timeout', '15000'],
       ['--import', 'tsx'], pin?.generator ?? pin?.sink, ['ignore', 'inherit', 'pipe', 'ipc']);
     const endGenStderr = captureStderr(gen, 'generator', stderr);
     await nextMessage(gen, 'ready', 30000);
-    // A few calls first (set up, held 1 s, hung up): the measured calls meet a warm service.
-    const warmed = await request<{ answered: number }>(gen, { type: 'warm', count: WARM_CALLS }, 'warmed', 60000);
-    if (warmed.answered < WARM_CALLS) process.stderr.write(`${label}: only ${warmed.answered}/${WARM_CALLS} warm-up calls were answered\n`);
-    const { memory: memoryBefore } = await request<{ memory: ServiceMemory }>(service, { type: 'baseline' }, 'baseline', 30000);
-    const setup = await request<GeneratorSetup>(gen, { type: 'place' }, 'up', (n / opts.rate) * 1000 + 45000);
-
-    // Wait for the streams of the answered calls to connect (or fail).
-    let status = await ask<ServiceStatus>(service, 'status');
-    for (const end = Date.now() + CONNECT_WAIT_MS; Date.now() < end;) {
-      if (status.streamsStarted >= setup.answered && status.connected + status.connectErrors >= status.streamsStarted) break;
-      await sleep(100);
-      status = await ask<ServiceStatus>(service, 'status');
-    }
+    const { warmed, memoryBefore, setup, status } = await placeCalls(service, gen, n, opts, label);
     process.stdout.write(`${label}: ${setup.answered}/${n} calls up in ${(setup.setupMs / 1000).toFixed(1)} s ` +
       `(INVITE->200 p50 ${setup.setupP50Ms.toFixed(1)} ms, p99 ${setup.setupP99Ms.toFixed(1)} ms` +
       `${setup.failed ? `, ${setup.failed} failed: ${JSON.stringify(setup.failures)}` : ''}), ` +
@@ -203,80 +164,79 @@ async function runCallsConfig(n: number, opts: CallsOptions, label: string, pin:
       `warm-up ${opts.warmup} s, measuring ${opts.seconds} s` +
       `${pin ? ` (service on CPU ${pin.worker ?? 'any'}, sink on CPU ${pin.sink}, generator on CPU ${pin.generator ?? pin.sink})` : ''}\n`);
 
-    // The window: the service times it; the sink and the generator follow its phases.
-    let sinkCpu0: Promise<SinkCpu> | undefined;
-    let sinkCpu1: Promise<SinkCpu> | undefined;
-    let genWindow: Promise<GeneratorWindow> | undefined;
-    let times0: ReturnType<typeof cpuTimes>;
-    let times1: ReturnType<typeof cpuTimes>;
-    let perfDone: Promise<boolean> | undefined;
     const perfData = profileDir ? join(profileDir, 'perf.data') : '';
-    const svc = service;
-    const g = gen;
-    const onServiceMessage = (msg: { type?: string; phase?: string; firstDueHrMs?: number[] }) => {
-      if (msg.type === 'legs') sink.send({ type: 'legs', firstDueHrMs: msg.firstDueHrMs });
-      if (msg.type !== 'phase') return;
-      if (msg.phase === 'window-start') {
-        sink.send({ type: 'window', on: true });
-        g.send({ type: 'window', on: true });
-        times0 = cpuTimes();
-        sinkCpu0 = ask<SinkCpu>(sink, 'cpu');
-        if (usePerf && svc.pid) perfDone = recordPerf(svc.pid, opts.seconds, perfData).done;
-      } else if (msg.phase === 'window-end') {
-        sink.send({ type: 'window', on: false });
-        genWindow = request<GeneratorWindow>(g, { type: 'window', on: false }, 'gen-window', 10000);
-        times1 = cpuTimes();
-        sinkCpu1 = ask<SinkCpu>(sink, 'cpu');
-      }
-    };
-    svc.on('message', onServiceMessage);
-    const { window } = await request<{ window: ServiceWindow }>(svc, { type: 'measure', warmup: opts.warmup, seconds: opts.seconds },
-      'window', (opts.warmup + opts.seconds) * 1000 + 30000);
-    svc.off('message', onServiceMessage);
-    const generatorWindow = genWindow ? await genWindow : undefined;
+    const measured = await measureWindow(service, gen, sink, opts, usePerf ? perfData : undefined);
 
     // Teardown: stop the callers' RTP and let it land; memory with every call still up (the gc pause
     // can no longer make packets late); then read the service's per-call counters at hangup.
     await request(gen, { type: 'stop-rtp' }, 'rtp-stopped', 10000);
     await sleep(300);
-    const { memory: memoryAfter } = await request<{ memory: ServiceMemory }>(svc, { type: 'memory' }, 'memory', 30000);
-    await request(svc, { type: 'collect' }, 'collecting', 10000);
+    const { memory: memoryAfter } = await request<{ memory: ServiceMemory }>(service, { type: 'memory' }, 'memory', 30000);
+    await request(service, { type: 'collect' }, 'collecting', 10000);
     const hangup = await request<GeneratorHangup>(gen, { type: 'hangup', rate: 1000 }, 'hung-up', 40000);
-    const { final } = await request<{ final: ServiceFinal }>(svc, { type: 'final', timeoutMs: 15000 }, 'final', 30000);
-    let totals = await ask<SinkTotals & { type: string }>(sink, 'totals');
-    for (const end = Date.now() + 5000; totals.open > 0 && Date.now() < end;) {
-      await sleep(100);
-      totals = await ask<SinkTotals & { type: string }>(sink, 'totals');
-    }
-    const { type: _type, ...sinkTotals } = totals;
-    const c0 = sinkCpu0 ? await sinkCpu0 : undefined;
-    const c1 = sinkCpu1 ? await sinkCpu1 : undefined;
-    const sinkCpuShare = c0 && c1 ? (c1.user + c1.system - c0.user - c0.system) / (c1.hr - c0.hr) : NaN;
+    const { final } = await request<{ final: ServiceFinal }>(service, { type: 'final', timeoutMs: 15000 }, 'final', 30000);
+    const sinkTotals = await settledSinkTotals(sink);
+    const { sinkCpuShare, busy } = await measured.probe.result();
     gen.send({ type: 'exit' });
     service.send({ type: 'exit' });
     await Promise.all([exited(gen, 5000), exited(service, 15000)]);
     endServiceStderr();
     endGenStderr();
 
-    const row = makeRow(n, setup, status, { window, final, memoryBefore, memoryAfter, warmCalls: warmed.answered },
-      generatorWindow, hangup, sinkTotals, sinkCpuShare, stderr, profileDir !== undefined);
-    if (perfDone && (await perfDone) && service.pid) row.perf = summarisePerf(perfData, service.pid);
-    const busy = coresBusy(times0, times1);
-    const genShare = generatorWindow?.cpuShare ?? 0;
-    row.otherCores = busy
-      ? round(Math.max(0, busy[0]! - row.cpuShare - (Number.isFinite(sinkCpuShare) ? sinkCpuShare : 0) - genShare), 2)
-      : NaN;
+    const row = makeRow(n, setup, status, { window: measured.window, final, memoryBefore, memoryAfter, warmCalls: warmed.answered },
+      measured.generatorWindow, hangup, sinkTotals, sinkCpuShare, stderr, profileDir !== undefined);
+    if (measured.perfDone && (await measured.perfDone) && service.pid) row.perf = summarisePerf(perfData, service.pid);
+    row.otherCores = otherCores(busy, row.cpuShare, sinkCpuShare, measured.generatorWindow?.cpuShare ?? 0);
     row.pinning = pin ?? 'none';
     return row;
   } finally {
     // The JIT map perf reads (summarisePerf removes it too).
     if (profileDir && perfAvailable && service?.pid) rmSync(`/tmp/perf-${service.pid}.map`, { force: true });
-    for (const child of [gen, service]) {
-      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    }
-    if (sink.connected) sink.send({ type: 'exit' });
-    await exited(sink, 5000);
+    await endConfiguration(sink, [gen, service]);
   }
+}
+
+/**
+ * A few calls first (set up, held 1 s, hung up), so that the measured calls meet a warm service;
+ * the baseline memory; the N calls; then waits for the streams of the answered calls to connect (or fail).
+ */
+async function placeCalls(service: ChildProcess, gen: ChildProcess, n: number, opts: CallsOptions, label: string) {
+  const warmed = await request<{ answered: number }>(gen, { type: 'warm', count: WARM_CALLS }, 'warmed', 60000);
+  if (warmed.answered < WARM_CALLS) process.stderr.write(`${label}: only ${warmed.answered}/${WARM_CALLS} warm-up calls were answered\n`);
+  const { memory: memoryBefore } = await request<{ memory: ServiceMemory }>(service, { type: 'baseline' }, 'baseline', 30000);
+  const setup = await request<GeneratorSetup>(gen, { type: 'place' }, 'up', (n / opts.rate) * 1000 + 45000);
+  let status = await ask<ServiceStatus>(service, 'status');
+  for (const end = Date.now() + CONNECT_WAIT_MS; Date.now() < end;) {
+    if (status.streamsStarted >= setup.answered && status.connected + status.connectErrors >= status.streamsStarted) break;
+    await sleep(100);
+    status = await ask<ServiceStatus>(service, 'status');
+  }
+  return { warmed, memoryBefore, setup, status };
+}
+
+/** The window: the service times it; the sink and the generator follow its phases (perf records the service when asked). */
+async function measureWindow(service: ChildProcess, gen: ChildProcess, sink: ChildProcess, opts: CallsOptions, perfData: string | undefined) {
+  const probe = new WindowProbe(sink);
+  let genWindow: Promise<GeneratorWindow> | undefined;
+  let perfDone: Promise<boolean> | undefined;
+  const onServiceMessage = (msg: { type?: string; phase?: string; firstDueHrMs?: number[] }) => {
+    if (msg.type === 'legs') sink.send({ type: 'legs', firstDueHrMs: msg.firstDueHrMs });
+    if (msg.type !== 'phase') return;
+    if (msg.phase === 'window-start') {
+      probe.start();
+      gen.send({ type: 'window', on: true });
+      if (perfData && service.pid) perfDone = recordPerf(service.pid, opts.seconds, perfData).done;
+    } else if (msg.phase === 'window-end') {
+      probe.end();
+      genWindow = request<GeneratorWindow>(gen, { type: 'window', on: false }, 'gen-window', 10000);
+    }
+  };
+  service.on('message', onServiceMessage);
+  const { window } = await request<{ window: ServiceWindow }>(service, { type: 'measure', warmup: opts.warmup, seconds: opts.seconds },
+    'window', (opts.warmup + opts.seconds) * 1000 + 30000);
+  service.off('message', onServiceMessage);
+  const generatorWindow = genWindow ? await genWindow : undefined;
+  return { window, generatorWindow, probe, perfDone };
 }
 
 function makeRow(n: number, setup: GeneratorSetup, status: ServiceStatus, service: CallsRow['service'],
@@ -397,10 +357,6 @@ function makeRow(n: number, setup: GeneratorSetup, status: ServiceStatus, servic
   return row;
 }
 
-function ms(v: number): string {
-  return v >= 200 ? '>200' : v.toFixed(2);
-}
-
 function callsTable(rows: CallsRow[]): string {
   const head = ['N', 'setup s', 'CPU share', 'CPU/call', 'loop busy', 'RTP sent', 'RTP lost', 'late', 'back lost', 'ws sent', 'ws recv',
     'ws lost', 'dropped', 'skipped', 'gaps', 'p50 ms', 'p99 ms', 'max ms', 'arr p99', 'RSS KiB/call', 'sink CPU', 'gen CPU', 'gen late', 'wait', 'other', 'held'];
@@ -434,9 +390,7 @@ function callsTable(rows: CallsRow[]): string {
     Number.isFinite(r.otherCores) ? r.otherCores.toFixed(2) : '?',
     r.held ? 'yes' : `no: ${r.misses.join(', ')}`,
   ]);
-  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : i < 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+  return formatTable(head, body, 1);
 }
 
 /** What the calls bench hands back to bench/run.ts: the lines to print and the JSON it wrote. */
@@ -445,31 +399,43 @@ export interface CallsReport {
   jsonPath: string;
 }
 
+type PinFor = (label: string) => Promise<Pinning | undefined>;
+
+interface CallsProfile {
+  n: number;
+  file: string | undefined;
+  row: CallsRow | undefined;
+  summary: ProfileSummary | undefined;
+  setup: ProfileSummary | undefined;
+}
+
+/** Which N held: the rows run, the largest N held, the first N that did not. */
+interface CallsSearch {
+  rows: CallsRow[];
+  lastHeld: CallsRow | undefined;
+  firstFailed: number | undefined;
+}
+
 /**
- * Runs the calls benchmark: N upward until one does not hold (one retry when that row was
- * disturbed; with `refine`, one more N halfway), then the profiled runs; returns the printout.
+ * N upward until one does not hold; a row that failed without saturating the service runs once
+ * more (disturbed by other load, the generator late, a one-off stall); with `refine`, one more N
+ * halfway between the last held and the first not held.
  */
-export async function runCallsBench(opts: CallsOptions, stamp: string, argv: string[],
-  pinFor: (label: string) => Promise<Pinning | undefined>, quietBudget: { ms: number }): Promise<CallsReport> {
-  const startedAt = new Date();
-  const ns = [...new Set(opts.ns)].sort((a, b) => a - b);
-  process.stdout.write(`\ncalls bench: N = ${ns.join(', ')} (upward until one does not hold), PCMU 20 ms, mono 16k streams, ` +
-    `deflate off, ${opts.rate} calls/s setup, ${opts.seconds} s windows\n`);
+async function searchLargestHeld(ns: number[], opts: CallsOptions, pinFor: PinFor): Promise<CallsSearch> {
   const rows: CallsRow[] = [];
   const run = async (n: number, label: string): Promise<CallsRow | undefined> => {
     try {
       const row = await runCallsConfig(n, opts, label, await pinFor(label));
       rows.push(row);
+      const disturbed = [row.contended ? 'service waited for its CPU' : '', row.generatorLimited ? 'generator late' : ''].filter(Boolean);
       process.stdout.write(`${label}: ${row.held ? 'held' : `not held: ${row.misses.join(', ')}`}` +
-        `${row.contended || row.generatorLimited ? ` (disturbed: ${[row.contended ? 'service waited for its CPU' : '', row.generatorLimited ? 'generator late' : ''].filter(Boolean).join(', ')})` : ''}\n`);
+        `${disturbed.length ? ` (disturbed: ${disturbed.join(', ')})` : ''}\n`);
       return row;
     } catch (err) {
       process.stderr.write(`${label}: failed: ${(err as Error).message}\n`);
       return undefined;
     }
   };
-
-  /** One N: run it; a row that failed without saturating the service runs once more. */
   const tryN = async (n: number, label: string): Promise<CallsRow | undefined> => {
     const row = await run(n, label);
     if (!row || row.held || row.saturated || !opts.retry) return row;
@@ -479,7 +445,6 @@ export async function runCallsBench(opts: CallsOptions, stamp: string, argv: str
     again.retry = true;
     return again;
   };
-
   let lastHeld: CallsRow | undefined;
   let firstFailed: number | undefined;
   for (let i = 0; i < ns.length; i++) {
@@ -499,11 +464,14 @@ export async function runCallsBench(opts: CallsOptions, stamp: string, argv: str
       if (row?.held) lastHeld = row;
     }
   }
+  return { rows, lastHeld, firstFailed };
+}
 
-  const profiles: Array<{ n: number; file: string | undefined; row: CallsRow | undefined; summary: ProfileSummary | undefined;
-    setup: ProfileSummary | undefined }> = [];
+/** The profiled runs: the service under --cpu-prof (and perf when there), at the N asked or the largest held. */
+async function profileCalls(opts: CallsOptions, stamp: string, fallbackN: number, pinFor: PinFor): Promise<CallsProfile[]> {
+  const profiles: CallsProfile[] = [];
   for (const p of opts.profile) {
-    const n = p === 'held' ? lastHeld?.n ?? ns[0]! : p;
+    const n = p === 'held' ? fallbackN : p;
     const name = `cpu-${stamp}-calls-n${n}.cpuprofile.json`;
     const label = `[calls profile] N=${n}`;
     try {
@@ -512,38 +480,38 @@ export async function runCallsBench(opts: CallsOptions, stamp: string, argv: str
       // Only the sink and the generator are pinned: V8's sampling thread needs a core besides the service's.
       const row = await runCallsConfig(n, opts, label, pin ? { worker: undefined, sink: pin.sink, generator: pin.generator } : undefined, dir);
       const file = takeMainProfile(dir, join(RESULTS_DIR, name));
-      const summary = file
-        ? summariseProfile(file, ROOT, { fromUs: row.service.window.windowStartHrUs, toUs: row.service.window.windowEndHrUs })
-        : undefined;
       const w = row.service.window;
+      const summary = file ? summariseProfile(file, ROOT, { fromUs: w.windowStartHrUs, toUs: w.windowEndHrUs }) : undefined;
       const setup = file && w.runStartHrUs > 0 ? summariseProfile(file, ROOT, { fromUs: w.runStartHrUs, toUs: w.setupEndHrUs }) : undefined;
       profiles.push({ n, file: file ? join('bench', 'results', name) : undefined, row, summary, setup });
     } catch (err) {
       process.stderr.write(`${label}: failed: ${(err as Error).message}\n`);
     }
   }
+  return profiles;
+}
 
+const LEGEND = [
+  'CPU share: CPU (user+system, all threads) of the service process during the window, of one core; CPU/call: the same per call.',
+  'RTP sent: packets the generator sent (whole run); RTP lost: sent - packets the service accepted (per call, from its hangup',
+  'counters); late: accepted after their playout time (whole run, setup included); back lost: packets the service sent -',
+  'packets the generator got back.',
+  'ws sent: audio messages the streams handed to ws (640 bytes = 20 ms each); ws recv: the sink\'s count; ws lost = sent - recv;',
+  'dropped: messages the engine dropped itself. skipped: media clock ticks skipped (fell > 40 ms behind) before the window',
+  '(call setup, warm-up) / during it; gaps: frames the streams got as silence instead of the caller\'s audio during the window.',
+  'p50/p99/max: frame due time -> message handed to ws (StreamMetrics.sendDelay) during the window; arr p99: due time -> sink arrival.',
+  'RSS KiB/call: (RSS with every call up - RSS before the first call, both after gc, 20 warm-up calls gone) / N.',
+  `gen CPU: the generator's CPU in the window; gen late: the latest its packets went out over the run, ms (! = over ${GENERATOR_LATE_MS} ms`,
+  'or packets skipped: the load side may be the limit). wait: window/whole-run share the service\'s main thread waited for its CPU',
+  '(! = over 10%: disturbed by other load); other: cores used by everything else meanwhile.',
+  'Held: every call set up and streamed; nothing lost over the whole run (RTP either way, ws messages, drops); during the',
+  'window no tick skipped, no gap and service CPU < 95%. Setup (its skipped ticks and late packets) is reported, not judged.',
+];
+
+/** The largest N held and what it costs, the goal, the RSS slope and the disturbed rows, as lines. */
+function summaryLines(search: CallsSearch, measured: CallsRow[], opts: CallsOptions): { lines: string[]; goalMet: boolean } {
   const out: string[] = [];
-  const measured = rows.filter((r) => !r.profiled);
-  out.push('');
-  out.push('Calls: N concurrent PCMU calls over loopback (SIP + RTP from bench/calls-generator.ts), each streamed mono 16k to the sink');
-  out.push(callsTable(measured));
-  out.push('');
-  out.push('CPU share: CPU (user+system, all threads) of the service process during the window, of one core; CPU/call: the same per call.');
-  out.push('RTP sent: packets the generator sent (whole run); RTP lost: sent - packets the service accepted (per call, from its hangup');
-  out.push('counters); late: accepted after their playout time (whole run, setup included); back lost: packets the service sent -');
-  out.push('packets the generator got back.');
-  out.push('ws sent: audio messages the streams handed to ws (640 bytes = 20 ms each); ws recv: the sink\'s count; ws lost = sent - recv;');
-  out.push('dropped: messages the engine dropped itself. skipped: media clock ticks skipped (fell > 40 ms behind) before the window');
-  out.push('(call setup, warm-up) / during it; gaps: frames the streams got as silence instead of the caller\'s audio during the window.');
-  out.push('p50/p99/max: frame due time -> message handed to ws (streamMetrics.sendDelay) during the window; arr p99: due time -> sink arrival.');
-  out.push('RSS KiB/call: (RSS with every call up - RSS before the first call, both after gc, 20 warm-up calls gone) / N.');
-  out.push(`gen CPU: the generator's CPU in the window; gen late: the latest its packets went out over the run, ms (! = over ${GENERATOR_LATE_MS} ms`);
-  out.push('or packets skipped: the load side may be the limit). wait: window/whole-run share the service\'s main thread waited for its CPU');
-  out.push('(! = over 10%: disturbed by other load); other: cores used by everything else meanwhile.');
-  out.push('Held: every call set up and streamed; nothing lost over the whole run (RTP either way, ws messages, drops); during the');
-  out.push('window no tick skipped, no gap and service CPU < 95%. Setup (its skipped ticks and late packets) is reported, not judged.');
-  const largest = lastHeld;
+  const { lastHeld: largest, firstFailed } = search;
   const tried = [...new Set(measured.map((r) => r.n))];
   if (largest) {
     const perCall = largest.cpuSharePerCall;
@@ -582,6 +550,12 @@ export async function runCallsBench(opts: CallsOptions, stamp: string, argv: str
     out.push(`${disturbed.length} of ${measured.length} rows were disturbed (${disturbed.map((r) => `N=${r.n}: ${[r.contended ? 'wait > 10%' : '', r.generatorLimited ? 'generator late' : ''].filter(Boolean).join(', ')}`).join('; ')}); ` +
       'their losses and latency may not be the service\'s own.');
   }
+  return { lines: out, goalMet: goalMisses.length === 0 };
+}
+
+/** Where the time went in the profiled runs, as lines. */
+function profileLines(profiles: CallsProfile[], opts: CallsOptions): string[] {
+  const out: string[] = [];
   for (const p of profiles) {
     if (!p.summary) continue;
     out.push('');
@@ -611,27 +585,45 @@ export async function runCallsBench(opts: CallsOptions, stamp: string, argv: str
       }
     }
   }
+  return out;
+}
 
+/**
+ * Runs the calls benchmark: N upward until one does not hold (one retry when that row was
+ * disturbed; with `refine`, one more N halfway), then the profiled runs; returns the printout.
+ */
+export async function runCallsBench(opts: CallsOptions, stamp: string, argv: string[], pinFor: PinFor, quietBudget: { ms: number }): Promise<CallsReport> {
+  const startedAt = new Date();
+  const ns = [...new Set(opts.ns)].sort((a, b) => a - b);
+  process.stdout.write(`\ncalls bench: N = ${ns.join(', ')} (upward until one does not hold), PCMU 20 ms, mono 16k streams, ` +
+    `deflate off, ${opts.rate} calls/s setup, ${opts.seconds} s windows\n`);
+  const search = await searchLargestHeld(ns, opts, pinFor);
+  const profiles = await profileCalls(opts, stamp, search.lastHeld?.n ?? ns[0]!, pinFor);
+  const measured = search.rows.filter((r) => !r.profiled);
+  const summary = summaryLines(search, measured, opts);
+  const out = [
+    '', 'Calls: N concurrent PCMU calls over loopback (SIP + RTP from bench/load/calls-generator.ts), each streamed mono 16k to the sink',
+    callsTable(measured), '', ...LEGEND, ...summary.lines, ...profileLines(profiles, opts),
+  ];
   const jsonName = `calls-${stamp}.json`;
-  const cpu = cpus();
   const report = {
     benchmark: 'audio-stream: N concurrent PCMU calls (SIP/RTP over loopback), each streamed mono 16 kHz (20 ms messages, deflate off) to a WebSocket sink in another process',
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     argv,
-    machine: { cpus: cpu.length, model: cpu[0]?.model, totalMemMiB: Math.round(totalmem() / 2 ** 20), platform: platform(), release: release(), node: process.version, loadavgAtStart: loadavg() },
+    machine: machineFacts(),
     settings: {
-      service: 'bench/calls-service.ts: buildConfig + Runtime + SipHost as `audio-stream serve`; route answer, set STREAM_MESSAGE_DEFLATE=true, audio_stream start <sink> mono 16k, park',
-      generator: 'bench/calls-generator.ts: SIP UAC over UDP, one RTP socket per call, PCMU 20 ms speech-like audio from one timer (20 phases)',
+      service: 'bench/load/calls-service.ts: buildConfig + Runtime + SipHost as `audio-stream serve`; route answer, set STREAM_MESSAGE_DEFLATE=true, audio_stream start <sink> mono 16k, park',
+      generator: 'bench/load/calls-generator.ts: SIP UAC over UDP, one RTP socket per call, PCMU 20 ms speech-like audio from one timer (20 phases)',
       ns, seconds: opts.seconds, warmupSeconds: opts.warmup, setupRatePerSecond: opts.rate, refine: opts.refine, retry: opts.retry,
       pinning: canPin ? 'service on one CPU, sink and generator on another (per row: rows[].pinning)' : 'none',
       saturatedAtCpuShare: SATURATED_SHARE, generatorLateMs: GENERATOR_LATE_MS, quietWaitLeftSeconds: Math.round(quietBudget.ms / 1000),
     },
     goal: CALLS_GOAL,
-    largestHeld: largest?.n ?? 0,
-    firstNotHeld: firstFailed ?? null,
-    goalMet: goalMisses.length === 0,
-    rows,
+    largestHeld: search.lastHeld?.n ?? 0,
+    firstNotHeld: search.firstFailed ?? null,
+    goalMet: summary.goalMet,
+    rows: search.rows,
     profiles,
   };
   writeFileSync(join(RESULTS_DIR, jsonName), `${JSON.stringify(report, null, 2)}\n`);

@@ -1,15 +1,25 @@
-// Process plumbing shared by the benchmarks (bench/run.ts: streams; bench/calls.ts: calls): CPU
-// pinning with taskset, waiting for a quiet machine, forking TypeScript children with IPC,
-// request/reply over IPC, the machine's per-CPU load, and the CPU profile helpers.
+// The load harness: what both load benchmarks (streams.ts, calls.ts) do around their measured
+// process: CPU pinning with taskset, waiting for a quiet machine, forking TypeScript children with
+// IPC, request/reply over IPC, the sink (start, window CPU, final totals), the machine's per-CPU
+// load, stderr capture, the table printer, the machine facts of a report and the CPU profile helpers.
 import { fork, spawn, spawnSync, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { copyFileSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, platform } from 'node:os';
+import { availableParallelism, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ProfileSummary } from './profile.ts';
+import type { SinkTotals } from './sink.ts';
 
-export const ROOT = fileURLToPath(new URL('..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const RESULTS_DIR = join(ROOT, 'bench', 'results');
+
+/** A process script of the load benchmarks (bench/load/<name>). */
+export function loadScript(name: string): string {
+  return join(ROOT, 'bench', 'load', name);
+}
+
+/** Resolves after `ms`. */
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** CPU lists for taskset: the measured process and the sink; undefined when not pinning. */
 export interface Pinning {
@@ -120,10 +130,18 @@ export function nextMessage<T>(child: ChildProcess, type: string, timeoutMs: num
   });
 }
 
+/** Sends `{ type }` and resolves with the reply of the same type. */
 export function ask<T>(child: ChildProcess, type: string): Promise<T> {
   const reply = nextMessage<T>(child, type, 10000);
   child.send({ type });
   return reply;
+}
+
+/** Sends `msg` and resolves with the next message of `reply`. */
+export function request<T>(child: ChildProcess, msg: Record<string, unknown>, reply: string, timeoutMs: number): Promise<T> {
+  const p = nextMessage<T>(child, reply, timeoutMs);
+  child.send(msg);
+  return p;
 }
 
 export function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
@@ -140,10 +158,121 @@ export function exited(child: ChildProcess, timeoutMs: number): Promise<void> {
   });
 }
 
+/** The sink's CPU at one moment (µs of user and system time, hr µs). */
 export interface SinkCpu {
   user: number;
   system: number;
   hr: number;
+}
+
+/** The ws sink of one configuration, started and listening. */
+export interface Sink {
+  child: ChildProcess;
+  port: number;
+}
+
+/** Starts bench/load/sink.ts (pinned to `cpuList`) and waits until it listens. */
+export async function startSink(cpuList: string | undefined): Promise<Sink> {
+  const child = launch(loadScript('sink.ts'), [], ['--import', 'tsx'], cpuList, ['ignore', 'inherit', 'inherit', 'ipc']);
+  const { port } = await nextMessage<{ port: number }>(child, 'listening', 20000);
+  return { child, port };
+}
+
+/** The sink's totals once it has taken in what was still in flight: every connection closed, or 5 s. */
+export async function settledSinkTotals(sink: ChildProcess): Promise<SinkTotals> {
+  let totals = await ask<SinkTotals & { type: string }>(sink, 'totals');
+  for (const end = Date.now() + 5000; totals.open > 0 && Date.now() < end;) {
+    await sleep(100);
+    totals = await ask<SinkTotals & { type: string }>(sink, 'totals');
+  }
+  const { type: _type, ...rest } = totals;
+  return rest;
+}
+
+/** Tells the sink a configuration's window is over and ends it; kills the measured children still running. */
+export async function endConfiguration(sink: ChildProcess, children: Array<ChildProcess | undefined>): Promise<void> {
+  for (const child of children) {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+  if (sink.connected) sink.send({ type: 'exit' });
+  await exited(sink, 5000);
+}
+
+/**
+ * The machine around one measuring window: the sink's CPU and every CPU's busy time, taken when
+ * the measured process says the window starts and ends; the sink is told the window's edges.
+ */
+export class WindowProbe {
+  private sinkCpu0: Promise<SinkCpu> | undefined;
+  private sinkCpu1: Promise<SinkCpu> | undefined;
+  private times0: ReturnType<typeof cpuTimes>;
+  private times1: ReturnType<typeof cpuTimes>;
+
+  constructor(private readonly sink: ChildProcess) {}
+
+  start(): void {
+    this.sink.send({ type: 'window', on: true });
+    this.times0 = cpuTimes();
+    this.sinkCpu0 = ask<SinkCpu>(this.sink, 'cpu');
+  }
+
+  end(): void {
+    this.sink.send({ type: 'window', on: false });
+    this.times1 = cpuTimes();
+    this.sinkCpu1 = ask<SinkCpu>(this.sink, 'cpu');
+  }
+
+  /** The sink's share of one core during the window (NaN when unknown), and the cores busy ([all, per CPU...]). */
+  async result(): Promise<{ sinkCpuShare: number; busy: number[] | undefined }> {
+    const c0 = this.sinkCpu0 ? await this.sinkCpu0 : undefined;
+    const c1 = this.sinkCpu1 ? await this.sinkCpu1 : undefined;
+    const sinkCpuShare = c0 && c1 ? (c1.user + c1.system - c0.user - c0.system) / (c1.hr - c0.hr) : NaN;
+    return { sinkCpuShare, busy: coresBusy(this.times0, this.times1) };
+  }
+}
+
+/** Cores used by everything else during a window: all CPUs' busy time minus the measured shares. */
+export function otherCores(busy: number[] | undefined, ...shares: number[]): number {
+  if (!busy) return NaN;
+  const known = shares.reduce((n, x) => n + (Number.isFinite(x) ? x : 0), 0);
+  return round(Math.max(0, busy[0]! - known), 2);
+}
+
+/** Collects a child's stderr lines, echoing the first few with a prefix; call the returned function once it has exited. */
+export function captureStderr(child: ChildProcess, prefix: string, into: string[]): () => void {
+  let partial = '';
+  let shown = 0;
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    const lines = (partial + chunk).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) {
+      if (shown++ < 5) process.stderr.write(`    ${prefix}: ${line}\n`);
+      into.push(`${prefix}: ${line}`);
+    }
+  });
+  return () => {
+    if (partial) into.push(`${prefix}: ${partial}`);
+    if (shown > 5) process.stderr.write(`    ${prefix}: ... ${shown - 5} more stderr lines (in the JSON)\n`);
+  };
+}
+
+/** A plain-text table: the first `leftColumns` columns and the last are left-aligned, the others right-aligned. */
+export function formatTable(head: string[], body: string[][], leftColumns: number): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : i < leftColumns ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+/** A latency in ms; the histograms top out at 200 ms, so their overflow bucket shows as >200. */
+export function ms(v: number): string {
+  return v >= 200 ? '>200' : v.toFixed(2);
+}
+
+/** What every report says about the machine it ran on. */
+export function machineFacts(): Record<string, unknown> {
+  const cpu = cpus();
+  return { cpus: cpu.length, model: cpu[0]?.model, totalMemMiB: Math.round(totalmem() / 2 ** 20), platform: platform(), release: release(), node: process.version, loadavgAtStart: loadavg() };
 }
 
 

@@ -11,7 +11,7 @@
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { LatencyHistogram } from '../src/lib/histogram.ts';
+import { LatencyHistogram } from '../../src/lib/histogram.ts';
 
 /** What the sink saw since it started. */
 export interface SinkTotals {

@@ -1,19 +1,19 @@
-// The measured process of one benchmark configuration: N file channels streaming stereo 16 kHz to
-// the sink. bench/run.ts forks it (node --expose-gc --import tsx bench/worker.ts ...) with an IPC
-// channel, once per configuration, so each starts from a fresh heap and clean RSS.
+// The measured process of one streams-benchmark configuration: N file channels streaming stereo
+// 16 kHz to the sink. bench/load/streams.ts forks it (node --expose-gc --import tsx
+// bench/load/streams-worker.ts ...) with an IPC channel, once per configuration, so each starts
+// from a fresh heap and clean RSS.
 //
 // Messages to the parent: { type: 'phase', phase, ... } as it goes, and one { type: 'result', ... }.
 // The parent answers nothing; it samples the sink's CPU when it sees 'window-start'/'window-end'.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { send, sleep, hrUs, collect, schedstat, gcAvailable } from './measure.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { setLogLevel } from '../src/lib/logger.ts';
-import { Runtime } from '../src/service/runtime.ts';
-import type { Channel, ChannelEndpoint } from '../src/channel/channel.ts';
-import type { AudioStream } from '../src/audio-stream/audio-stream.ts';
-import { LatencyHistogram } from '../src/lib/histogram.ts';
+import { send, sleep, memoryAfterGc, gcAvailable, ClockLateness, WindowMeter, type ProcessMemory, type WindowFigures } from './meter.ts';
+import { setLogLevel } from '../../src/lib/logger.ts';
+import { Runtime } from '../../src/service/runtime.ts';
+import type { Channel, ChannelEndpoint } from '../../src/channel/channel.ts';
+import type { AudioStream } from '../../src/audio-stream/audio-stream.ts';
 import { makeSpeechLikeStereo, LoopingStereoSource } from './signal.ts';
 
 /** What the parent passes (as --name value pairs). */
@@ -28,62 +28,32 @@ export interface WorkerConfig {
 }
 
 /** The numbers one configuration produces (before the sink's totals are added by the parent). */
-export interface WorkerResult {
+export interface WorkerResult extends WindowFigures {
   n: number;
   deflate: boolean;
-  windowSeconds: number;
   connected: number;
   connectErrors: number;
   connectMs: number;
-  /** CPU of this process during the window (µs), and event-loop utilisation (main thread busy share). */
-  cpuUserUs: number;
-  cpuSystemUs: number;
-  elu: number;
-  /** Frames fed / audio messages sent / dropped during the window. */
+  /** Frames fed during the window, and the frames the clock should have fed in it (N × window / 20 ms). */
   windowFed: number;
-  windowSent: number;
-  windowDropped: number;
-  /** Frames that the clock should have fed in the window (N × window / 20 ms). */
   windowIdealFrames: number;
-  /** Due-to-send delay (streamMetrics.sendDelay) over the window, ms. */
-  delayP50: number;
-  delayP99: number;
-  delayP999: number;
-  delayMax: number;
-  delayCount: number;
-  /** How late the clock ran a cohort (due to first callback), ms. */
-  clockLateP50: number;
-  clockLateP99: number;
-  clockLateMax: number;
-  /** Whole run (first frame to stop): frames fed, ticks the clock skipped, audio messages sent and dropped. */
+  /** Whole run (first frame to stop): frames fed, ticks the legs missed, audio messages sent and dropped. */
   totalFed: number;
   totalSkipped: number;
   totalSent: number;
   totalDropped: number;
   streamsFinished: number;
   stopMs: number;
-  /** Memory: baseline (after gc, no streams), after warm-up (after gc), and at the end of the window (no gc). */
+  /** Memory: baseline (after gc, no streams) and after warm-up (after gc). */
   rssBefore: number;
   rssAfter: number;
-  rssEndOfWindow: number;
   heapUsedBefore: number;
   heapUsedAfter: number;
   externalBefore: number;
   externalAfter: number;
   arrayBuffersBefore: number;
   arrayBuffersAfter: number;
-  gcAvailable: boolean;
-  /** process.hrtime of the window in µs (to cut a --cpu-prof profile to the window). */
-  windowStartHrUs: number;
-  windowEndHrUs: number;
   errorsByCode: Record<string, number>;
-  /** Main thread during the window: seconds on a CPU and runnable-but-waiting (Linux schedstat), if known. */
-  mainThreadOnCpuS: number | undefined;
-  mainThreadRunQueueWaitS: number | undefined;
-  /** Process context switches and minor page faults during the window. */
-  voluntaryContextSwitches: number;
-  involuntaryContextSwitches: number;
-  minorPageFaults: number;
 }
 
 const FRAME_MS = 20;
@@ -119,193 +89,179 @@ function parseConfig(argv: string[]): WorkerConfig {
 
 const endpoint: ChannelEndpoint = { preAnswer: () => true, answer: () => true, hangup: () => undefined };
 
-interface Leg {
-  channel: Channel;
-  stream: AudioStream | undefined;
-  source: LoopingStereoSource;
-  remove: (() => void) | undefined;
-  fed: number;
-  /** performance.now() due time of the leg's first frame (-1 before it). */
-  firstDue: number;
-  lastDue: number;
-  skipped: number;
+/** One file channel, its stream and its source, driven by the runtime's media clock. */
+class Leg {
+  readonly stream: AudioStream | undefined;
+  private remove: (() => void) | undefined;
+  fed = 0;
+  /** Media clock due time of the leg's first frame (-1 before it). */
+  firstDue = -1;
+  private lastDue = -1;
+  /** Ticks the leg missed (gaps of more than one period between its due times). */
+  skipped = 0;
+
+  constructor(readonly channel: Channel, stream: AudioStream | undefined, private readonly source: LoopingStereoSource) {
+    this.stream = stream;
+  }
+
+  /** Feeds one frame per 20 ms tick of the shared clock; `onTick` sees every tick first. */
+  clock(run: StreamsRun): void {
+    this.remove = run.runtime.mediaClock.add(FRAME_MS, (dueMs) => {
+      run.lateness.observe(dueMs, performance.now());
+      if (this.lastDue >= 0 && dueMs - this.lastDue > FRAME_MS * 1.5) this.skipped += Math.round((dueMs - this.lastDue) / FRAME_MS) - 1;
+      if (this.firstDue < 0) this.firstDue = dueMs;
+      this.lastDue = dueMs;
+      this.source.next();
+      this.channel.processFrame(this.source.read, this.source.write, dueMs);
+      this.fed++;
+      run.fedTotal++;
+    });
+  }
+
+  unclock(): void {
+    this.remove?.();
+  }
+}
+
+/** One configuration's run inside the measured process. */
+class StreamsRun {
+  readonly runtime: Runtime;
+  readonly lateness = new ClockLateness();
+  readonly legs: Leg[] = [];
+  fedTotal = 0;
+  connected = 0;
+  connectErrors = 0;
+  private readonly samples = makeSpeechLikeStereo(RATE_HZ, 6);
+
+  constructor(readonly cfg: WorkerConfig, readonly tempDir: string) {
+    this.runtime = new Runtime({ tempDir });
+    this.runtime.bus.subscribe((e) => {
+      if (e.name !== 'CUSTOM') return;
+      if (e.subclass === 'mod_audio_stream::connect') this.connected++;
+      else if (e.subclass === 'mod_audio_stream::error') this.connectErrors++;
+    });
+  }
+
+  /** One channel streaming `stereo 16k` to the sink, fed by the clock from the next tick. */
+  startLeg(i: number): void {
+    const { runtime, cfg } = this;
+    const channel = runtime.channels.create(endpoint, `bench/${i}`, { name: 'L16', rateHz: RATE_HZ, ptimeMs: FRAME_MS },
+      { destinationNumber: 'bench', callerIdNumber: String(1000 + i) });
+    // mod_audio_stream's naming: STREAM_MESSAGE_DEFLATE=true turns deflate OFF; unset offers it.
+    if (!cfg.deflate) channel.setVariable('STREAM_MESSAGE_DEFLATE', 'true');
+    const started = runtime.streams.start(channel, { url: cfg.url, mix: 'stereo', rate: '16k', metadata: `{"bench":1,"leg":${i}}` });
+    const leg = new Leg(channel, started.ok ? started.value : undefined, new LoopingStereoSource(this.samples, FRAME_SAMPLES, i * 37));
+    this.legs.push(leg);
+    if (!started.ok) {
+      process.stderr.write(`leg ${i}: ${started.error.message}\n`);
+      return;
+    }
+    leg.clock(this);
+  }
+
+  /**
+   * Starts the legs over staggerMs by the wall clock: every 5 ms, as many as are due by then (an
+   * overloaded loop wakes late, so a fixed batch size would stretch the ramp far beyond staggerMs).
+   */
+  async rampUp(t0: number): Promise<void> {
+    const { n, staggerMs } = this.cfg;
+    for (let started = 0; started < n;) {
+      const due = staggerMs > 0 ? Math.ceil((n * (performance.now() - t0)) / staggerMs) : n;
+      const end = Math.min(n, Math.max(started + 1, due));
+      for (; started < end; started++) this.startLeg(started);
+      if (started < n) await sleep(5);
+    }
+  }
+
+  /** Waits (at most the connect timeout from t0) until every stream connected or failed; returns the ms since t0. */
+  async awaitConnected(t0: number): Promise<number> {
+    const deadline = t0 + this.cfg.connectTimeoutMs;
+    while (this.connected + this.connectErrors < this.cfg.n && performance.now() < deadline) await sleep(20);
+    return Math.round(performance.now() - t0);
+  }
+
+  /**
+   * Tells the sink (through the parent) when each leg's first frame was due, on the system-wide
+   * monotonic clock, so it can time arrivals: message k of leg i was due at firstDue[i] + k x 20 ms.
+   */
+  sendLegs(): void {
+    const hrOffsetMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
+    send({ type: 'legs', firstDueHrMs: this.legs.map((l) => (l.firstDue >= 0 ? l.firstDue + hrOffsetMs : -1)) });
+  }
+
+  /** No more frames, then every stream flushes and closes; waits for them (20 s at most) and hangs up. */
+  async stop(): Promise<{ streamsFinished: number; stopMs: number }> {
+    const t0 = performance.now();
+    for (const leg of this.legs) leg.unclock();
+    let streamsFinished = 0;
+    const finished: Array<Promise<void>> = [];
+    for (const leg of this.legs) {
+      const stream = leg.channel.isHungUp ? undefined : this.runtime.streams.find(leg.channel);
+      stream?.stop();
+      if (leg.stream) finished.push(leg.stream.finished.then(() => { streamsFinished++; }));
+    }
+    await Promise.race([Promise.all(finished), sleep(20000)]);
+    for (const leg of this.legs) leg.channel.hangup('NORMAL_CLEARING');
+    return { streamsFinished, stopMs: Math.round(performance.now() - t0) };
+  }
+}
+
+function memoryFields(before: ProcessMemory, after: ProcessMemory) {
+  return {
+    rssBefore: before.rss, rssAfter: after.rss, heapUsedBefore: before.heapUsed, heapUsedAfter: after.heapUsed,
+    externalBefore: before.external, externalAfter: after.external, arrayBuffersBefore: before.arrayBuffers, arrayBuffersAfter: after.arrayBuffers,
+  };
 }
 
 async function main(): Promise<void> {
   const cfg = parseConfig(process.argv.slice(2));
   setLogLevel('warning'); // no per-stream "connecting"/"connected" lines
   const tempDir = mkdtempSync(join(tmpdir(), 'audio-stream-bench-'));
-  const samples = makeSpeechLikeStereo(RATE_HZ, 6);
-  const runtime = new Runtime({ tempDir });
-  const { mediaClock } = runtime;
-  const streamMetrics = runtime.streams.metrics;
+  const run = new StreamsRun(cfg, tempDir);
+  const metrics = run.runtime.streams.metrics;
 
-  let connected = 0;
-  let connectErrors = 0;
-  runtime.bus.subscribe((e) => {
-    if (e.name !== 'CUSTOM') return;
-    if (e.subclass === 'mod_audio_stream::connect') connected++;
-    else if (e.subclass === 'mod_audio_stream::error') connectErrors++;
-  });
-
-  // Baseline memory: everything loaded and the shared file made, no channel yet.
   await sleep(50);
-  collect();
-  const before = process.memoryUsage();
+  const before = memoryAfterGc(); // baseline: everything loaded and the shared file made, no channel yet
 
-  // Clock lateness, recorded once per cohort tick (the first member that sees a new due time).
-  const clockLate = new LatencyHistogram();
-  let lastDueSeen = -1;
-  let fedTotal = 0;
-
-  const legs: Leg[] = [];
-  const startLeg = (i: number): void => {
-    const channel = runtime.channels.create(endpoint, `bench/${i}`, { name: 'L16', rateHz: RATE_HZ, ptimeMs: FRAME_MS },
-      { destinationNumber: 'bench', callerIdNumber: String(1000 + i) });
-    // mod_audio_stream's naming: STREAM_MESSAGE_DEFLATE=true turns deflate OFF; unset offers it.
-    if (!cfg.deflate) channel.setVariable('STREAM_MESSAGE_DEFLATE', 'true');
-    const started = runtime.streams.start(channel, { url: cfg.url, mix: 'stereo', rate: '16k', metadata: `{"bench":1,"leg":${i}}` });
-    const leg: Leg = {
-      channel, stream: started.ok ? started.value : undefined, source: new LoopingStereoSource(samples, FRAME_SAMPLES, i * 37),
-      remove: undefined, fed: 0, firstDue: -1, lastDue: -1, skipped: 0,
-    };
-    legs.push(leg);
-    if (!started.ok) {
-      process.stderr.write(`leg ${i}: ${started.error.message}\n`);
-      return;
-    }
-    const source = leg.source;
-    leg.remove = mediaClock.add(FRAME_MS, (dueMs) => {
-      if (dueMs !== lastDueSeen) {
-        lastDueSeen = dueMs;
-        clockLate.record(performance.now() - dueMs);
-      }
-      if (leg.lastDue >= 0 && dueMs - leg.lastDue > FRAME_MS * 1.5) leg.skipped += Math.round((dueMs - leg.lastDue) / FRAME_MS) - 1;
-      if (leg.firstDue < 0) leg.firstDue = dueMs;
-      leg.lastDue = dueMs;
-      source.next();
-      channel.processFrame(source.read, source.write, dueMs);
-      leg.fed++;
-      fedTotal++;
-    });
-  };
-
-  // Start the legs over staggerMs by the wall clock: every 5 ms, as many as are due by then (an
-  // overloaded loop wakes late, so a fixed batch size would stretch the ramp far beyond staggerMs).
   const t0 = performance.now();
-  for (let started = 0; started < cfg.n;) {
-    const due = cfg.staggerMs > 0 ? Math.ceil((cfg.n * (performance.now() - t0)) / cfg.staggerMs) : cfg.n;
-    const end = Math.min(cfg.n, Math.max(started + 1, due));
-    for (; started < end; started++) startLeg(started);
-    if (started < cfg.n) await sleep(5);
-  }
+  await run.rampUp(t0);
   send({ type: 'phase', phase: 'started', ms: Math.round(performance.now() - t0) });
-
-  const deadline = t0 + cfg.connectTimeoutMs;
-  while (connected + connectErrors < cfg.n && performance.now() < deadline) await sleep(20);
-  const connectMs = Math.round(performance.now() - t0);
-  send({ type: 'phase', phase: 'connected', connected, connectErrors, ms: connectMs });
-  // Tell the sink (through the parent) when each leg's first frame was due, on the system-wide
-  // monotonic clock, so it can time arrivals: message k of leg i was due at firstDue[i] + k x 20 ms.
-  const hrOffsetMs = Number(process.hrtime.bigint()) / 1e6 - performance.now();
-  send({ type: 'legs', firstDueHrMs: legs.map((l) => (l.firstDue >= 0 ? l.firstDue + hrOffsetMs : -1)) });
+  const connectMs = await run.awaitConnected(t0);
+  send({ type: 'phase', phase: 'connected', connected: run.connected, connectErrors: run.connectErrors, ms: connectMs });
+  run.sendLegs();
 
   await sleep(cfg.warmupSeconds * 1000);
-  collect();
-  const after = process.memoryUsage();
+  const after = memoryAfterGc();
   await sleep(300); // let the clock catch up after the gc pause before measuring
 
-  // Measurement window.
-  streamMetrics.sendDelay.reset();
-  clockLate.reset();
-  const sent0 = streamMetrics.messagesSent;
-  const dropped0 = streamMetrics.messagesDropped;
-  const fed0 = fedTotal;
-  const elu0 = performance.eventLoopUtilization();
-  const sched0 = schedstat();
-  const ru0 = process.resourceUsage();
-  const cpu0 = process.cpuUsage();
-  const windowStartHrUs = hrUs();
-  send({ type: 'phase', phase: 'window-start' });
+  const meter = new WindowMeter({ metrics, mediaClock: run.runtime.mediaClock }, run.lateness);
+  const fed0 = run.fedTotal;
+  meter.start();
   await sleep(cfg.seconds * 1000);
-  const cpu = process.cpuUsage(cpu0);
-  const ru1 = process.resourceUsage();
-  const sched1 = schedstat();
-  const windowEndHrUs = hrUs();
-  const elu = performance.eventLoopUtilization(elu0);
-  const windowSent = streamMetrics.messagesSent - sent0;
-  const windowDropped = streamMetrics.messagesDropped - dropped0;
-  const windowFed = fedTotal - fed0;
-  const d = streamMetrics.sendDelay;
-  const delay = { p50: d.percentile(50), p99: d.percentile(99), p999: d.percentile(99.9), max: d.maxMs, count: d.count };
-  const late = { p50: clockLate.percentile(50), p99: clockLate.percentile(99), max: clockLate.maxMs };
-  const endOfWindow = process.memoryUsage();
-  send({ type: 'phase', phase: 'window-end' });
-  const windowSeconds = (windowEndHrUs - windowStartHrUs) / 1e6;
+  const window = meter.end();
+  const windowFed = run.fedTotal - fed0;
 
-  // Stop: no more frames, then every stream flushes and closes; wait for them to finish.
-  const stopT0 = performance.now();
-  for (const leg of legs) leg.remove?.();
-  const finished: Array<Promise<void>> = [];
-  let streamsFinished = 0;
-  for (const leg of legs) {
-    const stream = leg.channel.isHungUp ? undefined : runtime.streams.find(leg.channel);
-    stream?.stop();
-    if (leg.stream) finished.push(leg.stream.finished.then(() => { streamsFinished++; }));
-  }
-  await Promise.race([Promise.all(finished), sleep(20000)]);
-  for (const leg of legs) leg.channel.hangup('NORMAL_CLEARING');
-  const stopMs = Math.round(performance.now() - stopT0);
-
-  const totalSkipped = legs.reduce((n, l) => n + l.skipped, 0);
+  const { streamsFinished, stopMs } = await run.stop();
   // messagesSent also counts the one metadata text each opened stream sent first.
-  const texts = legs.filter((l) => l.stream && l.stream.stats.messagesSent > 0).length;
+  const texts = run.legs.filter((l) => l.stream && l.stream.stats.messagesSent > 0).length;
   const result: WorkerResult = {
+    ...window,
     n: cfg.n,
     deflate: cfg.deflate,
-    windowSeconds,
-    connected,
-    connectErrors,
+    connected: run.connected,
+    connectErrors: run.connectErrors,
     connectMs,
-    cpuUserUs: cpu.user,
-    cpuSystemUs: cpu.system,
-    elu: elu.utilization,
     windowFed,
-    windowSent,
-    windowDropped,
-    windowIdealFrames: Math.round((cfg.n * windowSeconds * 1000) / FRAME_MS),
-    delayP50: delay.p50,
-    delayP99: delay.p99,
-    delayP999: delay.p999,
-    delayMax: delay.max,
-    delayCount: delay.count,
-    clockLateP50: late.p50,
-    clockLateP99: late.p99,
-    clockLateMax: late.max,
-    totalFed: fedTotal,
-    totalSkipped,
-    totalSent: streamMetrics.messagesSent - texts,
-    totalDropped: streamMetrics.messagesDropped,
+    windowIdealFrames: Math.round((cfg.n * window.windowSeconds * 1000) / FRAME_MS),
+    totalFed: run.fedTotal,
+    totalSkipped: run.legs.reduce((n, l) => n + l.skipped, 0),
+    totalSent: metrics.messagesSent - texts,
+    totalDropped: metrics.messagesDropped,
     streamsFinished,
     stopMs,
-    rssBefore: before.rss,
-    rssAfter: after.rss,
-    rssEndOfWindow: endOfWindow.rss,
-    heapUsedBefore: before.heapUsed,
-    heapUsedAfter: after.heapUsed,
-    externalBefore: before.external,
-    externalAfter: after.external,
-    arrayBuffersBefore: before.arrayBuffers,
-    arrayBuffersAfter: after.arrayBuffers,
+    ...memoryFields(before, after),
     gcAvailable,
-    windowStartHrUs,
-    windowEndHrUs,
-    errorsByCode: Object.fromEntries(streamMetrics.errorsByCode),
-    mainThreadOnCpuS: sched0 && sched1 ? (sched1.onCpuNs - sched0.onCpuNs) / 1e9 : undefined,
-    mainThreadRunQueueWaitS: sched0 && sched1 ? (sched1.waitNs - sched0.waitNs) / 1e9 : undefined,
-    voluntaryContextSwitches: ru1.voluntaryContextSwitches - ru0.voluntaryContextSwitches,
-    involuntaryContextSwitches: ru1.involuntaryContextSwitches - ru0.involuntaryContextSwitches,
-    minorPageFaults: ru1.minorPageFault - ru0.minorPageFault,
+    errorsByCode: Object.fromEntries(metrics.errorsByCode),
   };
   send({ type: 'result', result });
   rmSync(tempDir, { recursive: true, force: true });
@@ -314,6 +270,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`bench worker: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.stderr.write(`bench streams worker: ${err instanceof Error ? err.stack : String(err)}\n`);
   process.exit(1);
 });
