@@ -3,8 +3,8 @@
 // moving formants), short fricative noise bursts, phrase pauses and a low noise floor, with a
 // different "speaker" on each side, so deflate sees realistic, poorly compressible PCM.
 
-/** Deterministic PRNG (mulberry32) so every run streams the same audio. */
-function prng(seed: number): () => number {
+/** Deterministic PRNG (mulberry32) returning floats in [0, 1), so every run streams the same audio. */
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

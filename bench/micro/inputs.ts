@@ -7,17 +7,7 @@ export const FRAME_MS = 20;
 /** Frames per second of media at FRAME_MS (for Benchmark.opsPerCallSecond). */
 export const FRAMES_PER_SECOND = 1000 / FRAME_MS;
 
-/** Deterministic PRNG (mulberry32) returning floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../load/signal.ts';
 
 /** `seconds` of one channel at `rateHz` as s16: about -12 dBFS peaks, a 4 Hz envelope, noise at about -50 dBFS. */
 function channel(rateHz: number, seconds: number, seed: number, f0: number): Int16Array {
