@@ -73,6 +73,7 @@ export class ServerMessageHandler {
       this.events.onJson(text);
       return;
     }
+    if (this.closed) return; // stopped while the file was written: the stream's cleanup deletes it, no event
     this.events.onPlay(playEventBody(action.data, path), path);
   }
 }
