@@ -44,14 +44,18 @@ export interface CommandContext {
   writeRaw(text: string): void;
 }
 
-/** FreeSWITCH log level names (switch_log_str2level); numbers are taken as they are (negative: 0). */
+/** FreeSWITCH's log level names (SWITCH_LEVEL_NAMES). */
 const LOG_LEVEL_NAMES: Record<string, number> = {
-  console: 0, alert: 1, crit: 2, err: 3, error: 3, warning: 4, notice: 5, info: 6, debug: 7,
+  console: 0, alert: 1, crit: 2, err: 3, warning: 4, notice: 5, info: 6, debug: 7,
 };
 
+/** switch_log_str2level: a name (any case) or a number (negative: 0; 64, SWITCH_LOG_INVALID, is invalid; more: 63). */
 function str2level(text: string): number | undefined {
-  if (/^-?\d+$/.test(text)) return Math.max(0, Number(text));
-  return LOG_LEVEL_NAMES[text.toLowerCase()];
+  if (/^-?\d+$/.test(text)) {
+    const n = Number(text);
+    return n === 64 ? undefined : n > 64 ? 63 : Math.max(0, n);
+  }
+  return Object.hasOwn(LOG_LEVEL_NAMES, text.toLowerCase()) ? LOG_LEVEL_NAMES[text.toLowerCase()] : undefined;
 }
 
 /** The text after the first space at or after `from`, split at single spaces, as strchr loops do. */

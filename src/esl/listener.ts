@@ -15,6 +15,9 @@ import { AUTH_REQUEST, GOODBYE, LOST_EVENTS, commandReply, disconnectNotice, lin
 
 const log = new Logger('esl');
 
+/** How long a client dropped for lost events has to read what its socket holds before it is cut, ms. */
+const KILL_GRACE_MS = 2000;
+
 /** Bounds of one connection. */
 export interface ListenerLimits extends FrameLimits {
   /**
@@ -189,12 +192,19 @@ export class EslListener implements CommandContext, HubClient {
     this.detach();
   }
 
-  /** Drops the connection at once after a notice (it may never be read). */
+  /**
+   * Drops a client that fell too far behind: no event is queued for it any more; the notice goes
+   * after what the socket already holds, and the socket is cut after a grace period, so a client
+   * that was only slow still reads it (FreeSWITCH writes it behind what its socket holds too).
+   */
   kill(message: string): void {
     if (this.state !== 'open') return;
     this.state = 'closing';
+    this.held = [];
+    this.heldBytes = 0;
     this.write(disconnectNotice(message, this.session?.uuid));
-    this.socket.destroy();
+    this.socket.end();
+    this.addTimer(KILL_GRACE_MS, () => this.socket.destroy());
     this.detach();
   }
 

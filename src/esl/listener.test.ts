@@ -1,0 +1,322 @@
+// One Event Socket connection over a real TCP socket pair on 127.0.0.1: an EslListener on the
+// accepted socket, a raw client on the other end (test/helpers/esl-raw.ts) checking bytes. Expected
+// texts follow mod_event_socket.c (FreeSWITCH 1.10).
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import { once } from 'node:events';
+import { Runtime } from '../service/runtime.ts';
+import type { Channel, ChannelEndpoint } from '../channel/channel.ts';
+import { addLogSink } from '../lib/logger.ts';
+import { RawEsl, decoded } from '../../test/helpers/esl-raw.ts';
+import { EslListener, type ListenerLimits } from './listener.ts';
+
+const GREETING = 'Content-Type: auth/request\n\n';
+const GOODBYE = 'Content-Type: text/disconnect-notice\nContent-Length: 67\n\n'
+  + 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
+const reply = (text: string): string => `Content-Type: command/reply\nReply-Text: ${text}\n\n`;
+
+interface Fixture {
+  runtime: Runtime;
+  port: number;
+  /** The listener of the n-th accepted connection (0-based), once accepted. */
+  listener(n: number): Promise<EslListener>;
+  /** What each accepted socket was asked to write, per connection, in order. */
+  written: string[][];
+}
+
+/** A TCP server on 127.0.0.1:0 whose accepted sockets each get an EslListener (password ClueCon). */
+async function serve(t: TestContext, limits: Partial<ListenerLimits> = {}): Promise<Fixture> {
+  const runtime = new Runtime();
+  const accepted: EslListener[] = [];
+  const waiters = new Map<number, (l: EslListener) => void>();
+  const sockets = new Set<net.Socket>();
+  const written: string[][] = [];
+  // As EslServer makes its server: half-open, so that a client's FIN does not cut the replies still due.
+  const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    // Record what the listener writes (the socket keeps working as is).
+    const log: string[] = [];
+    written.push(log);
+    const write = socket.write.bind(socket) as (data: string | Uint8Array, ...rest: unknown[]) => boolean;
+    socket.write = ((data: string | Uint8Array, ...rest: unknown[]) => {
+      log.push(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+      return write(data, ...rest);
+    }) as typeof socket.write;
+    const listener = new EslListener({ esl: runtime.esl, socket, password: 'ClueCon', limits });
+    const n = accepted.push(listener) - 1;
+    listener.start();
+    waiters.get(n)?.(listener);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(async () => {
+    for (const s of sockets) s.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const ch of [...runtime.channels]) ch.hangup();
+  });
+  return {
+    runtime, port: (server.address() as net.AddressInfo).port, written,
+    listener: (n) => (accepted[n] ? Promise.resolve(accepted[n]!) : new Promise((resolve) => waiters.set(n, resolve))),
+  };
+}
+
+/** A raw client, closed after the test. */
+async function client(t: TestContext, f: Fixture, authed = false): Promise<RawEsl> {
+  const c = authed ? await RawEsl.authed(f.port) : await RawEsl.connect(f.port);
+  t.after(() => c.close());
+  return c;
+}
+
+const endpoint: ChannelEndpoint = { preAnswer: () => true, answer: () => true, hangup: () => undefined };
+
+function channel(f: Fixture): Channel {
+  return f.runtime.channels.create(endpoint, 'test/channel', { name: 'PCMU', rateHz: 8000, ptimeMs: 20 }, { callerIdNumber: '1000' });
+}
+
+test('an inbound connection is greeted with auth/request and nothing else', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f);
+  const greeting = await c.nextReply();
+  assert.equal(greeting.raw.toString(), GREETING);
+  assert.equal(greeting.contentType, 'auth/request');
+  const l = await f.listener(0);
+  assert.equal(l.authed, false);
+  assert.equal(l.isOpen, true);
+  assert.equal(f.runtime.esl.hub.size, 1, 'registered with the hub');
+  assert.equal(c.raw.toString(), GREETING);
+});
+
+test('auth with the right password: +OK accepted, and commands work', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f);
+  await c.nextReply();
+  assert.equal((await c.command('auth ClueCon')).raw.toString(), reply('+OK accepted'));
+  assert.equal((await f.listener(0)).authed, true);
+  assert.equal((await c.command('api version short')).raw.toString(), 'Content-Type: api/response\nContent-Length: 8\n\n1.10.12\n');
+  assert.equal(c.raw.toString(), GREETING + reply('+OK accepted') + 'Content-Type: api/response\nContent-Length: 8\n\n1.10.12\n');
+});
+
+test('auth with a wrong password: -ERR invalid, the disconnect notice, then the connection closes', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f);
+  await c.nextReply();
+  c.send('auth Cluecon\n\n');
+  await c.closed;
+  const l = await f.listener(0);
+  await l.done;
+  assert.equal(c.raw.toString(), GREETING + reply('-ERR invalid') + GOODBYE);
+  assert.equal(l.authed, false);
+  assert.equal(f.runtime.esl.hub.size, 0, 'left the hub');
+});
+
+test('a command\'s reply comes before the events fired while it runs', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f, true);
+  assert.equal((await c.command('event plain CHANNEL_ANSWER CHANNEL_HANGUP CUSTOM test::ordered')).raw.toString(),
+    reply('+OK event listener enabled plain'));
+  const ch = channel(f);
+  // uuid_answer fires CHANNEL_ANSWER inside the api command: its api/response must still come first.
+  let mark = c.raw.length;
+  assert.equal((await c.command(`api uuid_answer ${ch.uuid}`)).raw.toString(), 'Content-Type: api/response\nContent-Length: 4\n\n+OK\n');
+  const answer = await c.nextEvent();
+  assert.equal(decoded(answer, 'Event-Name'), 'CHANNEL_ANSWER');
+  assert.equal(decoded(answer, 'Unique-ID'), ch.uuid);
+  assert.equal(c.raw.subarray(mark).toString(), 'Content-Type: api/response\nContent-Length: 4\n\n+OK\n' + answer.raw.toString(),
+    'reply, then the event');
+  // sendevent fires its event synchronously: the +OK goes first.
+  mark = c.raw.length;
+  const sent = await c.command('sendevent CUSTOM\nEvent-Subclass: test::ordered\nX-Color: blue');
+  const id = /^\+OK ([0-9a-f-]{36})$/.exec(sent.headers.get('reply-text') ?? '')?.[1];
+  assert.ok(id, sent.raw.toString());
+  const custom = await c.nextEvent();
+  assert.equal(decoded(custom, 'Event-UUID'), id);
+  assert.equal(decoded(custom, 'X-Color'), 'blue');
+  assert.equal(c.raw.subarray(mark).toString(), sent.raw.toString() + custom.raw.toString());
+  // uuid_kill: the reply, then CHANNEL_HANGUP (the other hangup events are not subscribed).
+  mark = c.raw.length;
+  const killed = await c.command(`api uuid_kill ${ch.uuid} USER_BUSY`);
+  assert.equal(killed.raw.toString(), 'Content-Type: api/response\nContent-Length: 4\n\n+OK\n');
+  const hangup = await c.nextEvent();
+  assert.equal(decoded(hangup, 'Hangup-Cause'), 'USER_BUSY');
+  assert.equal(c.raw.subarray(mark).toString(), killed.raw.toString() + hangup.raw.toString());
+  assert.equal(c.events.length, 0);
+});
+
+test('events fired between commands are written at once', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f, true);
+  await c.command('event json CHANNEL_PARK');
+  const ch = channel(f);
+  ch.park();
+  const park = await c.nextEvent();
+  assert.equal(park.contentType, 'text/event-json');
+  const json = JSON.parse(park.body.toString()) as Record<string, string>;
+  assert.equal(json['Event-Name'], 'CHANNEL_PARK');
+  assert.equal(json['Unique-ID'], ch.uuid);
+  assert.equal(park.raw.toString(), `Content-Length: ${park.body.length}\nContent-Type: text/event-json\n\n${park.body.toString()}`);
+});
+
+test('a client that does not authenticate in time is disconnected with the goodbye notice; an authenticated one stays', async (t) => {
+  const f = await serve(t, { authTimeoutMs: 100 });
+  const good = await client(t, f);
+  good.send('auth ClueCon\n\n'); // at once, well within its 100 ms
+  assert.equal((await good.nextReply()).raw.toString(), GREETING);
+  assert.equal((await good.nextReply()).raw.toString(), reply('+OK accepted'));
+  const idle = await client(t, f);
+  await idle.closed;
+  assert.equal(idle.raw.toString(), GREETING + GOODBYE);
+  const idleListener = await f.listener(1);
+  await idleListener.done;
+  assert.equal(idleListener.isOpen, false);
+  // The first client's own timer has fired too by now (it started earlier): it was authenticated, so it stays.
+  assert.equal((await good.command('api uuid_exists nope')).raw.toString(), 'Content-Type: api/response\nContent-Length: 5\n\nfalse');
+  assert.equal((await f.listener(0)).isOpen, true);
+  assert.equal(f.runtime.esl.hub.size, 1);
+});
+
+/**
+ * Floods CUSTOM test::flood events (4 KB bodies) in batches until the listener drops the client
+ * (it stops taking events at once; its socket is cut after a grace period); returns how many were fired.
+ */
+async function floodUntilDropped(f: Fixture, listener: EslListener): Promise<number> {
+  let fired = 0;
+  while (listener.isOpen) {
+    assert.ok(fired < 50_000, 'the slow client was never dropped');
+    for (let i = 0; i < 50; i++) {
+      const e = f.runtime.bus.create('CUSTOM', 'test::flood');
+      e.body = 'x'.repeat(4000);
+      f.runtime.bus.fire(e);
+      fired++;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  return fired;
+}
+
+test('a client that does not read its events is dropped with the lost-events notice; another client gets them all', async (t) => {
+  const f = await serve(t, { maxQueueBytes: 64 * 1024, maxLostEvents: 10 });
+  const lines: string[] = [];
+  const removeSink = addLogSink((level, scope, message) => lines.push(`${level} ${scope} ${message}`));
+  t.after(removeSink);
+  const slow = await client(t, f, true);
+  slow.keepRaw = false;
+  assert.equal((await slow.command('event plain CUSTOM test::flood')).headers.get('reply-text'), '+OK event listener enabled plain');
+  const fast = await client(t, f, true);
+  fast.keepRaw = false;
+  let fastGot = 0;
+  let lastSequence = 0;
+  let outOfOrder = 0;
+  const onFast = (frame: { body: Buffer }): void => {
+    const sequence = Number((JSON.parse(frame.body.toString()) as Record<string, string>)['Event-Sequence']);
+    if (!(sequence > lastSequence)) outOfOrder++;
+    lastSequence = sequence;
+    fastGot++;
+  };
+  fast.onEventFrame = onFast;
+  await fast.command('event json CUSTOM test::flood');
+  const slowListener = await f.listener(0);
+  const fastListener = await f.listener(1);
+  slow.socket.pause();
+  const fired = await floodUntilDropped(f, slowListener);
+  assert.equal(slowListener.isOpen, false);
+  assert.equal(fastListener.isOpen, true);
+  assert.equal(f.runtime.esl.hub.size, 1, 'only the fast client is left');
+  // The last thing written to the slow client is the notice (its exact bytes: the next test).
+  const notice = /^Content-Type: text\/disconnect-notice\nContent-Length: (\d+)\n\n(killed listener because of lost events\n?)$/.exec(f.written[0]!.at(-1)!);
+  assert.ok(notice, f.written[0]!.at(-1));
+  assert.equal(Number(notice[1]), Buffer.byteLength(notice[2]!));
+  assert.ok(lines.some((l) => /^error esl .*Killing listener because of too many lost events\. Lost \[11\] Queue size\[\d+\/65536\]$/.test(l)),
+    lines.join('\n'));
+  // The fast client got every event, in order, and still works.
+  const got = new Promise<void>((resolve) => {
+    const check = (): void => { if (fastGot === fired) resolve(); };
+    fast.onEventFrame = (frame) => { onFast(frame); check(); };
+    check();
+  });
+  await got;
+  assert.equal(fastGot, fired);
+  assert.equal(outOfOrder, 0, 'in Event-Sequence order');
+  assert.equal((await fast.command('api version short')).body.toString(), '1.10.12\n');
+});
+
+// BUG (FreeSWITCH compatibility): mod_event_socket.c (1.10) kills a slow listener with
+// kill_listener(l, "killed listener because of lost events\n"); here LOST_EVENTS (src/esl/wire.ts)
+// has no trailing LF, so the notice says Content-Length 38 instead of FreeSWITCH's 39.
+test('the lost-events notice is FreeSWITCH\'s, byte for byte', async (t) => {
+  const f = await serve(t, { maxQueueBytes: 64 * 1024, maxLostEvents: 10 });
+  const slow = await client(t, f, true);
+  await slow.command('event plain CUSTOM test::flood');
+  slow.socket.pause();
+  await floodUntilDropped(f, await f.listener(0));
+  assert.equal(f.written[0]!.at(-1), 'Content-Type: text/disconnect-notice\nContent-Length: 39\n\nkilled listener because of lost events\n');
+});
+
+// BUG: EslListener.kill() writes the notice behind the backlog that made the client "too far
+// behind" (socket.writableLength > maxQueueBytes), then destroy()s the socket, which discards
+// everything still queued: the notice can never reach the client, even one that is only slow and
+// reads again (FreeSWITCH sends it straight to the socket, ahead of the events still queued). What
+// the client gets ends in the middle of an event frame.
+test('a slow client that reads again receives the lost-events notice', async (t) => {
+  const f = await serve(t, { maxQueueBytes: 64 * 1024, maxLostEvents: 10 });
+  const slow = await client(t, f, true);
+  await slow.command('event plain CUSTOM test::flood');
+  slow.socket.pause();
+  await floodUntilDropped(f, await f.listener(0));
+  slow.socket.resume();
+  await slow.closed;
+  assert.match(slow.raw.subarray(-200).toString(),
+    /Content-Type: text\/disconnect-notice\nContent-Length: 3[89]\n\nkilled listener because of lost events\n?$/);
+});
+
+test('exit answers +OK bye, sends the goodbye notice and closes; "..." too; exit works before auth', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f, true);
+  c.send('exit\n\n');
+  await c.closed;
+  assert.equal(c.raw.toString(), GREETING + reply('+OK accepted') + reply('+OK bye') + GOODBYE);
+  await (await f.listener(0)).done;
+  const dots = await client(t, f, true);
+  dots.send('...\n\n');
+  await dots.closed;
+  assert.ok(dots.raw.toString().endsWith(reply('+OK bye') + GOODBYE));
+  const early = await client(t, f);
+  early.send('exit\n\n');
+  await early.closed;
+  assert.equal(early.raw.toString(), GREETING + reply('+OK bye') + GOODBYE);
+  assert.equal(f.runtime.esl.hub.size, 0);
+});
+
+test('commands after exit in the same packet are not run', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f, true);
+  await c.command('event plain CHANNEL_CREATE');
+  c.send('exit\n\napi version\n\n');
+  await c.closed;
+  assert.ok(c.raw.toString().endsWith(reply('+OK bye') + GOODBYE));
+  assert.doesNotMatch(c.raw.toString(), /api\/response/);
+});
+
+test('a client that closes its side gets the goodbye notice after the replies to what it sent', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f, true);
+  c.send('api version short\n\n');
+  c.socket.end();
+  await c.closed;
+  assert.equal(c.raw.toString(), GREETING + reply('+OK accepted') + 'Content-Type: api/response\nContent-Length: 8\n\n1.10.12\n' + GOODBYE);
+  await (await f.listener(0)).done;
+});
+
+test('commands pipelined in one packet are answered in order', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f);
+  await c.nextReply();
+  c.send('auth ClueCon\n\nevent plain CHANNEL_ANSWER\n\nnoevents\n\nnoevents\n\nbogus\n\n');
+  const replies = [];
+  for (let i = 0; i < 5; i++) replies.push((await c.nextReply()).raw.toString());
+  assert.deepEqual(replies, [
+    reply('+OK accepted'), reply('+OK event listener enabled plain'), reply('+OK no longer listening for events'),
+    reply('-ERR not listening for events'), reply('-ERR command not found'),
+  ]);
+});
