@@ -27,6 +27,7 @@ export class SipCall implements ChannelEndpoint {
   private readonly log: Logger;
   private media: NegotiatedMedia | undefined;
   private localSdp: string | undefined;
+  /** Our last 2xx carried an offer (an INVITE or re-INVITE without one): the answer comes in the ACK. */
   private offerSent = false;
   private removeTick: (() => void) | undefined;
   private silence = new Int16Array(0);
@@ -60,7 +61,7 @@ export class SipCall implements ChannelEndpoint {
     call.onAck = (sdp) => this.onAck(sdp);
     call.onCancel = () => this.channel.hangup('ORIGINATOR_CANCEL');
     call.onBye = () => this.channel.hangup('NORMAL_CLEARING');
-    call.onReinvite = (offer, reply) => this.onReinvite(offer, reply);
+    call.onReinvite = (offer, reply, method) => this.onReinvite(offer, reply, method);
     call.onInfo = (type, body) => this.onInfo(type, body);
     call.onTerminated = (reason) => {
       if (reason === 'ack-timeout') this.channel.hangup('RECOVERY_ON_TIMER_EXPIRE');
@@ -152,25 +153,37 @@ export class SipCall implements ChannelEndpoint {
     this.rtp.close();
   }
 
+  /**
+   * The ACK of a 2xx that carried our offer brings the answer. Without a usable one the first
+   * offer fails the call (INCOMPATIBLE_DESTINATION); a re-offer keeps the media as it was.
+   */
   private onAck(sdp: string | undefined): void {
-    if (!this.offerSent || this.media) return;
-    if (sdp === undefined) {
-      this.log.warning('the ACK carried no SDP answer to our offer');
-      this.channel.hangup('INCOMPATIBLE_DESTINATION');
+    if (!this.offerSent) return;
+    this.offerSent = false;
+    const first = this.media === undefined;
+    const media = sdp === undefined ? undefined : acceptAnswer(this.localSdp!, sdp);
+    if (media?.ok) {
+      this.applyMedia(media.value);
+      if (!first) this.noteHold(media.value.direction);
       return;
     }
-    const media = acceptAnswer(this.localSdp!, sdp);
-    if (!media.ok) {
-      this.log.warning(`bad SDP answer in ACK: ${media.error.message}`);
-      this.channel.hangup('INCOMPATIBLE_DESTINATION');
-      return;
-    }
-    this.applyMedia(media.value);
+    this.log.warning(sdp === undefined ? 'the ACK carried no SDP answer to our offer' : `bad SDP answer in ACK: ${media!.ok ? '' : media!.error.message}`);
+    if (first) this.channel.hangup('INCOMPATIBLE_DESTINATION');
   }
 
-  private onReinvite(offer: string | undefined, reply: (status: number, sdp?: string) => void): void {
+  /** CHANNEL_HOLD / CHANNEL_UNHOLD when the peer's side stops or starts sending to us. */
+  private noteHold(direction: NegotiatedMedia['direction']): void {
+    const hold = direction !== 'sendrecv';
+    if (hold === this.onHold) return;
+    this.onHold = hold;
+    this.channel.fire(hold ? 'CHANNEL_HOLD' : 'CHANNEL_UNHOLD');
+  }
+
+  private onReinvite(offer: string | undefined, reply: (status: number, sdp?: string) => void, method: 'INVITE' | 'UPDATE'): void {
     const local = { address: this.settings.advertisedAddress, port: this.rtp.localPort, sessionId: this.sessionId, sessionVersion: ++this.sdpVersion };
     if (offer === undefined) {
+      // RFC 3264 §8: a re-INVITE without an offer asks for ours (our current session description).
+      this.offerSent = method === 'INVITE';
       reply(200, this.localSdp);
       return;
     }
@@ -182,11 +195,7 @@ export class SipCall implements ChannelEndpoint {
     const { answerSdp, media } = result.value;
     this.localSdp = answerSdp;
     this.applyMedia(media);
-    const hold = media.direction !== 'sendrecv';
-    if (hold !== this.onHold) {
-      this.onHold = hold;
-      this.channel.fire(hold ? 'CHANNEL_HOLD' : 'CHANNEL_UNHOLD');
-    }
+    this.noteHold(media.direction);
     reply(200, answerSdp);
   }
 

@@ -53,7 +53,8 @@ export class SipHost {
   }
 
   private async onInvite(call: IncomingCall): Promise<void> {
-    const rtp = new RtpSession({ address: this.config.rtp.address, ports: this.ports });
+    const clock = this.deps.mediaClock.clock;
+    const rtp = new RtpSession({ address: this.config.rtp.address, ports: this.ports, now: () => clock.now() });
     try {
       await rtp.open();
     } catch (err) {

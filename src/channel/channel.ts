@@ -3,6 +3,7 @@ import type { FrameFormat, MediaBug } from '../bug/media-bug.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { FsEvent } from '../events/event.ts';
 import { HANGUP_CAUSES, type HangupCause } from './hangup-cause.ts';
+import type { FailureLog } from '../lib/failure-log.ts';
 import { Playback, type PlaybackHost } from './playback.ts';
 
 /** FreeSWITCH channel states (switch_channel_state_t). */
@@ -44,6 +45,8 @@ export interface CallerProfile {
 /** What a channel needs from the process: the bus its events go to. */
 export interface ChannelHost {
   readonly bus: EventBus;
+  /** Where a hangup step that threw (an endpoint, a media bug) is counted and logged once per cause. */
+  readonly failures: FailureLog;
   /** Called once when the channel is destroyed (the registry forgets it). */
   onDestroy(channel: Channel): void;
 }
@@ -195,7 +198,9 @@ export class Channel implements PlaybackHost {
 
   /**
    * Hangs up: tells the endpoint, closes every bug, fires CHANNEL_HANGUP, CHANNEL_HANGUP_COMPLETE and
-   * CHANNEL_DESTROY, and leaves the registry. Idempotent.
+   * CHANNEL_DESTROY, and leaves the registry. Idempotent. A step that throws (an endpoint or a bug
+   * with a bug) is counted and logged, and the hangup still completes: a channel is never left half
+   * destroyed.
    */
   hangup(cause: HangupCause = 'NORMAL_CLEARING'): void {
     if (this.isHungUp) return;
@@ -206,16 +211,24 @@ export class Channel implements PlaybackHost {
     this.variables.set('hangup_cause_q850', String(HANGUP_CAUSES[cause]));
     this.state = 'CS_HANGUP';
     this.fire('CHANNEL_HANGUP');
-    this.endpoint.hangup(this, cause);
-    this.playback.breakAll();
+    this.guarded(() => this.endpoint.hangup(this, cause));
+    this.guarded(() => this.playback.breakAll());
     const bugs = this.bugs.splice(0);
-    for (const bug of bugs) bug.onChannelClose();
+    for (const bug of bugs) this.guarded(() => bug.onChannelClose());
     this.state = 'CS_REPORTING';
     this.fire('CHANNEL_HANGUP_COMPLETE');
     this.state = 'CS_DESTROY';
     this.fire('CHANNEL_DESTROY');
     this.host.onDestroy(this);
     this.resolveEnded(cause);
+  }
+
+  private guarded(step: () => void): void {
+    try {
+      step();
+    } catch (err) {
+      this.host.failures.report(err);
+    }
   }
 
   /** Fires an event carrying this channel's headers; CUSTOM events take a subclass. */

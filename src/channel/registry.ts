@@ -1,4 +1,6 @@
 import type { EventBus } from '../events/bus.ts';
+import { FailureLog } from '../lib/failure-log.ts';
+import { Logger } from '../lib/logger.ts';
 import { Channel, type CallerProfile, type ChannelCodec, type ChannelEndpoint, type ChannelHost } from './channel.ts';
 
 /** Looking a live channel up by uuid: all most commands need of the registry. */
@@ -12,6 +14,8 @@ export interface ChannelLookup {
  */
 export class ChannelRegistry implements ChannelHost, ChannelLookup {
   private readonly channels = new Map<string, Channel>();
+  /** Hangup steps that threw (an endpoint, a media bug): counted and logged once per cause. */
+  readonly failures = new FailureLog(new Logger('channel'), 'a hangup step');
 
   /** `bus` receives every event of the channels made here. */
   constructor(readonly bus: EventBus) {}

@@ -29,6 +29,8 @@ export interface RtpSessionOptions {
   onDtmf?: DtmfCallback;
   /** With `ports`: ports in use by other processes to skip before giving up (default 16). */
   bindAttempts?: number;
+  /** The time source of receive stamps, ms (default performance.now): the media clock's, so that the owner's timeouts compare like with like. */
+  now?: () => number;
   /** Our SSRC, first sequence number and timestamp (default random; tests set them). */
   ssrc?: number;
   initialSequenceNumber?: number;
@@ -93,11 +95,14 @@ export class RtpSession {
   private notSent = 0;
   private sendErrors = 0;
   private closed = false;
-  private readonly openedAt = performance.now();
+  private readonly now: () => number;
+  private readonly openedAt: number;
 
   /** Prepares a session; open() binds it. Throws RangeError without `port` or `ports`, or with a non-IP address. */
   constructor(private readonly options: RtpSessionOptions) {
     if (!isIP(options.address)) throw new RangeError(`RTP address must be an IP literal: ${options.address}`);
+    this.now = options.now ?? (() => performance.now());
+    this.openedAt = this.now();
     if (options.port === undefined && !options.ports) throw new RangeError('RtpSession needs a port or a port allocator');
     this.family = isIPv6(options.address) ? 6 : 4;
     this.onDtmf = options.onDtmf;
@@ -143,7 +148,7 @@ export class RtpSession {
     return this.sender?.ssrc ?? 0;
   }
 
-  /** performance.now() ms of the last packet from the peer, or of the session's creation before any: the owner hangs up after timeoutSec of this. */
+  /** The `now()` ms of the last packet from the peer, or of the session's creation before any: the owner hangs up after timeoutSec of this. */
   get lastReceivedAt(): number {
     const last = this.receiver?.lastReceivedAt ?? -1;
     return last < 0 ? this.openedAt : last;
@@ -245,7 +250,7 @@ export class RtpSession {
     this.port = port;
     socket.on('message', (msg: Buffer, rinfo: dgram.RemoteInfo) => {
       if (this.closed) return;
-      if (this.receiver) this.receiver.receive(msg, rinfo.address, rinfo.port, performance.now());
+      if (this.receiver) this.receiver.receive(msg, rinfo.address, rinfo.port, this.now());
       else this.beforeMedia++;
     });
     socket.on('error', () => {

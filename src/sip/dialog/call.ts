@@ -46,8 +46,11 @@ export interface IncomingCall {
   onCancel?: () => void;
   /** Remote BYE, already answered 200. */
   onBye?: () => void;
-  /** re-INVITE or UPDATE in the dialog; answer with reply(200, sdp) or reply(488) etc. (491/500 glare is handled here). */
-  onReinvite?: (offer: string | undefined, reply: (status: number, sdp?: string) => void) => void;
+  /**
+   * re-INVITE or UPDATE in the dialog; answer with reply(200, sdp) or reply(488) etc. (491/500 glare
+   * is handled here). A re-INVITE without an offer asks for ours: the answer then comes in onAck.
+   */
+  onReinvite?: (offer: string | undefined, reply: (status: number, sdp?: string) => void, method: 'INVITE' | 'UPDATE') => void;
   /** INFO (e.g. application/dtmf-relay); already answered 200. */
   onInfo?: (contentType: string, body: string) => void;
   /** Called once, whatever ended the call. */
@@ -78,7 +81,7 @@ export class ServerCall implements IncomingCall {
   onAck?: (sdp: string | undefined) => void;
   onCancel?: () => void;
   onBye?: () => void;
-  onReinvite?: (offer: string | undefined, reply: (status: number, sdp?: string) => void) => void;
+  onReinvite?: (offer: string | undefined, reply: (status: number, sdp?: string) => void, method: 'INVITE' | 'UPDATE') => void;
   onInfo?: (contentType: string, body: string) => void;
   onTerminated?: (reason: TerminationReason) => void;
 
@@ -300,7 +303,7 @@ export class ServerCall implements IncomingCall {
       reply(488);
       return;
     }
-    this.emit('onReinvite', () => this.onReinvite?.(offer, reply));
+    this.emit('onReinvite', () => this.onReinvite?.(offer, reply, pending.kind === 'invite' ? 'INVITE' : 'UPDATE'));
   }
 
   private replyToOffer(pending: OfferTx, status: number, sdp: string | undefined): void {
