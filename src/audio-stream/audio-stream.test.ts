@@ -1,38 +1,19 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, readFileSync, existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServerOptions } from 'ws';
 import { AudioStream } from './audio-stream.ts';
 import { FakeClock } from '../../test/helpers/fake-clock.ts';
 import {
-  makeChannel, collectEvents, feed, startTestServer, binaries, texts,
+  within, streamChannel, collectEvents, feed, startTestServer, binaries, texts,
   type ServerConnection, type TestServer,
 } from '../../test/helpers/harness.ts';
 import { closedPort } from '../../test/helpers/raw-server.ts';
 import { sine, dominantFrequency, pcmFromBuffer } from '../../test/helpers/audio.ts';
 
-/** Races `p` against a guard so a broken test fails with a message instead of hanging. */
-function within<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const guard = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms); });
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
-}
-
 /** Resolves once the server side of a connection holds at least `n` messages. */
-function serverMessages(conn: ServerConnection, n: number): Promise<void> {
-  if (conn.messages.length >= n) return Promise.resolve();
-  const done = new Promise<void>((resolve) => {
-    const check = () => {
-      if (conn.messages.length < n) return;
-      conn.socket.off('message', check);
-      resolve();
-    };
-    conn.socket.on('message', check); // after the harness's own listener: the message is recorded
-  });
-  return within(done, `${n} server messages (have ${conn.messages.length})`);
-}
+const serverMessages = (conn: ServerConnection, n: number): Promise<void> => conn.received('any', n);
 
 async function testServer(t: TestContext, options: Omit<ServerOptions, 'port' | 'host'> = {}, onConnection?: (c: ServerConnection) => void): Promise<TestServer> {
   const srv = await startTestServer(options, onConnection);
@@ -42,16 +23,8 @@ async function testServer(t: TestContext, options: Omit<ServerOptions, 'port' | 
 
 /** A runtime on fake time with its own temp dir, one 8 kHz / 20 ms channel and an event collector; all undone after the test. */
 function setup(t: TestContext, vars: Record<string, string> = {}) {
-  const tempDir = mkdtempSync(join(tmpdir(), 'as-audio-stream-'));
   const clock = new FakeClock();
-  const { runtime, channel, endpoint } = makeChannel({ clock, tempDir });
-  for (const [name, value] of Object.entries(vars)) channel.setVariable(name, value);
-  const ev = collectEvents(runtime);
-  t.after(() => {
-    channel.hangup();
-    ev.unsubscribe();
-    rmSync(tempDir, { recursive: true, force: true });
-  });
+  const { runtime, channel, endpoint, ev, tempDir } = streamChannel(t, vars, 8000, clock);
   const start = (url: string, mix = 'mono', rate: string | undefined = '8k', metadata: string | undefined = undefined) =>
     runtime.streams.start(channel, { url, mix, rate, metadata });
   /** Starts and returns the stream, failing the test if start fails. */

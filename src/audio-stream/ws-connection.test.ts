@@ -9,7 +9,7 @@ import { StreamMetrics } from './metrics.ts';
 import type { StreamError } from './errors.ts';
 import { CoarseTimer } from '../lib/coarse-timer.ts';
 import { FakeClock } from '../../test/helpers/fake-clock.ts';
-import { startTestServer, type ServerConnection, type TestServer } from '../../test/helpers/harness.ts';
+import { within, startTestServer, type ServerConnection, type TestServer } from '../../test/helpers/harness.ts';
 import { startRawServer } from '../../test/helpers/raw-server.ts';
 import type { ServerOptions } from 'ws';
 
@@ -20,26 +20,8 @@ function deferred<T>() {
   return { promise, resolve };
 }
 
-/** Races `p` against a guard so a broken test fails with a message instead of hanging. */
-function within<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const guard = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms); });
-  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
-}
-
 /** Resolves once the server side of a connection holds at least `n` messages. */
-function serverMessages(conn: ServerConnection, n: number): Promise<void> {
-  if (conn.messages.length >= n) return Promise.resolve();
-  const done = new Promise<void>((resolve) => {
-    const check = () => {
-      if (conn.messages.length < n) return;
-      conn.socket.off('message', check);
-      resolve();
-    };
-    conn.socket.on('message', check); // after the harness's own listener: the message is recorded
-  });
-  return within(done, `${n} server messages (have ${conn.messages.length})`);
-}
+const serverMessages = (conn: ServerConnection, n: number): Promise<void> => conn.received('any', n);
 
 const turn = () => new Promise<void>((r) => setImmediate(r));
 

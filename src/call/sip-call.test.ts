@@ -181,6 +181,18 @@ function nextEvent(c: CallSetup, name: string, from = c.events.length): Promise<
   });
 }
 
+/** A call negotiated, answered and ACKed, with a recording bug on its channel. */
+async function answeredCall(t: TestContext) {
+  const c = await startCall(t);
+  const ch = c.sipCall.channel;
+  const bug = new RecordingBug();
+  ch.addBug(bug);
+  c.sipCall.negotiate();
+  ch.answer();
+  c.ackLast();
+  return { c, ch, bug };
+}
+
 test('negotiate() with a PCMU offer answers PCMU; the channel has the call\'s variables and codec', async (t) => {
   const c = await startCall(t, { headers: ['X-Tenant: acme'] });
   const ch = c.sipCall.channel;
@@ -340,13 +352,7 @@ test('a media bug on the channel sees one frame per tick; audio from the phone a
 });
 
 test('a re-INVITE to G722 answers G722, changes the channel codec to 16 kHz and tells the bug', async (t) => {
-  const c = await startCall(t);
-  const ch = c.sipCall.channel;
-  const bug = new RecordingBug();
-  ch.addBug(bug);
-  c.sipCall.negotiate();
-  ch.answer();
-  c.ackLast();
+  const { c, ch, bug } = await answeredCall(t);
   c.mediaTime.advance(20);
   c.mediaTime.advance(20);
   await c.phone.received(2);
@@ -451,13 +457,7 @@ test('an RFC 4733 digit from the phone fires DTMF with its duration in samples',
 });
 
 test('BYE from the phone hangs the channel up with NORMAL_CLEARING and stops the media', async (t) => {
-  const c = await startCall(t);
-  const ch = c.sipCall.channel;
-  const bug = new RecordingBug();
-  ch.addBug(bug);
-  c.sipCall.negotiate();
-  ch.answer();
-  c.ackLast();
+  const { c, ch, bug } = await answeredCall(t);
   c.mediaTime.advance(20);
   assert.equal(c.mediaClock.size, 1);
   const from = c.events.length;

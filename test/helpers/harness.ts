@@ -24,8 +24,8 @@ export interface ServerConnection {
   messages: Received[];
   /** Resolves with the close code and reason once the connection is closed. */
   closed: Promise<{ code: number; reason: string }>;
-  /** Resolves once `count` messages of this kind (or more) have arrived; rejects after `timeoutMs`. */
-  received(kind: Received['kind'], count: number, timeoutMs?: number): Promise<void>;
+  /** Resolves once `count` messages of this kind (`any`: of either kind) or more have arrived; rejects after `timeoutMs`. */
+  received(kind: Received['kind'] | 'any', count: number, timeoutMs?: number): Promise<void>;
 }
 
 /** A recording WebSocket server on 127.0.0.1 with an ephemeral port. */
@@ -53,7 +53,7 @@ export async function startTestServer(
   wss.on('connection', (socket, request) => {
     let resolveClosed!: (v: { code: number; reason: string }) => void;
     const counted: Array<() => boolean> = [];
-    const count = (kind: Received['kind']) => conn.messages.filter((m) => m.kind === kind).length;
+    const count = (kind: Received['kind'] | 'any') => (kind === 'any' ? conn.messages.length : conn.messages.filter((m) => m.kind === kind).length);
     const conn: ServerConnection = {
       socket, request, messages: [],
       closed: new Promise((r) => { resolveClosed = r; }),
@@ -190,6 +190,13 @@ export function feed(channel: Channel, read: Int16Array | null, write: Int16Arra
   return frames;
 }
 
+/** Races `p` against a guard so a broken test fails with a message instead of hanging (no timing is asserted). */
+export function within<T>(p: Promise<T>, what: string, ms = 5000): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const guard = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no ${what} within ${ms} ms`)), ms); });
+  return Promise.race([p, guard]).finally(() => clearTimeout(timer));
+}
+
 /** Resolves after `ms`. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -221,7 +228,7 @@ export function errorOf(e: FsEvent): { code: number; error: string } {
 /** A channel with its own temp dir and event collector, STREAM_* variables set; all undone after the test. */
 export function streamChannel(t: TestContext, vars: Record<string, string> = {}, rateHz = 8000, clock?: RuntimeOptions['clock']) {
   const tempDir = mkdtempSync(join(tmpdir(), 'audio-stream-test-'));
-  const { runtime, channel } = makeChannel({ rateHz, ptimeMs: 20, tempDir, clock });
+  const { runtime, channel, endpoint } = makeChannel({ rateHz, ptimeMs: 20, tempDir, clock });
   for (const [name, value] of Object.entries(vars)) channel.setVariable(name, value);
   const ev = collectEvents(runtime);
   t.after(() => {
@@ -231,5 +238,5 @@ export function streamChannel(t: TestContext, vars: Record<string, string> = {},
   });
   const start = (url: string, rest = 'mono 8k') => uuidAudioStream(runtime, `${channel.uuid} start ${url} ${rest}`);
   const stop = () => uuidAudioStream(runtime, `${channel.uuid} stop`);
-  return { runtime, channel, ev, start, stop, tempDir };
+  return { runtime, channel, endpoint, ev, start, stop, tempDir };
 }
