@@ -66,7 +66,7 @@ export class HttpApi {
 
   constructor(private readonly options: HttpApiOptions) {
     if (!isLoopback(options.listen.host) && !options.token) {
-      throw new Error(`http.token is required when http.listen (${options.listen.host}) is not a loopback address`);
+      throw new AppError('CONFIG_INVALID', `http.token is required when http.listen (${options.listen.host}) is not a loopback address`);
     }
   }
 
