@@ -16,7 +16,7 @@ export class SampleChunker {
 
   constructor(readonly chunkSamples: number) {
     if (!Number.isInteger(chunkSamples) || chunkSamples <= 0) throw new RangeError(`chunk size must be a positive integer, got ${chunkSamples}`);
-    this.grow(chunkSamples * 2);
+    this.grow(chunkSamples);
   }
 
   /** Samples waiting for the next chunk (not counting complete chunks of the last push). */
