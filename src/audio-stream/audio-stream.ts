@@ -146,8 +146,8 @@ export class AudioStream implements MediaBug {
   onFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void {
     if (this.paused || this.ended || this.connectionGone) return;
     this.frameDueMs = dueMs;
-    const chunks = this.pipeline.process(read, write, this.frameSamples);
-    for (let i = 0; i < chunks.length; i++) this.sendChunk(chunks[i]!);
+    const count = this.pipeline.process(read, write, this.frameSamples);
+    for (let i = 0; i < count; i++) this.sendChunk(this.pipeline.message(i));
   }
 
   /** MediaBug: the channel's codec changed (re-INVITE, late offer); resample from the new rate from now on. */

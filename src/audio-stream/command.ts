@@ -34,12 +34,12 @@ export function uuidAudioStream(ctx: UuidAudioStreamContext, args: string): stri
   return result.error.code === 'USAGE' ? USAGE : `-ERR ${result.error.message}\n`;
 }
 
-/** The same command as a Result (the `audio_stream` dialplan application runs it); a usage problem is USAGE. */
+/** The same command as a Result (the `audio_stream` dialplan application runs it); a usage problem is USAGE, its message the syntax. */
 export function audioStreamCommand(ctx: UuidAudioStreamContext, args: string): Result<unknown> {
   const argv = separateString(args.trim(), 6);
   const command = argv[1]?.toLowerCase();
   if (argv.length < 2 || !argv[0] || (command === 'start' && argv.length < 4)) {
-    return fail('USAGE', `usage: uuid_audio_stream ${UUID_AUDIO_STREAM_SYNTAX}`);
+    return fail('USAGE', UUID_AUDIO_STREAM_SYNTAX);
   }
   const channel = ctx.channels.get(argv[0]);
   if (!channel) {

@@ -3,6 +3,12 @@ import assert from 'node:assert/strict';
 import { StreamPipeline, type PipelineFormat } from './pipeline.ts';
 import { sine, deinterleave, dominantFrequency, toneLevelDbfs, pcmFromBuffer } from '../../test/helpers/audio.ts';
 
+/** Runs one frame through the pipeline; the messages it completed, copied (the pipeline reuses its views). */
+function oneFrame(p: StreamPipeline, read: Int16Array | null, write: Int16Array | null, frameSamples: number): Buffer[] {
+  const count = p.process(read, write, frameSamples);
+  return Array.from({ length: count }, (_, i) => Buffer.from(p.message(i)));
+}
+
 /** A pipeline that is destroyed after the test. */
 function pipeline(t: { after(fn: () => void): void }, format: Partial<PipelineFormat> = {}): StreamPipeline {
   const p = new StreamPipeline({ mix: 'mono', inputRateHz: 8000, outputRateHz: 8000, bufferMs: 20, ...format });
@@ -21,7 +27,7 @@ function run(p: StreamPipeline, read: Int16Array | null, write: Int16Array | nul
   const out: Int16Array[] = [];
   for (let off = 0; off < total; off += frameSamples) {
     const end = Math.min(off + frameSamples, total);
-    out.push(...samplesOf(p.process(read?.subarray(off, end) ?? null, write?.subarray(off, end) ?? null, end - off)));
+    out.push(...samplesOf(oneFrame(p, read?.subarray(off, end) ?? null, write?.subarray(off, end) ?? null, end - off)));
   }
   if (flush) {
     const tail = p.flush();
@@ -49,7 +55,7 @@ test('mono sends the read frame as is and ignores the write frame', (t) => {
   assert.equal(p.chunkBytes, 320);
   const read = ramp(160, -80, 3);
   const write = new Int16Array(160).fill(12345);
-  const messages = p.process(read, write, 160);
+  const messages = oneFrame(p, read, write, 160);
   assert.equal(messages.length, 1);
   assert.equal(messages[0]!.length, 320);
   assert.deepEqual(Int16Array.from(pcmFromBuffer(messages[0]!)), read);
@@ -62,9 +68,9 @@ test('mono sends the read frame as is and ignores the write frame', (t) => {
 test('mono with no read frame is silence, even when there is a write frame', (t) => {
   const p = pipeline(t);
   const write = new Int16Array(160).fill(999);
-  const [a] = samplesOf(p.process(null, write, 160));
+  const [a] = samplesOf(oneFrame(p, null, write, 160));
   assert.deepEqual(a, new Int16Array(160));
-  const [b] = samplesOf(p.process(null, null, 160));
+  const [b] = samplesOf(oneFrame(p, null, null, 160));
   assert.deepEqual(b, new Int16Array(160), 'no direction at all: frameSamples of silence');
 });
 
@@ -74,7 +80,7 @@ test('mixed is the saturating sum of read and write', (t) => {
   const write = new Int16Array(80);
   read.set([30000, -30000, 100, 32767, -32768, 0, 20000, -1]);
   write.set([30000, -30000, -50, 1, -1, 0, -20000, -32768]);
-  const [m] = samplesOf(p.process(read, write, 80));
+  const [m] = samplesOf(oneFrame(p, read, write, 80));
   assert.deepEqual(Array.from(m!.subarray(0, 8)), [32767, -32768, 50, 32767, -32768, 0, 0, -32768]);
   assert.deepEqual(m!.subarray(8), new Int16Array(72));
 });
@@ -83,9 +89,9 @@ test('mixed with one direction missing sends the other one as is', (t) => {
   const p = pipeline(t, { mix: 'mixed' });
   const read = ramp(160, 1000, 7);
   const write = ramp(160, -2000, -5);
-  assert.deepEqual(samplesOf(p.process(read, null, 160))[0], read);
-  assert.deepEqual(samplesOf(p.process(null, write, 160))[0], write);
-  assert.deepEqual(samplesOf(p.process(null, null, 160))[0], new Int16Array(160));
+  assert.deepEqual(samplesOf(oneFrame(p, read, null, 160))[0], read);
+  assert.deepEqual(samplesOf(oneFrame(p, null, write, 160))[0], write);
+  assert.deepEqual(samplesOf(oneFrame(p, null, null, 160))[0], new Int16Array(160));
 });
 
 test('stereo interleaves L = read and R = write; a missing direction is a silent side', (t) => {
@@ -95,18 +101,18 @@ test('stereo interleaves L = read and R = write; a missing direction is a silent
   assert.equal(p.chunkBytes, 640);
   const read = ramp(160, 1, 1);
   const write = ramp(160, -1, -1);
-  const [both] = samplesOf(p.process(read, write, 160));
+  const [both] = samplesOf(oneFrame(p, read, write, 160));
   assert.equal(both!.length, 320);
   assert.deepEqual(Array.from(both!.subarray(0, 6)), [1, -1, 2, -2, 3, -3]);
   const [l, r] = deinterleave(both!);
   assert.deepEqual(l, read);
   assert.deepEqual(r, write);
 
-  const [noWrite] = samplesOf(p.process(read, null, 160));
+  const [noWrite] = samplesOf(oneFrame(p, read, null, 160));
   assert.deepEqual(deinterleave(noWrite!), [read, new Int16Array(160)]);
-  const [noRead] = samplesOf(p.process(null, write, 160));
+  const [noRead] = samplesOf(oneFrame(p, null, write, 160));
   assert.deepEqual(deinterleave(noRead!), [new Int16Array(160), write]);
-  const [none] = samplesOf(p.process(null, null, 160));
+  const [none] = samplesOf(oneFrame(p, null, null, 160));
   assert.deepEqual(none, new Int16Array(320));
 });
 
@@ -116,7 +122,7 @@ test('30 ms frames into 20 ms messages: every message is exactly 20 ms and nothi
   const sizes: number[] = [];
   const out: Int16Array[] = [];
   for (let f = 0; f < 7; f++) {
-    const messages = p.process(signal.subarray(f * 240, (f + 1) * 240), null, 240);
+    const messages = oneFrame(p, signal.subarray(f * 240, (f + 1) * 240), null, 240);
     sizes.push(messages.length);
     for (const m of messages) assert.equal(m.length, 320, 'a message is exactly bufferMs long');
     out.push(...samplesOf(messages));
@@ -215,15 +221,15 @@ test('setInputRate to the same rate keeps the resampler state (no glitch)', (t) 
 
 test('after destroy, process returns no messages', (t) => {
   const p = pipeline(t, { inputRateHz: 8000, outputRateHz: 16000 });
-  assert.equal(p.process(sine(440, 8000, 0.02), null, 160).length, 1);
+  assert.equal(oneFrame(p, sine(440, 8000, 0.02), null, 160).length, 1);
   p.destroy();
-  assert.equal(p.process(sine(440, 8000, 0.1), null, 160).length, 0);
-  assert.equal(p.process(null, null, 160).length, 0);
+  assert.equal(oneFrame(p, sine(440, 8000, 0.1), null, 160).length, 0);
+  assert.equal(oneFrame(p, null, null, 160).length, 0);
   p.setInputRate(16000); // ignored once destroyed
-  assert.equal(p.process(sine(440, 16000, 0.1), null, 320).length, 0);
+  assert.equal(oneFrame(p, sine(440, 16000, 0.1), null, 320).length, 0);
   p.destroy(); // idempotent
 
   const q = pipeline(t); // no resampler
   q.destroy();
-  assert.equal(q.process(ramp(1600, 0), null, 1600).length, 0);
+  assert.equal(oneFrame(q, ramp(1600, 0), null, 1600).length, 0);
 });

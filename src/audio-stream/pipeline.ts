@@ -5,8 +5,6 @@ import { mixSaturating, interleaveStereo } from '../audio/mix.ts';
 /** Which audio goes to the server: mono = read, mixed = read + write, stereo = L read / R write. */
 export type MixType = 'mono' | 'mixed' | 'stereo';
 
-const NONE: readonly Buffer[] = Object.freeze([]);
-
 /** What a pipeline is built for. */
 export interface PipelineFormat {
   mix: MixType;
@@ -20,7 +18,7 @@ export interface PipelineFormat {
 
 /**
  * The media path of one stream, pure and synchronous: a channel's read and write frames in, the
- * binary messages to send out. It builds the frame to send (mono: read as is; mixed: the saturating
+ * binary messages to send out (`process(read, write)` -> how many, `message(i)` each). It builds the frame to send (mono: read as is; mixed: the saturating
  * sum; stereo: interleaved L = read, R = write; a missing direction is silence), resamples it with a
  * per-stream speexdsp state (quality 2, the module's) and cuts exact `bufferMs` chunks from a
  * continuous FIFO, whatever the packet time. Nothing here allocates per frame.
@@ -35,7 +33,7 @@ export class StreamPipeline {
   private inputRate: number;
   private work = new Int16Array(0);
   private workView = new Int16Array(0);
-  private readonly out: Buffer[] = [];
+  private ready = 0;
   private destroyed = false;
 
   constructor(private readonly format: PipelineFormat) {
@@ -58,11 +56,10 @@ export class StreamPipeline {
 
   /**
    * One packet time: `read` and `write` frames (either may be null: silence), `frameSamples` long
-   * when both are null. Returns the complete messages this frame finished, as little-endian s16
-   * bytes; they are views reused by the next call, so send (or copy) them before that.
+   * when both are null. Returns how many messages this frame completed; `message(i)` gives each.
    */
-  process(read: Int16Array | null, write: Int16Array | null, frameSamples: number): readonly Buffer[] {
-    if (this.destroyed) return NONE;
+  process(read: Int16Array | null, write: Int16Array | null, frameSamples: number): number {
+    if (this.destroyed) return 0;
     const n = read?.length ?? write?.length ?? frameSamples;
     let input: Int16Array;
     if (this.format.mix === 'mono' && read) {
@@ -75,11 +72,17 @@ export class StreamPipeline {
       if (this.workView.length !== len || this.workView.buffer !== this.work.buffer) this.workView = this.work.subarray(0, len);
       input = this.workView;
     }
-    const count = this.chunker.push(this.resampler ? this.resampler.process(input) : input);
-    const out = this.out;
-    out.length = 0;
-    for (let i = 0; i < count; i++) out.push(this.chunker.chunkBytes(i));
-    return out;
+    this.ready = this.chunker.push(this.resampler ? this.resampler.process(input) : input);
+    return this.ready;
+  }
+
+  /**
+   * Message `i` of those the last process() completed, as little-endian s16 bytes: a view reused by
+   * the next call, so send (or copy) it before that.
+   */
+  message(i: number): Buffer {
+    if (i >= this.ready) throw new RangeError(`message ${i} of ${this.ready}`);
+    return this.chunker.chunkBytes(i);
   }
 
   /** The partial message left at the end (stop, hangup), or null. */

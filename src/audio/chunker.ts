@@ -1,13 +1,12 @@
 /**
  * A sample FIFO that cuts a continuous s16 stream into chunks of exactly `chunkSamples`
  * (interleaved) samples, whatever size the input pieces have. `push` returns how many complete
- * chunks the FIFO now holds; `chunk(i)` / `chunkBytes(i)` are views of them, valid until the next
- * `push` or `flush` (which hand the storage over to new samples). The storage grows to the largest
+ * chunks the FIFO now holds; `chunkBytes(i)` are views of them, valid until the next `push` or
+ * `flush` (which hand the storage over to new samples). The storage grows to the largest
  * piece seen and is then reused, so steady streaming allocates nothing.
  */
 export class SampleChunker {
   private store = new Int16Array(0);
-  private samples: Int16Array[] = [];
   private bytes: Buffer[] = [];
   /** Samples in the store, from index 0. */
   private filled = 0;
@@ -24,7 +23,7 @@ export class SampleChunker {
     return this.filled - this.ready * this.chunkSamples;
   }
 
-  /** Appends samples; returns the number of complete chunks, readable with chunk(i) until the next call. */
+  /** Appends samples; returns the number of complete chunks, readable with chunkBytes(i) until the next call. */
   push(input: Int16Array): number {
     this.release();
     if (this.filled + input.length > this.store.length) this.grow(this.filled + input.length);
@@ -34,12 +33,7 @@ export class SampleChunker {
     return this.ready;
   }
 
-  /** Complete chunk `i` (0-based) of the last push, as samples. */
-  chunk(i: number): Int16Array {
-    return this.samples[i]!;
-  }
-
-  /** Complete chunk `i` of the last push, as little-endian bytes (the same memory). */
+  /** Complete chunk `i` (0-based) of the last push, as little-endian s16 bytes (a view of the FIFO's storage). */
   chunkBytes(i: number): Buffer {
     return this.bytes[i]!;
   }
@@ -66,12 +60,8 @@ export class SampleChunker {
     const store = new Int16Array(chunks * this.chunkSamples);
     store.set(this.store.subarray(0, this.filled));
     this.store = store;
-    this.samples = [];
     this.bytes = [];
-    for (let k = 0; k < chunks; k++) {
-      const view = store.subarray(k * this.chunkSamples, (k + 1) * this.chunkSamples);
-      this.samples.push(view);
-      this.bytes.push(Buffer.from(view.buffer, view.byteOffset, view.byteLength));
-    }
+    const chunkBytes = this.chunkSamples * 2;
+    for (let k = 0; k < chunks; k++) this.bytes.push(Buffer.from(store.buffer, k * chunkBytes, chunkBytes));
   }
 }

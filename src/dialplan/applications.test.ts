@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { expandVariables, findRoute } from './dialplan.ts';
+import { applicationResponse, expandVariables, findRoute } from './dialplan.ts';
+import { UUID_AUDIO_STREAM_SYNTAX } from '../audio-stream/command.ts';
 import { buildConfig } from '../config/load.ts';
 import { makeChannel, collectEvents } from '../../test/helpers/harness.ts';
 import { FakeClock } from '../../test/helpers/fake-clock.ts';
@@ -10,8 +11,7 @@ import type { Channel } from '../channel/channel.ts';
 
 /** Runs an application through the runtime's dialplan; resolves with its Application-Response. */
 async function executeApplication(runtime: Runtime, channel: Channel, app: string, data: string): Promise<string> {
-  const r = await runtime.dialplan.execute(channel, app, data);
-  return r.ok ? r.value : `-ERR ${r.error.message}`;
+  return applicationResponse(await runtime.dialplan.execute(channel, app, data));
 }
 
 test('set with ${var} expansion; execute events carry the application', async () => {
@@ -74,5 +74,28 @@ test('log: a line at the level named first (debug when it is not a level), with 
   assert.equal(await executeApplication(runtime, channel, 'log', 'crit disk full'), '+OK');
   assert.equal(await executeApplication(runtime, channel, 'log', 'just text'), '+OK');
   assert.deepEqual(lines, ['info caller 1000 is here', 'error disk full', 'debug just text']);
+  channel.hangup();
+});
+
+test('a queued application with an Event-UUID: app_uuid is set while it starts, as switch_ivr_parse_event does', async () => {
+  const { runtime, channel } = makeChannel();
+  const ev = collectEvents(runtime);
+  const uuid = '0a1b2c3d-0000-4000-8000-000000000001';
+  const r = await runtime.dialplan.queue(channel, 'set', 'seen=${app_uuid}', { applicationUuid: uuid });
+  assert.ok(r.ok);
+  assert.equal(channel.getVariable('seen'), uuid, '${app_uuid} expanded');
+  const start = ev.events.find((e) => e.name === 'CHANNEL_EXECUTE')!;
+  assert.equal(start.get('Application-UUID'), uuid);
+  assert.equal(start.get('variable_app_uuid'), uuid);
+  assert.equal(ev.events.find((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE')!.get('Application-UUID'), uuid);
+  assert.equal(channel.getVariable('app_uuid'), undefined, 'unset once it has started');
+  channel.hangup();
+});
+
+test('audio_stream with too few arguments answers -USAGE, as uuid_audio_stream does', async () => {
+  const { runtime, channel } = makeChannel();
+  const ev = collectEvents(runtime);
+  assert.equal(await executeApplication(runtime, channel, 'audio_stream', 'start ws://127.0.0.1:1'), `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}`);
+  assert.equal(ev.events.find((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE')!.get('Application-Response'), `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}`);
   channel.hangup();
 });

@@ -7,6 +7,15 @@ import type { ApplicationRegistry } from './application.ts';
 
 const log = new Logger('dialplan');
 
+/** The channel variable switch_ivr_parse_event sets from a sendmsg's `Event-UUID` while the application starts. */
+export const APP_UUID_VARIABLE = 'app_uuid';
+
+/** An application's result as its Application-Response: the response, `-USAGE: <syntax>` or `-ERR <message>`. */
+export function applicationResponse(result: Result<string>): string {
+  if (result.ok) return result.value;
+  return result.error.code === 'USAGE' ? `-USAGE: ${result.error.message}` : `-ERR ${result.error.message}`;
+}
+
 /** What a route can match on. */
 export interface CallInfo {
   destination: string;
@@ -78,9 +87,9 @@ export class Dialplan<C> implements ApplicationQueue {
       result = app ? await app.run(channel, data, this.context) : fail('UNKNOWN_APPLICATION', `unknown application ${appName}`);
     } catch (err) {
       log.error(`${channel.uuid}: ${appName} ${data}: ${(err as Error).stack ?? messageOf(err)}`);
-      result = fail('INVALID_ARGUMENT', messageOf(err));
+      result = fail('APPLICATION_FAILED', messageOf(err));
     }
-    const response = result.ok ? result.value : `-ERR ${result.error.message}`;
+    const response = applicationResponse(result);
     if (!channel.isHungUp) channel.fire('CHANNEL_EXECUTE_COMPLETE', undefined, undefined, { ...headers, 'Application-Response': response });
     return result;
   }
@@ -99,7 +108,7 @@ export class Dialplan<C> implements ApplicationQueue {
       let result: Result<string> = fail('CHANNEL_HUNG_UP', 'flushed');
       for (let i = 0; i < loops; i++) {
         if (q.generation !== generation || channel.isHungUp) return result;
-        result = await this.execute(channel, app, data, options.applicationUuid);
+        result = await this.executeAs(channel, app, data, options.applicationUuid);
       }
       return result;
     };
@@ -107,6 +116,21 @@ export class Dialplan<C> implements ApplicationQueue {
     const result = previous.then(run);
     q.tail = app === 'park' ? previous.then(() => undefined) : result.then(() => undefined, () => undefined);
     return result;
+  }
+
+  /**
+   * As switch_ivr_parse_event: with an Event-UUID, the channel variable app_uuid holds it while the
+   * application starts (its ${app_uuid}, CHANNEL_EXECUTE and the events it fires at once carry it).
+   * execute reads and fires all that before its first await, so the variable is unset right after.
+   */
+  private executeAs(channel: Channel, app: string, data: string, applicationUuid: string | undefined): Promise<Result<string>> {
+    if (applicationUuid === undefined) return this.execute(channel, app, data);
+    channel.setVariable(APP_UUID_VARIABLE, applicationUuid);
+    try {
+      return this.execute(channel, app, data, applicationUuid);
+    } finally {
+      channel.setVariable(APP_UUID_VARIABLE, undefined);
+    }
   }
 
   /** `uuid_break all`: drops every application queued on the channel and not yet started. */
@@ -132,7 +156,7 @@ export class Dialplan<C> implements ApplicationQueue {
     for (const action of route.actions) {
       if (channel.isHungUp) return;
       const result = await this.execute(channel, action.app, action.data);
-      if (!result.ok) log.warning(`${channel.uuid}: ${action.app} ${action.data}: -ERR ${result.error.message}`);
+      if (!result.ok) log.warning(`${channel.uuid}: ${action.app} ${action.data}: ${applicationResponse(result)}`);
     }
     // As FreeSWITCH: a dialplan that runs out of applications hangs the call up.
     if (!channel.isHungUp) channel.hangup('NORMAL_CLEARING');

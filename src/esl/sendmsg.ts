@@ -3,7 +3,7 @@
 // hangs it up with hangup-cause.
 import type { Channel } from '../channel/channel.ts';
 import { str2cause } from '../channel/hangup-cause.ts';
-import type { ApplicationQueue } from '../dialplan/dialplan.ts';
+import { applicationResponse, type ApplicationQueue } from '../dialplan/dialplan.ts';
 import { headerValue, type EslMessage } from './frame.ts';
 
 /** A validated call command, ready to run. */
@@ -32,5 +32,5 @@ export async function runCallCommand(applications: ApplicationQueue, channel: Ch
     return '+OK';
   }
   const result = await applications.queue(channel, command.app, command.arg, { applicationUuid: command.eventUuid, loops: command.loops });
-  return result.ok ? result.value : `-ERR ${result.error.message}`;
+  return applicationResponse(result);
 }

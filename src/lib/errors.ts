@@ -35,6 +35,7 @@ export const ERROR_CODES = {
   CHANNEL_NO_MEDIA: 'the channel cannot be (pre-)answered, so it has no media',
   INVALID_ARGUMENT: 'an API command or application argument is malformed',
   UNKNOWN_APPLICATION: 'no dialplan application has this name',
+  APPLICATION_FAILED: 'a dialplan application threw (a bug: logged with its stack)',
   SOCKET_FAILED: 'the socket application cannot reach its Event Socket server',
   STREAM_EXISTS: 'a stream is already attached to the channel',
   NO_STREAM: 'no stream is attached to the channel',
