@@ -280,5 +280,6 @@ test('hostname and uptime, as mod_commands prints them', async () => {
   const ms = Number(await runtime.api.execute('uptime', 'ms'));
   assert.ok(ms >= Number(s) * 1000 && ms < (Number(s) + 60) * 1000, `${ms} ms vs ${s} s`);
   assert.equal(await runtime.api.execute('uptime', 'days'), '0\n');
+  assert.equal(await runtime.api.execute('uptime', 'constructor'), '-USAGE: [us|ms|s|m|h|d|microseconds|milliseconds|seconds|minutes|hours|days]\n');
   assert.equal(await runtime.api.execute('uptime', 'fortnights'), '-USAGE: [us|ms|s|m|h|d|microseconds|milliseconds|seconds|minutes|hours|days]\n');
 });

@@ -76,8 +76,9 @@ const UPTIME_UNITS_US: Record<string, number> = {
 
 /** `uptime [unit]`: whole units since the process started (default seconds), as mod_commands prints it. */
 function uptime(args: string): string {
-  const unit = UPTIME_UNITS_US[args.toLowerCase() || 's'];
-  if (unit === undefined) return `-USAGE: ${UPTIME_SYNTAX}\n`;
+  const key = args.toLowerCase() || 's';
+  if (!Object.hasOwn(UPTIME_UNITS_US, key)) return `-USAGE: ${UPTIME_SYNTAX}\n`;
+  const unit = UPTIME_UNITS_US[key]!;
   return `${Math.floor((process.uptime() * 1e6) / unit)}\n`;
 }
 

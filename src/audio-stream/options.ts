@@ -96,7 +96,8 @@ function readExtraHeaders(value: string | undefined, warn: (m: string) => void):
       warn(`STREAM_EXTRA_HEADERS: header ${JSON.stringify(name)} has an invalid name or value; skipped`);
       continue;
     }
-    headers[name] = v;
+    // Defined, not assigned: a header named __proto__ is a header, not a prototype.
+    Object.defineProperty(headers, name, { value: v, enumerable: true, writable: true, configurable: true });
   }
   return headers;
 }

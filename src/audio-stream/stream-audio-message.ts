@@ -65,15 +65,14 @@ export function interpretMessage(text: string): InboundAction {
   if (!audioMember || typeof audioMember[1] !== 'string') return { kind: 'json', error: 'no audioData string in streamAudio data' };
   const audio = decodeBase64(audioMember[1]);
   if (!audio) return { kind: 'json', error: 'base64 decode error: Input is not valid base64-encoded data.' };
-  const rest: Record<string, unknown> = {};
-  for (const key of Object.keys(data)) if (key !== audioMember[0]) rest[key] = data[key];
+  // fromEntries defines own properties: a member named __proto__ stays a member.
+  const rest = Object.fromEntries(Object.entries(data).filter(([key]) => key !== audioMember[0]));
   return { kind: 'play', extension, audio, data: rest };
 }
 
 /** The play event body: `data` without audioData, members in order, plus `file` last. */
 export function playEventBody(data: Record<string, unknown>, file: string): string {
-  const body: Record<string, unknown> = {};
-  for (const key of Object.keys(data)) if (key !== 'file') body[key] = data[key];
+  const body = Object.fromEntries(Object.entries(data).filter(([key]) => key !== 'file'));
   body.file = file;
   return JSON.stringify(body);
 }

@@ -73,7 +73,10 @@ test('log: a line at the level named first (debug when it is not a level), with 
   assert.equal(await executeApplication(runtime, channel, 'log', 'INFO caller ${caller_id_number} is here'), '+OK');
   assert.equal(await executeApplication(runtime, channel, 'log', 'crit disk full'), '+OK');
   assert.equal(await executeApplication(runtime, channel, 'log', 'just text'), '+OK');
-  assert.deepEqual(lines, ['info caller 1000 is here', 'error disk full', 'debug just text']);
+  assert.equal(await executeApplication(runtime, channel, 'log', 'constructor is no level'), '+OK');
+  assert.equal(await executeApplication(runtime, channel, 'log', 'error is not FreeSWITCH\'s'), '+OK');
+  assert.deepEqual(lines, ['info caller 1000 is here', 'error disk full', 'debug just text', 'debug constructor is no level',
+    'debug error is not FreeSWITCH\'s']);
   channel.hangup();
 });
 

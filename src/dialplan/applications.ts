@@ -3,7 +3,7 @@
 // `uuid_broadcast` find it from there.
 import type { Clock } from '../lib/clock.ts';
 import { fail, ok } from '../lib/errors.ts';
-import { Logger, type LogLevel } from '../lib/logger.ts';
+import { freeswitchLevel, levelOfFreeswitch, Logger } from '../lib/logger.ts';
 import type { Channel } from '../channel/channel.ts';
 import { isHangupCause } from '../channel/hangup-cause.ts';
 import type { ChannelLookup } from '../channel/registry.ts';
@@ -114,19 +114,14 @@ function sleepUnlessHungUp(channel: Channel, ms: number, clock: Clock): Promise<
   });
 }
 
-/** FreeSWITCH's log level names, as audio-stream's levels. */
-const LOG_LEVEL_NAMES: Record<string, LogLevel> = {
-  console: 'error', alert: 'error', crit: 'error', err: 'error', error: 'error', warning: 'warning', notice: 'notice', info: 'info', debug: 'debug',
-};
-
 /** `log [<level>] <message>`: one log line from the dialplan (level debug when the first word is not a level, as mod_dptools). */
 const logApp: Application<BuiltinContext> = {
   name: 'log',
   run(channel, data) {
     const sp = data.indexOf(' ');
-    const level = sp > 0 ? LOG_LEVEL_NAMES[data.slice(0, sp).toLowerCase()] : undefined;
-    const text = level ? data.slice(sp + 1) : data;
-    new Logger(`dialplan(${channel.uuid})`)[level ?? 'debug'](text);
+    const number = sp > 0 ? freeswitchLevel(data.slice(0, sp)) : undefined;
+    const text = number === undefined ? data : data.slice(sp + 1);
+    new Logger(`dialplan(${channel.uuid})`)[number === undefined ? 'debug' : levelOfFreeswitch(number)](text);
     return ok('+OK');
   },
 };

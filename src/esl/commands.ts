@@ -7,7 +7,7 @@ import type { Channel } from '../channel/channel.ts';
 import { FsEvent } from '../events/event.ts';
 import { serializePlain, type EventFormat } from '../events/serialize.ts';
 import { switchTrue } from '../lib/switch-true.ts';
-import { Logger } from '../lib/logger.ts';
+import { freeswitchLevel, Logger } from '../lib/logger.ts';
 import { nameEvent } from './event-names.ts';
 import { headerValue, type EslMessage } from './frame.ts';
 import type { EventSubscription } from './subscription.ts';
@@ -44,18 +44,13 @@ export interface CommandContext {
   writeRaw(text: string): void;
 }
 
-/** FreeSWITCH's log level names (SWITCH_LEVEL_NAMES). */
-const LOG_LEVEL_NAMES: Record<string, number> = {
-  console: 0, alert: 1, crit: 2, err: 3, warning: 4, notice: 5, info: 6, debug: 7,
-};
-
 /** switch_log_str2level: a name (any case) or a number (negative: 0; 64, SWITCH_LOG_INVALID, is invalid; more: 63). */
 function str2level(text: string): number | undefined {
   if (/^-?\d+$/.test(text)) {
     const n = Number(text);
     return n === 64 ? undefined : n > 64 ? 63 : Math.max(0, n);
   }
-  return Object.hasOwn(LOG_LEVEL_NAMES, text.toLowerCase()) ? LOG_LEVEL_NAMES[text.toLowerCase()] : undefined;
+  return freeswitchLevel(text);
 }
 
 /** The text after the first space at or after `from`, split at single spaces, as strchr loops do. */

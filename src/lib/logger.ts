@@ -2,6 +2,22 @@
 export const LOG_LEVELS = { error: 3, warning: 4, notice: 5, info: 6, debug: 7 } as const;
 export type LogLevel = keyof typeof LOG_LEVELS;
 
+/** FreeSWITCH's level names (SWITCH_LEVEL_NAMES), any case, and their numbers. */
+const FREESWITCH_LEVELS: Readonly<Record<string, number>> = {
+  console: 0, alert: 1, crit: 2, err: 3, warning: 4, notice: 5, info: 6, debug: 7,
+};
+
+/** The number of a FreeSWITCH level name (any case), or undefined (`error` is not one). */
+export function freeswitchLevel(name: string): number | undefined {
+  const key = name.toLowerCase();
+  return Object.hasOwn(FREESWITCH_LEVELS, key) ? FREESWITCH_LEVELS[key] : undefined;
+}
+
+/** The level of ours a FreeSWITCH level number is written at (console, alert and crit as error). */
+export function levelOfFreeswitch(level: number): LogLevel {
+  return level <= 3 ? 'error' : level === 4 ? 'warning' : level === 5 ? 'notice' : level === 6 ? 'info' : 'debug';
+}
+
 /** Where log lines go; tests and the ESL `log` command can add sinks. */
 export type LogSink = (level: LogLevel, scope: string, message: string) => void;
 
@@ -10,7 +26,7 @@ let threshold: number = levelFromEnv(process.env.AUDIO_STREAM_LOG_LEVEL);
 
 function levelFromEnv(value: string | undefined): number {
   if (value === 'off') return 0;
-  if (value && value in LOG_LEVELS) return LOG_LEVELS[value as LogLevel];
+  if (value && Object.hasOwn(LOG_LEVELS, value)) return LOG_LEVELS[value as LogLevel];
   return LOG_LEVELS.info;
 }
 

@@ -160,3 +160,11 @@ test('a new stream after stop never reuses (or loses) the play file names of the
   assert.deepEqual(readFileSync(second), Buffer.from([1, 2, 3]), 'the new file is still there');
   channel.hangup();
 });
+
+test('a streamAudio member named __proto__ is kept in the play event, as any other member', async () => {
+  const { conn, channel, ev } = await connected();
+  conn.socket.send('{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":8000,"__proto__":{"x":1},"audioData":"AAAA"}}');
+  const play = await ev.waitFor('play');
+  assert.match(play.body!, /^\{"audioDataType":"raw","sampleRate":8000,"__proto__":\{"x":1\},"file":".*_0\.tmp\.r8"\}$/);
+  channel.hangup();
+});
