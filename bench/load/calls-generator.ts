@@ -1,6 +1,6 @@
 // The calls benchmark's load generator: a small SIP UAC over UDP that places N PCMU calls to the
 // measured service and sends their audio, in a process of its own so its CPU is not counted.
-// bench/calls.ts forks it (node --import tsx bench/calls-generator.ts --sip 127.0.0.1:<port> --n N
+// bench/load/calls.ts forks it (node --import tsx bench/load/calls-generator.ts --sip 127.0.0.1:<port> --n N
 // --rate R) with an IPC channel.
 //
 // Each call: its own RTP socket on 127.0.0.1; INVITE with an SDP offer (PCMU/8000 + telephone-event,
@@ -103,7 +103,7 @@ const RATE = Number(argValue('rate') ?? 100);
 const SETUP_TIMEOUT_MS = Number(argValue('setup-timeout') ?? 15000);
 if (!Number.isInteger(N) || N < 1 || !(RATE > 0)) throw new Error('bad --n or --rate');
 
-// The audio: 6 s of speech-like 8 kHz (one side of bench/signal.ts's conversation), μ-law once.
+// The audio: 6 s of speech-like 8 kHz (one side of bench/load/signal.ts's conversation), μ-law once.
 const stereo = makeSpeechLikeStereo(8000, 6);
 const mono = new Int16Array(stereo.length / 2);
 for (let i = 0; i < mono.length; i++) mono[i] = stereo[2 * i]!;

@@ -38,7 +38,7 @@ import type { MediaBug } from '../../src/bug/media-bug.ts';
 import type { AudioStream } from '../../src/audio-stream/audio-stream.ts';
 import type { FsEvent } from '../../src/events/event.ts';
 
-/** Legs from here on are warm-up calls (bench/calls-generator.ts). */
+/** Legs from here on are warm-up calls (bench/load/calls-generator.ts). */
 const WARM_BASE = 100000;
 
 /** Memory of the process (process.memoryUsage after a forced gc). */

@@ -1,5 +1,5 @@
 // Benchmark sink: a WebSocket server on 127.0.0.1 that only counts what it receives. Run it as a
-// child process (`node --import tsx bench/sink.ts`, forked with an IPC channel): it sends
+// child process (`node --import tsx bench/load/sink.ts`, forked with an IPC channel): it sends
 // { type: 'listening', port } once bound, then answers requests from the parent:
 //   { type: 'cpu' }    -> { type: 'cpu', user, system, hr }   (µs, for the sink's own CPU share)
 //   { type: 'legs', firstDueHrMs } -> when each leg's first frame was due (process.hrtime, ms; -1 unknown)

@@ -37,7 +37,7 @@ export class SipHost {
       listen: config.sip.listen,
       advertisedAddress: config.sip.advertisedAddress,
       timers: uaTimers,
-    });
+    }, { clock: deps.mediaClock.clock }); // one time source per runtime: SIP timers, media and RTP stamps
     this.ports = new PortAllocator(config.rtp.portMin, config.rtp.portMax);
     this.ua.onInvite = (call) => { void this.onInvite(call); };
   }

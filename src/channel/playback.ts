@@ -107,8 +107,12 @@ export class Playback {
   private frame = new Int16Array(0);
   private readonly log: Logger;
 
+  /** The rate frames are pulled at: the channel's codec rate, pushed by onFormatChange. */
+  private rateHz: number;
+
   constructor(private readonly channel: PlaybackHost) {
     this.log = new Logger(`playback(${channel.uuid})`);
+    this.rateHz = channel.rateHz;
   }
 
   /** Resolves once every file queued so far has been read and decoded (played or not). */
@@ -128,7 +132,7 @@ export class Playback {
         const size = (await stat(path)).size;
         if (size > MAX_PLAY_FILE_BYTES) throw new AppError('PLAYBACK_TOO_LARGE', `larger than ${MAX_PLAY_FILE_BYTES} bytes`);
         const decoded = decodePlayFile(path, await readFile(path));
-        const rateHz = this.channel.rateHz;
+        const rateHz = this.rateHz;
         const limit = MAX_QUEUED_SECONDS * rateHz;
         if (this.queuedSamples + (decoded.samples.length * rateHz) / decoded.rateHz > limit) {
           throw new AppError('PLAYBACK_QUEUE_FULL', `more than ${MAX_QUEUED_SECONDS} s of audio already queued`);
@@ -138,8 +142,7 @@ export class Playback {
         const item: Item = { path, samples, rateHz, position: 0, started: false, resolve };
         this.queue.push(item);
         this.queuedSamples += samples.length;
-        // The codec changed while the file was being resampled for the old one.
-        if (rateHz !== this.channel.rateHz) this.resampleRest(item, this.channel.rateHz);
+
       } catch (err) {
         this.log.error(`cannot play ${path}: ${messageOf(err)}`);
         resolve('fail');
@@ -159,6 +162,7 @@ export class Playback {
     let filled = 0;
     while (filled < samples && this.queue.length > 0) {
       const item = this.queue[0]!;
+      if (item.rateHz !== this.rateHz) this.resampleRest(item, this.rateHz);
       if (!item.started) {
         item.started = true;
         this.fire('PLAYBACK_START', item.path);
@@ -180,9 +184,12 @@ export class Playback {
     while (this.queue.length > 0) this.finish('break');
   }
 
-  /** The codec rate changed mid-call: what is left of every queued item is resampled to the new rate (rare, so done in place). */
+  /**
+   * The codec rate changed mid-call: each item is resampled to the new rate when it comes up (the
+   * one playing at once), so a long queue is not converted in one go.
+   */
   onFormatChange(format: FrameFormat): void {
-    for (const item of this.queue) if (item.rateHz !== format.rateHz) this.resampleRest(item, format.rateHz);
+    this.rateHz = format.rateHz;
   }
 
   private resampleRest(item: Item, rateHz: number): void {

@@ -12,7 +12,7 @@ const check = (app: string, data: string) => applications.check(app, data);
 import { DEFAULT_ROUTE } from './config.ts';
 
 test('no file: embedded defaults with the answer-and-park route', () => {
-  const c = loadConfig(undefined, {});
+  const c = loadConfig(undefined, {}, check);
   assert.deepEqual(c.sip.listen, { host: '127.0.0.1', port: 5060 });
   assert.deepEqual([c.rtp.portMin, c.rtp.portMax, c.rtp.timeoutSec], [16384, 32767, 60]);
   assert.deepEqual(c.esl.listen, { host: '127.0.0.1', port: 8021 });
@@ -40,7 +40,7 @@ routes:
   - actions: [ "hangup USER_BUSY" ]
 `);
   try {
-    const c = loadConfig(file, { AUDIO_STREAM_RTP_PORT_MAX: '20200' });
+    const c = loadConfig(file, { AUDIO_STREAM_RTP_PORT_MAX: '20200' }, check);
     assert.deepEqual(c.sip.listen, { host: '127.0.0.1', port: 5080 });
     assert.equal(c.rtp.portMax, 20200, 'environment override');
     assert.deepEqual(c.http.listen, { host: '::1', port: 8081 });
@@ -58,7 +58,7 @@ routes:
 });
 
 test('JSON works too', () => {
-  const c = buildConfig(JSON.parse('{"sip":{"listen":":5099"},"routes":[{"actions":["answer",{"playback":"/tmp/x.wav"},{"sleep":500}]}]}'));
+  const c = buildConfig(JSON.parse('{"sip":{"listen":":5099"},"routes":[{"actions":["answer",{"playback":"/tmp/x.wav"},{"sleep":500}]}]}'), check);
   assert.deepEqual(c.sip.listen, { host: '0.0.0.0', port: 5099 });
   assert.equal(c.sip.advertisedAddress, '127.0.0.1');
   assert.deepEqual(c.routes[0]!.actions.map((a) => [a.app, a.data]), [['answer', ''], ['playback', '/tmp/x.wav'], ['sleep', '500']]);
@@ -78,5 +78,5 @@ test('bad config names the key', () => {
     [[1, 2], /top level must be a mapping/],
   ];
   for (const [doc, re] of cases) assert.throws(() => buildConfig(doc, check), (err: Error) => isAppError(err, 'CONFIG_INVALID') && re.test(err.message), JSON.stringify(doc));
-  assert.throws(() => loadConfig('/nonexistent/x.yaml', {}), /cannot read \/nonexistent\/x\.yaml: ENOENT/);
+  assert.throws(() => loadConfig('/nonexistent/x.yaml', {}, check), /cannot read \/nonexistent\/x\.yaml: ENOENT/);
 });

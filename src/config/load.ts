@@ -77,7 +77,7 @@ function regex(v: unknown, key: string): RegExp {
   }
 }
 
-function action(v: unknown, key: string, check: ActionCheck | undefined): RouteAction {
+function action(v: unknown, key: string, check: ActionCheck): RouteAction {
   let app: string;
   let data = '';
   if (typeof v === 'string') {
@@ -91,12 +91,12 @@ function action(v: unknown, key: string, check: ActionCheck | undefined): RouteA
   } else {
     return fail(key, 'must be an application name or a one-key mapping like "set: NAME=VALUE"');
   }
-  const checked = check?.(app, data);
-  if (checked && !checked.ok) fail(key, checked.error.message);
+  const checked = check(app, data);
+  if (!checked.ok) fail(key, checked.error.message);
   return { app, data };
 }
 
-function route(v: unknown, key: string, check: ActionCheck | undefined): Route {
+function route(v: unknown, key: string, check: ActionCheck): Route {
   if (!isObj(v)) fail(key, 'must be a mapping with match and actions');
   checkKeys(v, key, ['match', 'actions']);
   const r: Route = { headers: [], actions: [] };
@@ -121,7 +121,7 @@ function route(v: unknown, key: string, check: ActionCheck | undefined): Route {
  * Turns a parsed YAML/JSON document into a Config (defaults for what is missing); throws
  * CONFIG_INVALID naming the key. Route actions are checked with `check` (the service's applications).
  */
-export function buildConfig(doc: unknown, check?: ActionCheck): Config {
+export function buildConfig(doc: unknown, check: ActionCheck): Config {
   const config = defaultConfig();
   if (doc === undefined || doc === null) return config;
   if (!isObj(doc)) throw configError('config: the top level must be a mapping');
@@ -192,7 +192,7 @@ function applyEnv(doc: Obj, env: NodeJS.ProcessEnv): void {
 }
 
 /** Reads the config file (YAML or JSON; none = embedded defaults), applies environment overrides, validates. */
-export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env, check?: ActionCheck): Config {
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv, check: ActionCheck): Config {
   let doc: unknown = {};
   if (path) {
     let text: string;

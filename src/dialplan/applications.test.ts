@@ -6,7 +6,9 @@ import { buildConfig } from '../config/load.ts';
 import { makeChannel, collectEvents } from '../../test/helpers/harness.ts';
 import { FakeClock } from '../../test/helpers/fake-clock.ts';
 import { addLogSink } from '../lib/logger.ts';
-import type { Runtime } from '../service/runtime.ts';
+import { serviceApplications, type Runtime } from '../service/runtime.ts';
+
+const runtimeApplications = serviceApplications();
 import type { Channel } from '../channel/channel.ts';
 
 /** Runs an application through the runtime's dialplan; resolves with its Application-Response. */
@@ -59,7 +61,7 @@ test('routes: the first whose patterns all match', () => {
     { match: { destination: '^1', headers: { 'X-Tenant': '^acme$' } }, actions: ['answer'] },
     { match: { caller: '^\\+44' }, actions: ['park'] },
     { actions: ['hangup'] },
-  ] });
+  ] }, (app, data) => runtimeApplications.check(app, data));
   const call = (destination: string, caller: string, tenant?: string) => ({ destination, caller, header: (n: string) => (n === 'X-Tenant' ? tenant : undefined) });
   assert.equal(findRoute(routes, call('100', '+1', 'acme')), routes[0]);
   assert.equal(findRoute(routes, call('100', '+44', 'other')), routes[1]);

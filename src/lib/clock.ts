@@ -2,8 +2,10 @@
 export type TimerHandle = object;
 
 /**
- * The time source of the SIP stack (transaction timers, 2xx retransmission, idle connections).
- * Injectable so tests run Timer B/F/H (32 s) in microseconds with a FakeClock.
+ * The time source of a runtime: SIP timers (transactions, 2xx retransmission, idle connections),
+ * the media clock, RTP receive stamps, stream deadlines and heartbeats, `sleep`. Injectable so
+ * tests run them on a FakeClock (test/helpers/fake-clock.ts): SIP's 32 s Timer B in microseconds,
+ * a heartbeat timeout without waiting for it.
  */
 export interface Clock {
   /** Monotonic milliseconds. */

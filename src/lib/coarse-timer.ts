@@ -1,4 +1,6 @@
 import { systemClock, type Clock, type TimerHandle } from './clock.ts';
+import { FailureLog } from './failure-log.ts';
+import { Logger } from './logger.ts';
 
 /**
  * One coarse ticker (100 ms by default) for per-stream housekeeping such as heartbeats, so
@@ -8,6 +10,8 @@ import { systemClock, type Clock, type TimerHandle } from './clock.ts';
 export class CoarseTimer {
   private readonly callbacks = new Set<(nowMs: number) => void>();
   private timer: TimerHandle | undefined;
+  /** Callbacks that threw (counted, logged once per cause); the others, and later ticks, go on. */
+  readonly failures = new FailureLog(new Logger('housekeeping'), 'a housekeeping callback');
 
   constructor(private readonly clock: Clock = systemClock, private readonly periodMs = 100) {}
 
@@ -31,7 +35,13 @@ export class CoarseTimer {
   private tick(): void {
     this.timer = undefined;
     const now = this.clock.now();
-    for (const cb of this.callbacks) cb(now);
+    for (const cb of this.callbacks) {
+      try {
+        cb(now);
+      } catch (err) {
+        this.failures.report(err);
+      }
+    }
     if (this.callbacks.size > 0 && !this.timer) this.schedule();
   }
 }

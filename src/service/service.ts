@@ -77,6 +77,7 @@ export class Service {
       { name: 'audio_stream_media_clock_skipped_ticks_total', help: 'Media ticks skipped because the process was overloaded.', type: 'counter', value: mediaClock.skippedTicks },
       { name: 'audio_stream_media_clock_failures_total', help: 'Media clock members that threw (a bug; logged once per cause).', type: 'counter', value: mediaClock.failures.count },
       { name: 'audio_stream_event_listener_failures_total', help: 'Event listeners that threw (a bug; logged once per cause).', type: 'counter', value: bus.failures.count },
+      { name: 'audio_stream_housekeeping_failures_total', help: 'Housekeeping callbacks (heartbeats) that threw (a bug; logged once per cause).', type: 'counter', value: this.runtime.ticker.failures.count },
       { name: 'audio_stream_channel_hangup_failures_total', help: 'Hangup steps of a channel that threw (a bug; logged once per cause; the hangup completes).', type: 'counter', value: this.runtime.channels.failures.count },
     ];
   }

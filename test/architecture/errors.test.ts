@@ -41,6 +41,7 @@ test('the stream table gives every STREAM_* code the number of its event', () =>
 
 test('every error code is raised somewhere in src/', () => {
   const text = sources(join(ROOT, 'src')).filter((p) => !p.endsWith(join('lib', 'errors.ts'))).map((p) => readFileSync(p, 'utf8')).join('\n');
-  const unused = Object.keys(ERROR_CODES).filter((code) => !text.includes(`'${code}'`) && !text.includes(`${code}:`));
+  // A code counts as raised where it is written as a string: fail('X', ...), new AppError('X', ...).
+  const unused = Object.keys(ERROR_CODES).filter((code) => !text.includes(`'${code}'`));
   assert.deepEqual(unused, [], 'codes nothing raises should be removed from the catalog and the docs');
 });

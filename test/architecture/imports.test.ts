@@ -3,11 +3,13 @@
 // same table.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { checkImports, importsOf, LAYERS } from '../../scripts/check-imports.ts';
+import { checkImports, importsOf, layerOf, LAYERS } from '../../scripts/check-imports.ts';
+
+const SIP_LAYERS = Object.keys(LAYERS).filter((l) => l.startsWith('sip/'));
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -19,10 +21,24 @@ test('src/ imports downward only and has no circle', () => {
   assert.deepEqual(r.layerCycles, []);
 });
 
-test('every folder of src/ is a layer of the table, and docs/architecture.md lists each one', () => {
+test('every folder of src/ is a layer of the table, and docs/architecture.md draws the same table', () => {
+  const folders = (dir: string, prefix = ''): string[] => readdirSync(dir, { withFileTypes: true }).filter((e) => e.isDirectory())
+    .flatMap((e) => [`${prefix}${e.name}`, ...folders(join(dir, e.name), `${prefix}${e.name}/`)]);
+  for (const folder of folders(join(ROOT, 'src'))) {
+    const holdsCode = readdirSync(join(ROOT, 'src', folder)).some((f) => f.endsWith('.ts'));
+    if (holdsCode) assert.ok(layerOf(`${folder}/x.ts`) !== undefined, `src/${folder} belongs to a layer`);
+  }
   const doc = readFileSync(join(ROOT, 'docs/architecture.md'), 'utf8');
-  for (const layer of Object.keys(LAYERS)) {
-    assert.match(doc, new RegExp(`^\\| \`${layer}/?\` \\|`, 'm'), `docs/architecture.md has a row for ${layer}`);
+  const rows = new Map<string, string[]>();
+  for (const m of doc.matchAll(/^\| `([a-z/-]+?)\/?` \| [^|]+ \| ([^|]+) \|$/gm)) {
+    const cell = m[2]!.trim();
+    rows.set(m[1]!, cell === 'nothing' ? [] : cell.split(', ').flatMap((l) => (l === 'sip/*' ? SIP_LAYERS : [l])));
+  }
+  const sorted = (list: readonly string[]) => [...list].sort();
+  assert.deepEqual(sorted([...rows.keys()]), sorted(Object.keys(LAYERS)), 'one row per layer');
+  for (const [layer, allowed] of rows) {
+    const expected = LAYERS[layer]!.filter((l) => !(layer.startsWith('sip/') && l === layer));
+    assert.deepEqual(sorted(allowed.filter((l) => l !== layer)), sorted(expected), `the row of ${layer} says what it may import`);
   }
 });
 
