@@ -77,3 +77,95 @@ test('a codec change while a file plays keeps its duration and pitch', async () 
   assert.ok(Math.abs(dominantFrequency(rest.subarray(200, 7000), 16000) - 400) < 2, 'same pitch');
   channel.hangup();
 });
+
+/** Pulls one 20 ms frame at 8 kHz (as the media tick does), then lets the tick's microtasks (marks, actions) run. */
+async function tick(channel: ReturnType<typeof makeChannel>['channel']): Promise<Int16Array | null> {
+  const f = channel.playback.nextFrame(160);
+  const copy = f ? Int16Array.from(f) : null;
+  await Promise.resolve();
+  return copy;
+}
+
+test('streamed audio is appended as it comes and played in real time; an underrun is silence (null)', async () => {
+  const { channel } = makeChannel({ rateHz: 8000 });
+  const p = channel.playback;
+  p.appendStream(Int16Array.from({ length: 100 }, (_, i) => i + 1));
+  assert.equal(Math.round(p.queuedMs * 10) / 10, 12.5);
+  const first = await tick(channel);
+  assert.deepEqual([...first!.subarray(0, 100)], Array.from({ length: 100 }, (_, i) => i + 1));
+  assert.deepEqual([...first!.subarray(100)], new Array(60).fill(0), 'the rest of the frame is silence');
+  assert.equal(await tick(channel), null, 'nothing left: nothing plays');
+  p.appendStream(Int16Array.from({ length: 400 }, () => 7));
+  p.appendStream(Int16Array.from({ length: 400 }, () => 9)); // the same segment grows
+  const a = await tick(channel);
+  const b = await tick(channel);
+  const c = await tick(channel);
+  assert.deepEqual([a![0], a![159], b![0], b![159], c![79], c![80]], [7, 7, 7, 7, 7, 9]);
+  assert.equal(p.queuedMs, (800 - 480) / 8);
+  channel.hangup();
+});
+
+test('a mark is played once everything queued before it has been pulled, after that tick; marks keep their order', async () => {
+  const { channel } = makeChannel({ rateHz: 8000 });
+  const p = channel.playback;
+  const outcomes: string[] = [];
+  p.mark(() => outcomes.push('m0')); // nothing ahead: played at once (after this turn)
+  await Promise.resolve();
+  assert.deepEqual(outcomes, ['m0']);
+  p.appendStream(new Int16Array(320).fill(5)); // 40 ms
+  p.mark((o) => outcomes.push(`m1 ${o}`));
+  p.appendStream(new Int16Array(160).fill(6)); // 20 ms behind the mark
+  p.mark((o) => outcomes.push(`m2 ${o}`));
+  await tick(channel);
+  assert.deepEqual(outcomes, ['m0'], 'half the audio ahead of m1 is still to send');
+  const f = await tick(channel);
+  assert.equal(f![159], 5);
+  assert.deepEqual(outcomes, ['m0', 'm1 played'], 'm1 right after the tick that sent the last sample ahead of it');
+  const g = await tick(channel);
+  assert.equal(g![0], 6);
+  assert.deepEqual(outcomes, ['m0', 'm1 played', 'm2 played']);
+  channel.hangup();
+});
+
+test('clear drops what is queued and playing, answers the marks cleared, keeps the actions and reports the dropped samples', async () => {
+  const { channel, runtime } = makeChannel({ rateHz: 8000 });
+  const ev = collectEvents(runtime);
+  const p = channel.playback;
+  const file = join(dir, 'clear.r8');
+  writeFileSync(file, Buffer.from(sine(700, 8000, 1).buffer));
+  const played = p.enqueue(file);
+  await p.loaded();
+  p.appendStream(new Int16Array(800).fill(3));
+  const outcomes: string[] = [];
+  p.mark((o) => outcomes.push(o));
+  let hungUp = false;
+  p.afterPlayout(() => { hungUp = true; });
+  const reported: number[] = [];
+  p.onCleared((n) => reported.push(n));
+  await tick(channel); // 160 samples of the file played
+  assert.equal(p.clear(), 8000 - 160 + 800);
+  assert.deepEqual(reported, [8000 - 160 + 800]);
+  assert.equal(await played, 'break');
+  assert.deepEqual(outcomes, ['cleared']);
+  assert.equal(p.queuedMs, 0);
+  assert.deepEqual(ev.events.filter((e) => e.name.startsWith('PLAYBACK_')).map((e) => `${e.name} ${e.get('Playback-Status') ?? ''}`.trim()),
+    ['PLAYBACK_START', 'PLAYBACK_STOP break']);
+  await Promise.resolve();
+  assert.equal(hungUp, true, 'the action behind the cleared audio runs now');
+  assert.equal(await tick(channel), null);
+  channel.hangup();
+});
+
+test('an action runs after the last sample ahead of it was pulled, not before', async () => {
+  const { channel } = makeChannel({ rateHz: 8000 });
+  const p = channel.playback;
+  p.enqueueAudio(new Int16Array(240).fill(4), 8000);
+  let ran = 0;
+  p.afterPlayout(() => { ran++; });
+  await tick(channel);
+  assert.equal(ran, 0);
+  const f = await tick(channel);
+  assert.deepEqual([f![79], f![80]], [4, 0], 'the last 80 samples, then silence');
+  assert.equal(ran, 1);
+  channel.hangup();
+});

@@ -25,18 +25,44 @@ const MAX_QUEUED_SECONDS = 600;
 /** Input samples resampled between two turns of the event loop (about 1 s at 48 kHz), so other calls keep their media. */
 const RESAMPLE_SLICE_SAMPLES = 48000;
 
-/** How a playback ended: played to its end, cut by break/hangup, or could not be played. */
+/** How a playback ended: played to its end, cut by break/hangup/clear, or could not be played. */
 export type PlaybackStatus = 'done' | 'break' | 'fail';
 
-interface Item {
-  path: string;
-  /** Audio at the codec rate it was decoded for. */
+/** What became of a mark: everything queued before it was sent to the caller, or a clear dropped it. */
+export type MarkOutcome = 'played' | 'cleared';
+
+/** Audio to play: a file or a decoded reply (with a path: PLAYBACK_START/STOP events), or a segment of streamed replies. */
+interface AudioItem {
+  kind: 'audio';
+  /** Audio at `rateHz`; only the first `length` samples hold audio (a streamed segment grows). */
   samples: Int16Array;
+  length: number;
   rateHz: number;
   position: number;
+  /** The file it came from (events carry it); undefined for streamed audio (no events). */
+  path: string | undefined;
   started: boolean;
-  resolve: (status: PlaybackStatus) => void;
+  resolve: ((status: PlaybackStatus) => void) | undefined;
+  /** A streamed segment still taking appends (until a mark or another item is queued behind it). */
+  open: boolean;
 }
+
+/** A point in the queue: told when the audio ahead of it has been sent, or when a clear drops it. */
+interface MarkItem {
+  kind: 'mark';
+  done: (outcome: MarkOutcome) => void;
+}
+
+/** Something to do once the audio ahead of it has been sent (a hangup after playout); a clear does not drop it. */
+interface ActionItem {
+  kind: 'action';
+  run: () => void;
+}
+
+type Item = AudioItem | MarkItem | ActionItem;
+
+/** First size of a streamed segment, in ms of audio at the codec rate (it doubles when full). */
+const SEGMENT_START_MS = 1000;
 
 /** Decodes a file to mono s16: WAV (any rate, channels mixed down), raw .r8...r64 (s16 LE), .pcmu/.pcma (8 kHz). */
 export function decodePlayFile(path: string, data: Buffer): { samples: Int16Array; rateHz: number } {
@@ -95,9 +121,12 @@ export async function resampleAll(samples: Int16Array, fromHz: number, toHz: num
 }
 
 /**
- * The queue of files played into a channel's write stream (what the remote party hears), in order,
- * each fully decoded and resampled to the codec rate when it is queued. The media tick pulls one
- * packet time at a time with nextFrame(). Fires PLAYBACK_START and PLAYBACK_STOP.
+ * What a channel plays into its write stream (what the remote party hears), in order, never cutting
+ * one off for the next: files (decoded and resampled when queued), audio decoded in memory,
+ * streamed audio appended as it arrives, and marks and actions between them. The media tick pulls
+ * one packet time at a time with nextFrame(); marks and actions whose audio ahead was in that
+ * frame run right after the tick (once the frame is sent). Fires PLAYBACK_START and PLAYBACK_STOP
+ * for what has a path.
  */
 export class Playback {
   private readonly queue: Item[] = [];
@@ -106,13 +135,26 @@ export class Playback {
   private loading: Promise<unknown> = Promise.resolve();
   private frame = new Int16Array(0);
   private readonly log: Logger;
-
   /** The rate frames are pulled at: the channel's codec rate, pushed by onFormatChange. */
   private rateHz: number;
+  /** Marks and actions reached in the last frame, run once the tick is over. */
+  private readonly reached: Array<MarkItem | ActionItem> = [];
+  private reachedScheduled = false;
+  private readonly clearListeners = new Set<(droppedSamples: number) => void>();
 
   constructor(private readonly channel: PlaybackHost) {
     this.log = new Logger(`playback(${channel.uuid})`);
     this.rateHz = channel.rateHz;
+  }
+
+  /** Milliseconds of audio queued and not yet played. */
+  get queuedMs(): number {
+    return (this.queuedSamples * 1000) / this.rateHz;
+  }
+
+  /** The codec rate audio is played at, Hz. */
+  get codecRateHz(): number {
+    return this.rateHz;
   }
 
   /** Resolves once every file queued so far has been read and decoded (played or not). */
@@ -139,10 +181,7 @@ export class Playback {
         }
         const samples = await resampleAll(decoded.samples, decoded.rateHz, rateHz);
         if (this.channel.isHungUp) return resolve('break');
-        const item: Item = { path, samples, rateHz, position: 0, started: false, resolve };
-        this.queue.push(item);
-        this.queuedSamples += samples.length;
-
+        this.push(this.audioItem(samples, rateHz, path, resolve));
       } catch (err) {
         this.log.error(`cannot play ${path}: ${messageOf(err)}`);
         resolve('fail');
@@ -152,36 +191,130 @@ export class Playback {
   }
 
   /**
+   * Queues audio decoded in memory (at `rateHz`, the codec rate it was resampled for), now;
+   * `path`, when given, names it in PLAYBACK_START/STOP. Resolves when it has played or was cleared.
+   */
+  enqueueAudio(samples: Int16Array, rateHz: number, path?: string): Promise<PlaybackStatus> {
+    if (this.channel.isHungUp) return Promise.resolve('break');
+    return new Promise((resolve) => this.push(this.audioItem(samples, rateHz, path, resolve)));
+  }
+
+  /**
+   * Appends streamed audio at the codec rate (copied: `samples` may be reused by the caller) to the
+   * segment being streamed, behind everything queued; a new segment starts behind a mark or a file.
+   */
+  appendStream(samples: Int16Array): void {
+    if (this.channel.isHungUp || samples.length === 0) return;
+    const tail = this.queue.at(-1);
+    let seg = tail?.kind === 'audio' && tail.open && tail.rateHz === this.rateHz ? tail : undefined;
+    if (!seg) {
+      const capacity = Math.max(samples.length, Math.round((this.rateHz * SEGMENT_START_MS) / 1000));
+      seg = this.audioItem(new Int16Array(capacity), this.rateHz, undefined, undefined);
+      seg.length = 0;
+      seg.open = true;
+      this.push(seg);
+    }
+    if (seg.length + samples.length > seg.samples.length) {
+      // Full: drop what was played (a segment may stream for a whole call), and double when that is not enough.
+      const live = seg.length - seg.position;
+      if (live + samples.length <= seg.samples.length) {
+        seg.samples.copyWithin(0, seg.position, seg.length);
+      } else {
+        const next = new Int16Array(Math.max(live + samples.length, seg.samples.length * 2));
+        next.set(seg.samples.subarray(seg.position, seg.length));
+        seg.samples = next;
+      }
+      seg.length = live;
+      seg.position = 0;
+    }
+    seg.samples.set(samples, seg.length);
+    seg.length += samples.length;
+    this.queuedSamples += samples.length;
+  }
+
+  /** Queues a mark: `done('played')` once everything queued before it has been sent, `done('cleared')` if a clear drops it. */
+  mark(done: (outcome: MarkOutcome) => void): void {
+    this.pushPoint({ kind: 'mark', done });
+  }
+
+  /** Runs `run` once everything queued before it has been sent (at once when nothing is). A clear does not drop it. */
+  afterPlayout(run: () => void): void {
+    this.pushPoint({ kind: 'action', run });
+  }
+
+  /** Called with the samples dropped by every clear (break, clearAudio, hangup); returns the remover. */
+  onCleared(listener: (droppedSamples: number) => void): () => void {
+    this.clearListeners.add(listener);
+    return () => this.clearListeners.delete(listener);
+  }
+
+  /**
    * One packet time of audio (`samples` long) at the codec rate, or null when nothing plays. The
    * returned frame is reused: consume it before the next call.
    */
   nextFrame(samples: number): Int16Array | null {
+    this.passPoints();
     if (this.queue.length === 0) return null;
     if (this.frame.length !== samples) this.frame = new Int16Array(samples);
     const out = this.frame;
     let filled = 0;
+    let played = false;
     while (filled < samples && this.queue.length > 0) {
       const item = this.queue[0]!;
+      if (item.kind !== 'audio') {
+        this.reach(item);
+        continue;
+      }
       if (item.rateHz !== this.rateHz) this.resampleRest(item, this.rateHz);
       if (!item.started) {
         item.started = true;
-        this.fire('PLAYBACK_START', item.path);
+        if (item.path !== undefined) this.fire('PLAYBACK_START', item.path);
       }
-      const take = Math.min(samples - filled, item.samples.length - item.position);
+      const take = Math.min(samples - filled, item.length - item.position);
       const src = item.samples;
       for (let i = 0, j = item.position; i < take; i++, j++) out[filled + i] = src[j]!;
       item.position += take;
       filled += take;
+      played ||= take > 0;
       this.queuedSamples -= take;
-      if (item.position >= item.samples.length) this.finish('done');
+      if (item.position >= item.length) {
+        if (item.open && this.queue.length === 1) break; // a streamed segment waits for more
+        this.finish('done');
+      }
     }
+    this.passPoints();
+    if (!played) return null;
     if (filled < samples) out.fill(0, filled);
     return out;
   }
 
   /** Stops the current file and empties the queue (uuid_break all, hangup). */
   breakAll(): void {
-    while (this.queue.length > 0) this.finish('break');
+    this.clear();
+  }
+
+  /**
+   * Drops every queued and playing piece of audio (files end with `break`), answers the marks
+   * `cleared` in order, keeps the actions; returns the samples dropped and tells the listeners.
+   */
+  clear(): number {
+    let dropped = 0;
+    const kept: ActionItem[] = [];
+    while (this.queue.length > 0) {
+      const item = this.queue[0]!;
+      if (item.kind === 'audio') {
+        dropped += item.length - item.position;
+        this.finish('break');
+      } else {
+        this.queue.shift();
+        if (item.kind === 'mark') item.done('cleared');
+        else kept.push(item);
+      }
+    }
+    this.queue.push(...kept);
+    if (kept.length > 0) this.passPoints();
+    for (const listener of this.clearListeners) listener(dropped);
+    return dropped;
   }
 
   /**
@@ -192,13 +325,73 @@ export class Playback {
     this.rateHz = format.rateHz;
   }
 
-  private resampleRest(item: Item, rateHz: number): void {
-    const rest = item.samples.subarray(item.position);
+  private audioItem(samples: Int16Array, rateHz: number, path: string | undefined, resolve: AudioItem['resolve']): AudioItem {
+    return { kind: 'audio', samples, length: samples.length, rateHz, position: 0, path, started: false, resolve, open: false };
+  }
+
+  private push(item: AudioItem): void {
+    this.closeTail();
+    this.queue.push(item);
+    this.queuedSamples += item.length;
+  }
+
+  private pushPoint(point: MarkItem | ActionItem): void {
+    this.closeTail();
+    this.queue.push(point);
+    this.passPoints(); // nothing ahead of it: reached now
+  }
+
+  /** A streamed segment stops taking appends once something is queued behind it. */
+  private closeTail(): void {
+    const tail = this.queue.at(-1);
+    if (tail?.kind === 'audio') tail.open = false;
+    // An emptied segment at the head that waited for more is finished now that something follows it.
+    const head = this.queue[0];
+    if (head?.kind === 'audio' && head.position >= head.length && head !== tail) this.finish('done');
+  }
+
+  /** Marks and actions at the head (nothing ahead of them left to send) are reached. */
+  private passPoints(): void {
+    for (let head = this.queue[0]; head !== undefined; head = this.queue[0]) {
+      if (head.kind === 'audio') {
+        if (head.position < head.length || head.open) return;
+        this.finish('done');
+        continue;
+      }
+      this.reach(head);
+    }
+  }
+
+  private reach(item: MarkItem | ActionItem): void {
+    this.queue.shift();
+    this.reached.push(item);
+    if (this.reachedScheduled) return;
+    this.reachedScheduled = true;
+    // After the tick that pulled the audio ahead of them: by then the frame has been sent.
+    queueMicrotask(() => this.runReached());
+  }
+
+  private runReached(): void {
+    this.reachedScheduled = false;
+    const items = this.reached.splice(0);
+    for (const item of items) {
+      try {
+        if (item.kind === 'mark') item.done('played');
+        else item.run();
+      } catch (err) {
+        this.log.error(`a playback ${item.kind} failed: ${messageOf(err)}`);
+      }
+    }
+  }
+
+  private resampleRest(item: AudioItem, rateHz: number): void {
+    const rest = item.samples.subarray(item.position, item.length);
     const r = new Resampler(1, item.rateHz, rateHz);
     try {
       const converted = Int16Array.from(r.process(rest));
       this.queuedSamples += converted.length - rest.length;
       item.samples = converted;
+      item.length = converted.length;
     } finally {
       r.destroy();
     }
@@ -206,11 +399,12 @@ export class Playback {
     item.rateHz = rateHz;
   }
 
+  /** Removes the head audio item, ending it with `status`. */
   private finish(status: PlaybackStatus): void {
-    const item = this.queue.shift()!;
-    this.queuedSamples -= item.samples.length - item.position;
-    if (item.started) this.fire('PLAYBACK_STOP', item.path, status);
-    item.resolve(status);
+    const item = this.queue.shift() as AudioItem;
+    this.queuedSamples -= item.length - item.position;
+    if (item.started && item.path !== undefined) this.fire('PLAYBACK_STOP', item.path, status);
+    item.resolve?.(status);
   }
 
   private fire(name: 'PLAYBACK_START' | 'PLAYBACK_STOP', path: string, status?: PlaybackStatus): void {
