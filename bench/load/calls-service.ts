@@ -145,6 +145,8 @@ class Tap implements MediaBug {
 
   onFormatChange(): void {}
 
+  onDtmf(): void {}
+
   onChannelClose(): void {
     // nothing held
   }

@@ -1,13 +1,13 @@
 import type { FrameFormat, MediaBug } from '../bug/media-bug.ts';
 import type { Channel } from '../channel/channel.ts';
 import { Logger } from '../lib/logger.ts';
-import { switchTrue } from '../lib/switch-true.ts';
 import { streamErrorNumber, type StreamError } from './errors.ts';
 import type { StreamOptions } from './options.ts';
 import type { StreamUrl } from './url.ts';
 import { WsConnection, DEFAULT_WS_LIMITS, type WsConnectionDeps, type WsLimits } from './ws-connection.ts';
 import type { PlayFiles } from './play-files.ts';
 import { ServerMessageHandler } from './server-messages.ts';
+import { Duplex } from './duplex.ts';
 import { StreamPipeline, type MixType } from './pipeline.ts';
 
 export type { MixType } from './pipeline.ts';
@@ -70,6 +70,8 @@ export class AudioStream implements MediaBug {
   private readonly limits: WsLimits;
   private readonly pipeline: StreamPipeline;
   private readonly messages: ServerMessageHandler;
+  /** The server -> call direction (full duplex). */
+  private readonly duplex: Duplex;
   /** Samples of one frame at the channel's codec (used when a tick has neither direction). */
   private frameSamples: number;
   private frameDueMs = 0;
@@ -82,15 +84,21 @@ export class AudioStream implements MediaBug {
     const codec = p.channel.codec;
     this.frameSamples = (codec.rateHz * codec.ptimeMs) / 1000;
     this.pipeline = new StreamPipeline({ mix: p.mix, inputRateHz: codec.rateHz, outputRateHz: p.rateHz, bufferMs: p.options.bufferMs });
+    this.duplex = new Duplex({
+      channel: p.channel, log: this.log, metrics: deps.metrics,
+      sendText: (text) => this.conn.sendText(text),
+      fire: (subclass, body) => this.fire(subclass, body),
+    }, { sampleRateHz: p.options.sampleRateHz, streamRateHz: p.rateHz, maxMs: p.options.playbackMaxMs, dtmf: p.options.dtmf });
     this.messages = new ServerMessageHandler(p.playFiles, {
       onJson: (text) => this.fire(EVENT_JSON, text),
-      onPlay: (body, path) => this.onPlay(body, path),
-    }, this.log, p.options.suppressLog);
+      onPlay: (body) => this.fire(EVENT_PLAY, body),
+    }, this.log, p.options.suppressLog, this.duplex);
     this.finished = new Promise((resolve) => { this.resolveFinished = resolve; });
     this.limits = p.limits ?? streamLimits(this.pipeline.chunkBytes, p.options.bufferMs);
     this.conn = new WsConnection(p.url, p.options, {
       onOpen: () => this.onOpen(),
       onText: (text) => this.messages.receive(text),
+      onBinary: (data) => this.messages.receiveBinary(data),
       onClose: (code, reason) => this.onServerClose(code, reason),
       onError: (error) => this.onError(error),
       onClosed: () => this.onClosed(),
@@ -144,6 +152,7 @@ export class AudioStream implements MediaBug {
 
   /** MediaBug: one packet time of the channel's audio. */
   onFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void {
+    this.duplex.onTick();
     if (this.paused || this.ended || this.connectionGone) return;
     this.frameDueMs = dueMs;
     const count = this.pipeline.process(read, write, this.frameSamples);
@@ -155,6 +164,16 @@ export class AudioStream implements MediaBug {
     if (format.rateHz !== this.pipeline.inputRateHz) this.log.info(`codec rate changed from ${this.pipeline.inputRateHz} to ${format.rateHz} Hz`);
     this.pipeline.setInputRate(format.rateHz);
     this.frameSamples = (format.rateHz * format.ptimeMs) / 1000;
+  }
+
+  /** MediaBug: a DTMF digit from the caller (sent to the server with STREAM_DTMF). */
+  onDtmf(digit: string, durationMs: number): void {
+    if (!this.ended) this.duplex.onDtmf(digit, durationMs);
+  }
+
+  /** `uuid_audio_stream <uuid> break`: drops what is queued for the caller (the server hears `cleared` in full duplex). */
+  breakPlayback(): void {
+    this.p.channel.playback.clear();
   }
 
   private sendChunk(bytes: Buffer): void {
@@ -203,6 +222,7 @@ export class AudioStream implements MediaBug {
     if (this.ended) return;
     this.ended = true;
     this.messages.close();
+    this.duplex.close();
     if (!this.connectionGone) {
       const tail = this.pipeline.flush();
       if (tail) this.sendChunk(tail);
@@ -224,12 +244,6 @@ export class AudioStream implements MediaBug {
     }
     this.log.info('connected');
     this.fire(EVENT_CONNECT, JSON.stringify({ status: 'connected' }));
-  }
-
-  private onPlay(body: string, path: string): void {
-    this.fire(EVENT_PLAY, body);
-    // STREAM_PLAYBACK: play every file into the call as it arrives, queued behind the previous one.
-    if (switchTrue(this.p.channel.getVariable('STREAM_PLAYBACK'))) void this.p.channel.playback.enqueue(path);
   }
 
   private onServerClose(code: number, reason: string): void {
@@ -257,6 +271,7 @@ export class AudioStream implements MediaBug {
     this.fire(EVENT_ERROR, JSON.stringify({ status: 'error', message: { code, error: error.message } }));
     // An error tears the stream down, as the module does; a later stop answers -ERR.
     this.messages.close();
+    this.duplex.close();
     this.p.channel.removeBug(this);
     if (!this.ended) {
       this.ended = true;

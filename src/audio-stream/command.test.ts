@@ -103,7 +103,8 @@ test('rates and urls', () => {
   assert.equal(rate('16k'), 16000);
   for (const r of [24000, 32000, 44100, 48000]) assert.equal(rate(String(r)), r);
   assert.equal(rate('44.1k'), 44100);
-  for (const bad of ['0', '-8000', '64000', '11025', 'abc', '16000abc']) assert.equal(rate(bad), 'error', bad);
+  for (const bad of ['0', '-8000', '72000', '12000', '11000', 'abc', '16000abc']) assert.equal(rate(bad), 'error', bad);
+  for (const [text, hz] of [['64000', 64000], ['40k', 40000], ['11025', 11025], ['22.05k', 22050], ['44100', 44100]] as const) assert.equal(rate(text), hz, text);
   const v6 = parseStreamUrl('ws://[::1]:9000/a?b=c');
   assert.ok(v6.ok);
   assert.equal(v6.value.host, '::1');

@@ -11,7 +11,7 @@ import type { AudioStream } from './audio-stream.ts';
 
 /** Syntax shown by `-USAGE:` replies. */
 export const UUID_AUDIO_STREAM_SYNTAX =
-  '<uuid> [start | stop | send_text | pause | resume] [ws-url] [mono | mixed | stereo] [8k | 16k | 24000 | 32000 | 44100 | 48000] [metadata]';
+  '<uuid> [start | stop | send_text | pause | resume | break] [ws-url] [mono | mixed | stereo] [8k | 16k | <rate>] [metadata]';
 
 const OK = '+OK Success\n';
 const USAGE = `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}\n`;
@@ -68,8 +68,10 @@ function run(streams: AudioStreamEngine, channel: Channel, command: string, argv
       return withStream(streams, channel, (s) => s.pause());
     case 'resume':
       return withStream(streams, channel, (s) => s.resume());
+    case 'break':
+      return withStream(streams, channel, (s) => s.breakPlayback());
     default:
-      return fail('INVALID_ARGUMENT', `unknown command ${argv[1]}: use start, send_text, stop, pause or resume`);
+      return fail('INVALID_ARGUMENT', `unknown command ${argv[1]}: use start, send_text, stop, pause, resume or break`);
   }
 }
 

@@ -14,6 +14,12 @@ export class StreamMetrics {
   messagesDropped = 0;
   /** Error events by their number (1..9). */
   readonly errorsByCode = new Map<number, number>();
+  /** Full duplex: marks answered played / cleared, clears (clearAudio, breaks), xoff messages, audio refused over STREAM_PLAYBACK_MAX_MS (ms). */
+  marksPlayed = 0;
+  marksCleared = 0;
+  clears = 0;
+  xoffs = 0;
+  refusedMs = 0;
   /** Delay from a frame's due time to the send of the message it completed, in ms. */
   readonly sendDelay = new LatencyHistogram();
 }

@@ -1,4 +1,5 @@
 import { switchTrue } from '../lib/switch-true.ts';
+import { parseStreamRate } from './url.ts';
 
 /** Stream settings read from the STREAM_* channel variables when a stream starts. */
 export interface StreamOptions {
@@ -21,11 +22,18 @@ export interface StreamOptions {
   tlsDisableHostnameValidation: boolean;
   /** Deadline for DNS + TCP + TLS + upgrade in ms (STREAM_CONNECT_TIMEOUT_MS, default 5000). */
   connectTimeoutMs: number;
+  /** Rate of the server's binary replies (STREAM_SAMPLE_RATE; it turns full duplex on), or undefined. */
+  sampleRateHz: number | undefined;
+  /** Most audio the playback queue holds, ms (STREAM_PLAYBACK_MAX_MS, default 60000). */
+  playbackMaxMs: number;
+  /** Send the caller's DTMF digits to the server (STREAM_DTMF). */
+  dtmf: boolean;
 }
 
 /** Defaults when a variable is unset. */
 export const DEFAULT_BUFFER_MS = 20;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
+export const DEFAULT_PLAYBACK_MAX_MS = 60000;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -43,7 +51,28 @@ export function readStreamOptions(get: (name: string) => string | undefined, war
     tlsKeyFile: get('STREAM_TLS_KEY_FILE')?.trim() || undefined,
     tlsDisableHostnameValidation: switchTrue(get('STREAM_TLS_DISABLE_HOSTNAME_VALIDATION')),
     connectTimeoutMs: readConnectTimeout(get('STREAM_CONNECT_TIMEOUT_MS'), warn),
+    sampleRateHz: readSampleRate(get('STREAM_SAMPLE_RATE'), warn),
+    playbackMaxMs: readPlaybackMaxMs(get('STREAM_PLAYBACK_MAX_MS'), warn),
+    dtmf: switchTrue(get('STREAM_DTMF')),
   };
+}
+
+function readSampleRate(value: string | undefined, warn: (m: string) => void): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const rate = parseStreamRate(value);
+  if (rate.ok) return rate.value;
+  warn(`STREAM_SAMPLE_RATE=${value}: ${rate.error.message}; binary replies are not played`);
+  return undefined;
+}
+
+function readPlaybackMaxMs(value: string | undefined, warn: (m: string) => void): number {
+  if (value === undefined || value.trim() === '') return DEFAULT_PLAYBACK_MAX_MS;
+  const ms = Number(value.trim());
+  if (!Number.isInteger(ms) || ms < 100 || ms > 600000) {
+    warn(`STREAM_PLAYBACK_MAX_MS=${value} is not a number of ms from 100 to 600000; using ${DEFAULT_PLAYBACK_MAX_MS}`);
+    return DEFAULT_PLAYBACK_MAX_MS;
+  }
+  return ms;
 }
 
 function readHeartbeat(value: string | undefined, warn: (m: string) => void): number {

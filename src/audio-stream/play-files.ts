@@ -11,13 +11,16 @@ export class PlayFiles {
    */
   constructor(private readonly dir: string, private readonly uuid: string, private readonly nextIndex: () => number) {}
 
-  /** Writes one decoded audio payload; returns its path. */
-  async write(extension: string, audio: Buffer): Promise<string> {
-    const path = join(this.dir, `${this.uuid}_${this.nextIndex()}.tmp${extension}`);
+  /** The path of the next file: numbered now, in message order. */
+  nextPath(extension: string): string {
+    return join(this.dir, `${this.uuid}_${this.nextIndex()}.tmp${extension}`);
+  }
+
+  /** Writes one decoded audio payload at a path from nextPath(). */
+  async write(path: string, audio: Buffer): Promise<void> {
+    this.written.push(path); // deleted at the end even if the write fails halfway
     await mkdir(this.dir, { recursive: true });
     await writeFile(path, audio);
-    this.written.push(path);
-    return path;
   }
 
   /** Deletes every file written; a file already gone is fine. */

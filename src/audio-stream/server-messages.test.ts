@@ -35,7 +35,7 @@ function setup(t: TestContext) {
   const events: Recorded[] = [];
   const handlers = {
     onJson: (text: string) => { events.push({ kind: 'json', body: text }); },
-    onPlay: (body: string, path: string) => { events.push({ kind: 'play', body, path }); },
+    onPlay: (body: string) => { events.push({ kind: 'play', body, path: (JSON.parse(body) as { file: string }).file }); },
   };
   let index = 0;
   const nextIndex = () => index++;
@@ -54,16 +54,16 @@ class GatedPlayFiles extends PlayFiles {
   open(): void {
     this.release();
   }
-  override async write(extension: string, audio: Buffer): Promise<string> {
+  override async write(path: string, audio: Buffer): Promise<void> {
     this.writes++;
     await this.gate;
-    return super.write(extension, audio);
+    return super.write(path, audio);
   }
 }
 
 /** A PlayFiles whose writes fail. */
 class FailingPlayFiles extends PlayFiles {
-  override async write(): Promise<string> {
+  override async write(): Promise<void> {
     throw new Error('disk full');
   }
 }
@@ -137,7 +137,7 @@ test('a malformed streamAudio becomes a json event with its text verbatim, plus 
     ['{"type":"streamAudio","data":[1]}', 'processMessage - no data in streamAudio'],
     ['{"type":"streamAudio","data":{"audioData":"AAAA"}}', 'processMessage - no audioDataType in streamAudio data'],
     ['{"type":"streamAudio","data":{"audioDataType":"flac","audioData":"AAAA"}}', 'processMessage - unsupported audio type: flac'],
-    ['{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":11025,"audioData":"AAAA"}}', 'processMessage - unsupported sample rate: 11025'],
+    ['{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":12000,"audioData":"AAAA"}}', 'processMessage - unsupported sample rate: 12000'],
     ['{"type":"streamAudio","data":{"audioDataType":"raw","audioData":"AAAA"}}', 'processMessage - unsupported sample rate: undefined'],
     ['{"type":"streamAudio","data":{"audioDataType":"wav"}}', 'processMessage - no audioData string in streamAudio data'],
     ['{"type":"streamAudio","data":{"audioDataType":"wav","audioData":5}}', 'processMessage - no audioData string in streamAudio data'],

@@ -1,7 +1,19 @@
-/** What to do with one text message from the server. */
+import { str2cause, type HangupCause } from '../channel/hangup-cause.ts';
+import { isStreamRate } from './url.ts';
+
+/** The audio types of streamAudio. */
+export type StreamAudioType = 'raw' | 'wav' | 'mp3' | 'ogg' | 'pcmu' | 'pcma';
+
+/**
+ * What to do with one text message from the server: a json event, a play file, or (full duplex,
+ * acted on only with STREAM_PLAYBACK) a clear, a mark or a hangup.
+ */
 export type InboundAction =
   | { kind: 'json'; error?: string }
-  | { kind: 'play'; extension: string; audio: Buffer; data: Record<string, unknown> };
+  | { kind: 'play'; type: StreamAudioType; rateHz: number; extension: string; audio: Buffer; data: Record<string, unknown> }
+  | { kind: 'clear' }
+  | { kind: 'mark'; name: string }
+  | { kind: 'hangup'; cause: HangupCause; afterPlayout: boolean };
 
 /** cJSON_GetObjectItem: the first member whose name matches case-insensitively. */
 export function getMember(obj: Record<string, unknown>, name: string): [string, unknown] | undefined {
@@ -14,12 +26,15 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** File extension for a streamAudio type (`raw` needs a rate 8000..64000, a multiple of 8000). */
+/**
+ * File extension for a streamAudio type: `raw` at a multiple of 8000 is `.r8`..`.r64` (the module's
+ * names), at 11025, 22050 or 44100 `.r11025`, `.r22050`, `.r44100`.
+ */
 export function extensionFor(type: string, sampleRate: unknown): string | { error: string } {
   switch (type) {
     case 'raw': {
       const rate = typeof sampleRate === 'number' ? Math.trunc(sampleRate) : NaN;
-      if (rate >= 8000 && rate <= 64000 && rate % 8000 === 0) return `.r${rate / 1000}`;
+      if (isStreamRate(rate)) return rate % 8000 === 0 ? `.r${rate / 1000}` : `.r${rate}`;
       return { error: `unsupported sample rate: ${String(sampleRate)}` };
     }
     case 'wav': case 'mp3': case 'ogg': case 'pcmu': case 'pcma':
@@ -54,6 +69,9 @@ export function interpretMessage(text: string): InboundAction {
   }
   if (!isObject(msg)) return { kind: 'json' };
   const type = getMember(msg, 'type')?.[1];
+  if (type === 'clearAudio') return { kind: 'clear' };
+  if (type === 'mark') return markOf(msg);
+  if (type === 'hangup') return hangupOf(msg);
   if (type !== 'streamAudio') return { kind: 'json' };
   const data = getMember(msg, 'data')?.[1];
   if (!isObject(data)) return { kind: 'json', error: 'no data in streamAudio' };
@@ -67,7 +85,26 @@ export function interpretMessage(text: string): InboundAction {
   if (!audio) return { kind: 'json', error: 'base64 decode error: Input is not valid base64-encoded data.' };
   // fromEntries defines own properties: a member named __proto__ stays a member.
   const rest = Object.fromEntries(Object.entries(data).filter(([key]) => key !== audioMember[0]));
-  return { kind: 'play', extension, audio, data: rest };
+  const rateHz = audioType === 'raw' ? Math.trunc(getMember(data, 'sampleRate')![1] as number) : audioType === 'pcmu' || audioType === 'pcma' ? 8000 : 0;
+  return { kind: 'play', type: audioType as StreamAudioType, rateHz, extension, audio, data: rest };
+}
+
+/** `{"type":"mark","data":{"name":"<text>"}}`; without a string name it is a json event with an error. */
+function markOf(msg: Record<string, unknown>): InboundAction {
+  const data = getMember(msg, 'data')?.[1];
+  const name = isObject(data) ? getMember(data, 'name')?.[1] : undefined;
+  if (typeof name !== 'string') return { kind: 'json', error: 'mark without a data.name string' };
+  return { kind: 'mark', name };
+}
+
+/** `{"type":"hangup","data":{"cause":"NORMAL_CLEARING","afterPlayout":true}}`: any FreeSWITCH cause (default NORMAL_CLEARING). */
+function hangupOf(msg: Record<string, unknown>): InboundAction {
+  const data = getMember(msg, 'data')?.[1];
+  const d = isObject(data) ? data : {};
+  const causeText = getMember(d, 'cause')?.[1];
+  const cause = typeof causeText === 'string' || typeof causeText === 'number' ? str2cause(String(causeText)) : undefined;
+  if (causeText !== undefined && cause === undefined) return { kind: 'json', error: `hangup with an unknown cause ${JSON.stringify(causeText)}` };
+  return { kind: 'hangup', cause: cause ?? 'NORMAL_CLEARING', afterPlayout: getMember(d, 'afterPlayout')?.[1] === true };
 }
 
 /** The play event body: `data` without audioData, members in order, plus `file` last. */

@@ -32,16 +32,24 @@ export function parseStreamUrl(text: string): Result<StreamUrl> {
   return ok({ href: url.href, secure, host, port });
 }
 
-/** Stream sample rates accepted by `start`, in Hz. */
-export const STREAM_RATES_HZ: readonly number[] = [8000, 16000, 24000, 32000, 44100, 48000];
+/**
+ * The rates audio-stream sends and plays, in Hz: every multiple of 8000 up to 64000 (as the module
+ * accepts) and 11025, 22050, 44100. The same set for `start`, STREAM_SAMPLE_RATE and raw streamAudio.
+ */
+export const STREAM_RATES_HZ: readonly number[] = [8000, 11025, 16000, 22050, 24000, 32000, 40000, 44100, 48000, 56000, 64000];
 
-/** Parses the rate argument: `8k`, `16k`, or one of STREAM_RATES_HZ (also as `24k`, `44.1k`...). */
+/** True for a rate of STREAM_RATES_HZ. */
+export function isStreamRate(hz: number): boolean {
+  return STREAM_RATES_HZ.includes(hz);
+}
+
+/** Parses a rate: `8k`, `16k`, `44.1k`, `22050`...; INVALID_ARGUMENT when it is not one of STREAM_RATES_HZ. */
 export function parseStreamRate(text: string | undefined): Result<number> {
   if (text === undefined || text === '') return ok(8000);
   const m = /^(\d+(?:\.\d+)?)(k?)$/i.exec(text.trim());
   const hz = m ? Math.round(Number(m[1]) * (m[2] ? 1000 : 1)) : NaN;
-  if (!STREAM_RATES_HZ.includes(hz)) {
-    return fail('INVALID_ARGUMENT', `invalid sample rate ${JSON.stringify(text)}: use 8k, 16k, 24000, 32000, 44100 or 48000`);
+  if (!isStreamRate(hz)) {
+    return fail('INVALID_ARGUMENT', `invalid sample rate ${JSON.stringify(text)}: use 8k, 16k or another multiple of 8000 up to 64000, 11025, 22050 or 44100`);
   }
   return ok(hz);
 }

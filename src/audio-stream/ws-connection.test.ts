@@ -55,6 +55,7 @@ function connection(url: string, vars: Record<string, string> = {}, opts: { limi
   conn = new WsConnection(parsed.value, options, {
     onOpen: () => { calls.push('open'); opts.onOpen?.(conn); opened.resolve(); },
     onText: (text) => { calls.push('text'); texts.push(text); textWaiters.splice(0).forEach((w) => w()); },
+    onBinary: () => { calls.push('binary'); },
     onClose: (code, reason) => { calls.push('close'); closedByServer.resolve({ code, reason }); },
     onError: (error) => { calls.push('error'); errored.resolve(error); },
     onClosed: () => { calls.push('closed'); closed.resolve(); },
@@ -296,10 +297,10 @@ test('close() once open closes with 1000 "Normal closure" and fires onClosed', a
   assert.deepEqual(c.calls, ['open', 'closed']);
 });
 
-test("the server's close frame gives onClose(code, reason); its texts before it give onText", async (t) => {
+test("the server's close frame gives onClose(code, reason); its texts and binaries before it give onText and onBinary", async (t) => {
   const srv = await testServer(t, {}, (sc) => {
     sc.socket.send('hello');
-    sc.socket.send(Buffer.from([1, 2, 3])); // binary from the server is ignored
+    sc.socket.send(Buffer.from([1, 2, 3])); // the stream plays it in full duplex, ignores it otherwise
     sc.socket.send('{"type":"x"}');
     sc.socket.close(4001, 'going away');
   });
@@ -309,12 +310,12 @@ test("the server's close frame gives onClose(code, reason); its texts before it 
   assert.equal(code, 4001);
   assert.equal(reason, 'going away');
   assert.deepEqual(c.texts, ['hello', '{"type":"x"}']);
-  assert.deepEqual(c.calls, ['open', 'text', 'text', 'close']);
+  assert.deepEqual(c.calls, ['open', 'text', 'binary', 'text', 'close']);
   assert.equal(c.conn.isOpen, false);
   assert.equal(c.conn.sendBinary(Buffer.from([1]), true), false);
   c.conn.close(); // after the server closed: nothing happens
   await turn();
-  assert.deepEqual(c.calls, ['open', 'text', 'text', 'close']);
+  assert.deepEqual(c.calls, ['open', 'text', 'binary', 'text', 'close']);
 });
 
 test('a close frame with no reason gives onClose(1000, "")', async (t) => {

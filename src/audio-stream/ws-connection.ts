@@ -16,6 +16,8 @@ export interface WsConnectionHandlers {
   onOpen(): void;
   /** A text message from the server. */
   onText(text: string): void;
+  /** A binary message from the server (a Buffer of its own, or a list of fragments). */
+  onBinary(data: Buffer | Buffer[]): void;
   /** The server closed the connection with a Close frame (a `disconnect`, the stream stays attached). */
   onClose(code: number, reason: string): void;
   /** The connection failed or broke (an `error`, the stream is torn down). */
@@ -195,7 +197,9 @@ export class WsConnection {
     });
     ws.on('open', () => this.onOpen());
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-      if (!isBinary && this.state === 'open') this.handlers.onText(data.toString());
+      if (this.state !== 'open') return;
+      if (!isBinary) this.handlers.onText(data.toString());
+      else this.handlers.onBinary(data instanceof ArrayBuffer ? Buffer.from(data) : data);
     });
     ws.on('pong', () => { this.awaitingPongSince = 0; });
     ws.on('error', (err: Error) => this.fail(classifyError(err, this.phase())));

@@ -20,6 +20,8 @@ export interface MediaBug {
   onFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void;
   /** The channel's codec changed (re-INVITE, late offer): frames come in the new format from the next tick on. */
   onFormatChange(format: FrameFormat): void;
+  /** The remote party sent a DTMF digit (RFC 4733 at its end, or SIP INFO), lasting `durationMs`. */
+  onDtmf(digit: string, durationMs: number): void;
   /** The channel is hanging up: the bug is already detached and must release everything. */
   onChannelClose(): void;
 }

@@ -64,9 +64,13 @@ class RecordingBug implements MediaBug {
   readonly name = 'recorder';
   readonly frames: Array<{ read: Int16Array | null; write: Int16Array | null; dueMs: number }> = [];
   readonly formats: FrameFormat[] = [];
+  readonly digits: string[] = [];
   closes = 0;
   onFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void {
     this.frames.push({ read: read && read.slice(), write: write && write.slice(), dueMs });
+  }
+  onDtmf(digit: string, durationMs: number): void {
+    this.digits.push(`${digit}/${durationMs}`);
   }
   onFormatChange(format: FrameFormat): void {
     this.formats.push(format);
@@ -442,11 +446,8 @@ test('SIP INFO application/dtmf-relay and application/dtmf fire DTMF events (200
   assert.ok(names.indexOf('DTMF-Digit') < names.indexOf('Channel-State'), 'DTMF headers come before the channel data');
 });
 
-test('an RFC 4733 digit from the phone fires DTMF with its duration in samples', async (t) => {
-  const c = await startCall(t);
-  c.sipCall.negotiate();
-  c.sipCall.channel.answer();
-  c.ackLast();
+test('an RFC 4733 digit from the phone fires DTMF with its duration in samples and reaches the media bugs', async (t) => {
+  const { c, bug } = await answeredCall(t);
   const dtmf = nextEvent(c, 'DTMF');
   for (const p of buildDtmfPackets({ digit: '#', payloadType: 101, ssrc: 7, sequenceNumber: 1, timestamp: 1000, durationMs: 100 })) {
     await c.phone.send(p, c.rtp.localPort);
@@ -454,6 +455,7 @@ test('an RFC 4733 digit from the phone fires DTMF with its duration in samples',
   const e = await dtmf;
   assert.deepEqual([e.get('DTMF-Digit'), e.get('DTMF-Duration'), e.get('DTMF-Source'), e.get('Unique-ID')],
     ['#', '800', 'RTP', c.sipCall.channel.uuid]);
+  assert.deepEqual(bug.digits, ['#/100']);
 });
 
 test('BYE from the phone hangs the channel up with NORMAL_CLEARING and stops the media', async (t) => {

@@ -212,8 +212,7 @@ export class SipCall implements ChannelEndpoint {
   }
 
   private fireDtmf(digit: string, durationMs: number, source: 'RTP' | 'INFO'): void {
-    if (this.channel.isHungUp) return;
-    this.channel.fire('DTMF', undefined, undefined, { 'DTMF-Digit': digit, 'DTMF-Duration': String(Math.round(durationMs * 8)), 'DTMF-Source': source });
+    this.channel.dtmf(digit, durationMs, source);
   }
 
   private startMedia(restart: boolean): void {

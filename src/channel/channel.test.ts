@@ -51,6 +51,9 @@ class RecordingBug implements MediaBug {
   onFormatChange(format: FrameFormat): void {
     this.formats.push(format);
   }
+  onDtmf(digit: string): void {
+    this.log?.push(`bug:${this.name}:dtmf:${digit}`);
+  }
   onChannelClose(): void {
     this.closes++;
     this.log?.push(`bug:${this.name}:close`);
@@ -534,4 +537,16 @@ test('a bug or an endpoint that throws at hangup is counted and logged; the hang
   } finally {
     removeSink();
   }
+});
+
+test('dtmf(): the DTMF event (duration in 8 kHz samples) and every media bug', () => {
+  const { channel, events, log } = setup();
+  channel.addBug(new RecordingBug('a', log));
+  channel.dtmf('7', 120, 'INFO');
+  const e = events.at(-1)!;
+  assert.deepEqual([e.name, e.get('DTMF-Digit'), e.get('DTMF-Duration'), e.get('DTMF-Source')], ['DTMF', '7', '960', 'INFO']);
+  assert.equal(log.at(-1), 'bug:a:dtmf:7');
+  channel.hangup();
+  channel.dtmf('8', 100, 'INFO');
+  assert.notEqual(events.at(-1)!.name, 'DTMF', 'nothing once hung up');
 });

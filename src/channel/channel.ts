@@ -186,6 +186,16 @@ export class Channel implements PlaybackHost {
     return this.bugs.find((b) => b.name === name);
   }
 
+  /**
+   * A DTMF digit from the remote party (RFC 4733 at the end of the event, or SIP INFO): fires DTMF
+   * (DTMF-Duration in 8 kHz samples, as FreeSWITCH counts it) and tells every media bug.
+   */
+  dtmf(digit: string, durationMs: number, source: 'RTP' | 'INFO' | 'API'): void {
+    if (this.isHungUp) return;
+    this.fire('DTMF', undefined, undefined, { 'DTMF-Digit': digit, 'DTMF-Duration': String(Math.round(durationMs * 8)), 'DTMF-Source': source });
+    for (const bug of [...this.bugs]) this.guarded(() => bug.onDtmf(digit, durationMs));
+  }
+
   /** Hands one packet time of audio to every bug (the media source calls this once per tick). */
   processFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void {
     const bugs = this.bugs;

@@ -67,12 +67,13 @@ const SEGMENT_START_MS = 1000;
 /** Decodes a file to mono s16: WAV (any rate, channels mixed down), raw .r8...r64 (s16 LE), .pcmu/.pcma (8 kHz). */
 export function decodePlayFile(path: string, data: Buffer): { samples: Int16Array; rateHz: number } {
   const ext = extname(path).toLowerCase();
-  const raw = /^\.r(8|16|24|32|40|48|56|64)$/.exec(ext);
+  const raw = /^\.r(8|16|24|32|40|48|56|64|11025|22050|44100)$/.exec(ext);
   if (raw) {
     // One copy into an aligned buffer (s16 little-endian, the host order on x86 and ARM).
     const bytes = new Uint8Array(data.length & ~1);
     bytes.set(data.subarray(0, bytes.length));
-    return { samples: new Int16Array(bytes.buffer), rateHz: Number(raw[1]) * 1000 };
+    const n = Number(raw[1]);
+    return { samples: new Int16Array(bytes.buffer), rateHz: n < 1000 ? n * 1000 : n };
   }
   if (ext === '.pcmu' || ext === '.ulaw' || ext === '.pcma' || ext === '.alaw') {
     const out = new Int16Array(data.length);

@@ -20,11 +20,13 @@ export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEng
   };
   let paused = 0;
   let attached = 0;
+  let queuedMs = 0;
   for (const channel of channels) {
     const s = streams.find(channel);
     if (!s) continue;
     attached++;
     if (s.isPaused) paused++;
+    queuedMs += channel.playback.queuedMs;
   }
   family('audio_stream_channels', 'Live channels.', 'gauge', [[undefined, channels.size]]);
   family('audio_stream_streams', 'Audio streams attached to channels, by state.', 'gauge', [
@@ -36,6 +38,12 @@ export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEng
   family('audio_stream_messages_dropped_total', 'Audio messages dropped (not connected yet, or a slow server).', 'counter', [[undefined, streamMetrics.messagesDropped]]);
   const errors: Array<[Record<string, string>, number]> = [];
   for (let code = 1; code <= 9; code++) errors.push([{ code: String(code) }, streamMetrics.errorsByCode.get(code) ?? 0]);
+  family('audio_stream_playback_queued_ms', 'Audio queued for the callers of channels with a stream (full duplex), ms.', 'gauge', [[undefined, Math.round(queuedMs)]]);
+  family('audio_stream_marks_total', 'Marks answered to the servers, by outcome.', 'counter', [
+    [{ event: 'played' }, streamMetrics.marksPlayed], [{ event: 'cleared' }, streamMetrics.marksCleared]]);
+  family('audio_stream_clears_total', 'Playback queues cleared (clearAudio, uuid_break, break) in full duplex.', 'counter', [[undefined, streamMetrics.clears]]);
+  family('audio_stream_xoff_total', 'xoff messages sent (a playback queue reached 90 % of STREAM_PLAYBACK_MAX_MS).', 'counter', [[undefined, streamMetrics.xoffs]]);
+  family('audio_stream_playback_refused_ms_total', 'Audio from servers refused over STREAM_PLAYBACK_MAX_MS, ms.', 'counter', [[undefined, streamMetrics.refusedMs]]);
   family('audio_stream_stream_errors_total', 'mod_audio_stream::error events, by error code.', 'counter', errors);
   for (const source of extra) {
     for (const m of source()) family(m.name, m.help, m.type, [[m.labels, m.value]]);

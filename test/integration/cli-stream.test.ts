@@ -128,7 +128,7 @@ test('bad arguments exit 2 with a one-line reason; --help exits 0', async () => 
     [['stream'], /needs <file.wav> and <ws-url>/],
     [['stream', file, 'http://127.0.0.1:9'], /invalid websocket url/],
     [['stream', file, 'ws://127.0.0.1:9', 'quad'], /invalid mix type/],
-    [['stream', file, 'ws://127.0.0.1:9', 'mono', '11025'], /invalid sample rate/],
+    [['stream', file, 'ws://127.0.0.1:9', 'mono', '12000'], /invalid sample rate/],
     [['stream', join(dir, 'missing.wav'), 'ws://127.0.0.1:9'], /cannot read .*ENOENT/],
     [['stream', file, 'ws://127.0.0.1:9', '--speed', '-1'], /--speed/],
     [['stream', file, 'ws://127.0.0.1:9', '--bogus'], /unknown option --bogus/],

@@ -61,11 +61,13 @@ test('a streamAudio raw message becomes a file and a play event; other text beco
   assert.deepEqual(readdirSync(tempDir), []);
 });
 
-test('every raw rate 8000..64000 maps to its extension; other types keep theirs', async () => {
+test('every raw rate maps to its extension (.r8..r64, .r11025, .r22050, .r44100); other types keep theirs', async () => {
   const { conn, runtime, channel, ev } = await connected();
   const types: Array<[Record<string, unknown>, string]> = [
     [{ audioDataType: 'raw', sampleRate: 8000 }, '.r8'], [{ audioDataType: 'raw', sampleRate: 24000 }, '.r24'],
     [{ audioDataType: 'raw', sampleRate: 48000 }, '.r48'], [{ audioDataType: 'raw', sampleRate: 64000 }, '.r64'],
+    [{ audioDataType: 'raw', sampleRate: 11025 }, '.r11025'], [{ audioDataType: 'raw', sampleRate: 22050 }, '.r22050'],
+    [{ audioDataType: 'raw', sampleRate: 44100 }, '.r44100'],
     [{ audioDataType: 'mp3' }, '.mp3'], [{ audioDataType: 'ogg' }, '.ogg'], [{ audioDataType: 'pcmu' }, '.pcmu'], [{ audioDataType: 'pcma' }, '.pcma'],
   ];
   for (const [data] of types) conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { ...data, audioData: 'AAAA' } }));
@@ -85,7 +87,7 @@ test('malformed streamAudio messages become json events with an error log, and s
     '{"type":"streamAudio"}',
     '{"type":"streamAudio","data":{"audioData":"AAAA"}}',
     '{"type":"streamAudio","data":{"audioDataType":"flac","audioData":"AAAA"}}',
-    '{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":11025,"audioData":"AAAA"}}',
+    '{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":12000,"audioData":"AAAA"}}',
     '{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":"8000","audioData":"AAAA"}}',
     '{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":8000}}',
     '{"type":"streamAudio","data":{"audioDataType":"raw","sampleRate":8000,"audioData":"AA AA"}}',
@@ -100,7 +102,7 @@ test('malformed streamAudio messages become json events with an error log, and s
   assert.deepEqual(ev.of('json').map((e) => e.body), bad);
   assert.equal(ev.of('play').length, 0);
   const errors = logs.slice(before).filter((l) => l.level === 'error' && l.scope.includes(channel.uuid)).map((l) => l.message);
-  for (const expected of [/no data in streamAudio/, /no audioDataType/, /unsupported audio type: flac/, /unsupported sample rate: 11025/,
+  for (const expected of [/no data in streamAudio/, /no audioDataType/, /unsupported audio type: flac/, /unsupported sample rate: 12000/,
     /unsupported sample rate: 8000/, /no audioData/, /base64 decode error/]) {
     assert.ok(errors.some((e) => expected.test(e)), `log ${expected}`);
   }

@@ -1,0 +1,213 @@
+// Full duplex against a real ws server: binary replies and streamAudio played into the channel's
+// write stream, clearAudio, marks, hangup, DTMF to the server, flow control and break. The media
+// tick is driven by hand (pull one playback frame, hand both directions to the bugs), as the media
+// clock does for a call.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { uuidAudioStream } from '../../src/audio-stream/command.ts';
+import { addLogSink } from '../../src/lib/logger.ts';
+import type { Channel } from '../../src/channel/channel.ts';
+import { within, startTestServer, streamChannel, texts, type ServerConnection, type TestServer } from '../helpers/harness.ts';
+import { sine, dominantFrequency, toneLevelDbfs } from '../helpers/audio.ts';
+
+const OK = '+OK Success\n';
+
+async function server(t: TestContext): Promise<TestServer> {
+  const s = await startTestServer();
+  t.after(() => s.close());
+  return s;
+}
+
+/** A stream from an 8 kHz / 20 ms channel to a fresh server, connected; the server's side of it. */
+async function duplexStream(t: TestContext, vars: Record<string, string>, rest = 'mono 8k') {
+  const s = await server(t);
+  const ctx = streamChannel(t, vars);
+  const connP = s.nextConnection();
+  assert.equal(ctx.start(s.url, rest), OK);
+  const conn = await within(connP, 'the connection');
+  await ctx.ev.waitFor('connect');
+  return { ...ctx, conn };
+}
+
+/** One media tick: the playback frame (copied) and both directions handed to the bugs. */
+function tick(channel: Channel, read: Int16Array | null = null): Int16Array | null {
+  const write = channel.playback.nextFrame(160);
+  const copy = write ? Int16Array.from(write) : null;
+  channel.processFrame(read ?? new Int16Array(160), write, performance.now());
+  return copy;
+}
+
+/** Ticks `n` times (letting marks and actions run after each tick); the frames played, silence for none. */
+async function ticks(channel: Channel, n: number): Promise<Int16Array> {
+  const out = new Int16Array(160 * n);
+  for (let i = 0; i < n; i++) {
+    const f = tick(channel);
+    if (f) out.set(f, i * 160);
+    await Promise.resolve();
+  }
+  return out;
+}
+
+/** The server's text messages that parse as JSON of a type. */
+function ofType(conn: ServerConnection, type: string): Array<Record<string, unknown>> {
+  return texts(conn).flatMap((text) => {
+    try {
+      const m = JSON.parse(text) as { type?: string };
+      return m.type === type ? [m as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Waits until the server has `count` messages of a type. */
+async function serverGot(conn: ServerConnection, type: string, count = 1): Promise<Array<Record<string, unknown>>> {
+  for (let seen = conn.messages.length; ofType(conn, type).length < count; seen++) await conn.received('any', seen + 1);
+  return ofType(conn, type);
+}
+
+/** Waits until the channel's playback holds at least `ms` of audio (the replies travel over a real socket). */
+async function queued(channel: Channel, ms: number): Promise<void> {
+  await within((async () => { while (channel.playback.queuedMs < ms) await new Promise((r) => setTimeout(r, 2)); })(), `${ms} ms queued`);
+}
+
+const pcm16 = (samples: Int16Array) => Buffer.from(samples.buffer, samples.byteOffset, samples.byteLength);
+
+test('binary replies at STREAM_SAMPLE_RATE are resampled to the codec rate and played in order, odd bytes carried', async (t) => {
+  const { conn, channel } = await duplexStream(t, { STREAM_SAMPLE_RATE: '16000' });
+  const tone = pcm16(sine(900, 16000, 0.5, 0.5)); // 500 ms at 16 kHz = 16000 bytes
+  // Pieces of odd lengths: every sample split across two messages at least once.
+  for (let off = 0; off < tone.length; off += 1601) conn.socket.send(tone.subarray(off, Math.min(off + 1601, tone.length)));
+  await queued(channel, 480);
+  const heard = await ticks(channel, 25);
+  const body = heard.subarray(160, 160 * 23);
+  assert.ok(Math.abs(dominantFrequency(body, 8000) - 900) < 3, 'the 900 Hz tone at 8 kHz');
+  assert.ok(Math.abs(toneLevelDbfs(body, 900, 8000) - -6.02) < 0.7, 'at its level');
+  assert.ok(Math.abs(channel.playback.queuedMs) < 20 + 1e-6, 'about 500 ms in all');
+});
+
+test('STREAM_PLAYBACK: a streamAudio reply is played from memory; the file and the play event are still the module\'s', async (t) => {
+  const { conn, channel, ev } = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  const audio = pcm16(sine(600, 16000, 0.4, 0.5)).toString('base64');
+  conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 16000, audioData: audio, seq: 1 } }));
+  const play = await ev.waitFor('play');
+  const body = JSON.parse(play.body!) as { file: string; seq: number };
+  assert.equal(body.seq, 1);
+  assert.ok(existsSync(body.file), 'the file is written');
+  const heard = await ticks(channel, 20);
+  assert.ok(Math.abs(dominantFrequency(heard.subarray(160, 160 * 18), 8000) - 600) < 3, 'resampled to 8 kHz and played');
+  const starts = ev.events.filter((e) => e.name === 'PLAYBACK_START');
+  assert.deepEqual(starts.map((e) => e.get('Playback-File-Path')), [body.file]);
+});
+
+test('STREAM_PLAYBACK: an mp3 reply keeps its file and event but is not played (an error log names the type)', async (t) => {
+  const lines: string[] = [];
+  t.after(addLogSink((level, _scope, message) => { if (level === 'error') lines.push(message); }));
+  const { conn, channel, ev } = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  conn.socket.send(JSON.stringify({ type: 'streamAudio', data: { audioDataType: 'mp3', audioData: 'SUQzBAAAAAAA' } }));
+  await ev.waitFor('play');
+  assert.equal(channel.playback.queuedMs, 0);
+  assert.ok(lines.some((l) => /cannot play a mp3 reply/.test(l)), lines.join('\n'));
+});
+
+test('clearAudio drops what is queued and the frame in flight; the server gets cleared with the ms dropped, and the event fires', async (t) => {
+  const { conn, channel, ev } = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  conn.socket.send(pcm16(sine(900, 8000, 2, 0.5)));
+  await queued(channel, 1990);
+  await ticks(channel, 10);
+  conn.socket.send('{"type":"clearAudio"}');
+  const [cleared] = await serverGot(conn, 'cleared');
+  assert.deepEqual(cleared, { type: 'cleared', data: { droppedMs: 1800 } });
+  const e = await ev.waitFor('cleared');
+  assert.equal(e.body, JSON.stringify(cleared));
+  assert.equal(tick(channel), null, 'silence from the next frame on');
+});
+
+test('marks come back played, in order, right after the audio ahead of them was sent; marks behind a clear come back cleared', async (t) => {
+  const { conn, channel, ev } = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  const piece = pcm16(sine(900, 8000, 0.1, 0.5)); // 100 ms = 5 frames
+  conn.socket.send(piece);
+  conn.socket.send('{"type":"mark","data":{"name":"one"}}');
+  conn.socket.send(piece);
+  conn.socket.send('{"type":"mark","data":{"name":"two"}}');
+  await queued(channel, 190);
+  await new Promise((r) => setTimeout(r, 20)); // the marks are behind the audio on the socket
+  await ticks(channel, 4);
+  assert.deepEqual(ofType(conn, 'mark'), [], 'nothing before the audio ahead is sent');
+  await ticks(channel, 1);
+  await serverGot(conn, 'mark', 1);
+  await ticks(channel, 5);
+  const marks = await serverGot(conn, 'mark', 2);
+  assert.deepEqual(marks, [{ type: 'mark', data: { name: 'one', event: 'played' } }, { type: 'mark', data: { name: 'two', event: 'played' } }]);
+  assert.deepEqual(ev.of('mark').map((e) => JSON.parse(e.body!) as unknown), marks);
+  conn.socket.send(piece);
+  conn.socket.send('{"type":"mark","data":{"name":"three"}}');
+  conn.socket.send('{"type":"clearAudio"}');
+  const all = await serverGot(conn, 'mark', 3);
+  assert.deepEqual(all[2], { type: 'mark', data: { name: 'three', event: 'cleared' } });
+});
+
+test('hangup from the server: after playout only once the last queued sample was sent; at once without it; any cause', async (t) => {
+  const a = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  a.conn.socket.send(pcm16(sine(900, 8000, 0.06, 0.5))); // 3 frames
+  a.conn.socket.send('{"type":"hangup","data":{"cause":"USER_BUSY","afterPlayout":true}}');
+  await queued(a.channel, 50);
+  await new Promise((r) => setTimeout(r, 20));
+  await ticks(a.channel, 2);
+  assert.equal(a.channel.isHungUp, false);
+  await ticks(a.channel, 1);
+  assert.equal(await within(a.channel.ended, 'the hangup'), 'USER_BUSY');
+  const b = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  b.conn.socket.send('{"type":"hangup","data":{"cause":"NORMAL_CLEARING"}}');
+  assert.equal(await within(b.channel.ended, 'the hangup'), 'NORMAL_CLEARING');
+});
+
+test('STREAM_DTMF: each digit of the caller goes to the server with its duration', async (t) => {
+  const { conn, channel } = await duplexStream(t, { STREAM_DTMF: 'true' });
+  channel.dtmf('5', 120, 'RTP');
+  channel.dtmf('#', 80.4, 'INFO');
+  const digits = await serverGot(conn, 'dtmf', 2);
+  assert.deepEqual(digits, [{ type: 'dtmf', data: { digit: '5', durationMs: 120 } }, { type: 'dtmf', data: { digit: '#', durationMs: 80 } }]);
+});
+
+test('flow control: xoff at 90 % of STREAM_PLAYBACK_MAX_MS, audio over it refused with an error, xon below 80 %', async (t) => {
+  const { conn, channel, runtime } = await duplexStream(t, { STREAM_PLAYBACK: 'true', STREAM_PLAYBACK_MAX_MS: '1000' });
+  conn.socket.send(pcm16(sine(900, 8000, 0.8, 0.5)));
+  conn.socket.send(pcm16(sine(900, 8000, 0.8, 0.5)));
+  const [xoff] = await serverGot(conn, 'xoff');
+  assert.deepEqual(xoff, { type: 'xoff' });
+  const [error] = await serverGot(conn, 'error');
+  assert.deepEqual(error, { type: 'error', data: { reason: 'playback queue full', droppedMs: 600 } });
+  assert.equal(channel.playback.queuedMs, 1000, 'filled up to the bound, not beyond');
+  await ticks(channel, 10);
+  assert.deepEqual(ofType(conn, 'xon'), [], 'still above 80 %');
+  await ticks(channel, 1);
+  await serverGot(conn, 'xon');
+  const metrics = runtime.streams.metrics;
+  assert.deepEqual([metrics.xoffs, metrics.refusedMs], [1, 600]);
+});
+
+test('without STREAM_PLAYBACK: binary replies are ignored and the duplex messages are json events, as the module does', async (t) => {
+  const { conn, channel, ev } = await duplexStream(t, {});
+  conn.socket.send(pcm16(sine(900, 8000, 0.2, 0.5)));
+  conn.socket.send('{"type":"clearAudio"}');
+  conn.socket.send('{"type":"mark","data":{"name":"x"}}');
+  await ev.waitFor('json', 5000, 2);
+  assert.deepEqual(ev.of('json').map((e) => e.body), ['{"type":"clearAudio"}', '{"type":"mark","data":{"name":"x"}}']);
+  assert.equal(channel.playback.queuedMs, 0);
+  assert.equal(tick(channel), null);
+});
+
+test('uuid_audio_stream break (and uuid_break) clear what is queued; the server hears cleared', async (t) => {
+  const { conn, channel, runtime } = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  conn.socket.send(pcm16(sine(900, 8000, 1, 0.5)));
+  await queued(channel, 990);
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} break`), OK);
+  assert.deepEqual((await serverGot(conn, 'cleared'))[0], { type: 'cleared', data: { droppedMs: 1000 } });
+  conn.socket.send(pcm16(sine(900, 8000, 0.5, 0.5)));
+  await queued(channel, 490);
+  assert.equal(await runtime.api.execute('uuid_break', channel.uuid), '+OK\n');
+  assert.deepEqual((await serverGot(conn, 'cleared', 2))[1], { type: 'cleared', data: { droppedMs: 500 } });
+  assert.equal(channel.playback.queuedMs, 0);
+});
