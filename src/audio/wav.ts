@@ -31,7 +31,9 @@ const MIN_RATE_HZ = 1000;
 const MAX_RATE_HZ = 384000;
 const MAX_CHANNELS = 8;
 /** Canonical PCM header size (bytes). */
-const HEADER_BYTES = 44;
+/** Size of the canonical 16-bit PCM WAV header writeWav and writeWavHeader write. */
+export const WAV_HEADER_BYTES = 44;
+const HEADER_BYTES = WAV_HEADER_BYTES;
 
 /** Human-readable names for format tags that appear in error messages. */
 const FORMAT_NAMES: Record<number, string> = {
@@ -156,7 +158,8 @@ export function parseWav(buf: Buffer): WavData {
 }
 
 /** Writes the canonical 44-byte PCM header for `dataBytes` bytes of s16 audio into `out`. */
-function writeHeader(out: Buffer, dataBytes: number, sampleRateHz: number, channels: number): void {
+/** Writes the canonical 44-byte header of a 16-bit PCM WAV holding `dataBytes` of audio at the start of `out`. */
+export function writeWavHeader(out: Buffer, dataBytes: number, sampleRateHz: number, channels: number): void {
   out.write('RIFF', 0, 'latin1');
   out.writeUInt32LE(36 + dataBytes, 4);
   out.write('WAVE', 8, 'latin1');
@@ -182,7 +185,7 @@ export function writeWav(samples: Int16Array, sampleRateHz: number, channels: nu
   const dataBytes = samples.length * 2;
   if (HEADER_BYTES - 8 + dataBytes > 0xffffffff) throw new RangeError('writeWav: audio too long for a RIFF file');
   const out = Buffer.alloc(HEADER_BYTES + dataBytes);
-  writeHeader(out, dataBytes, sampleRateHz, channels);
+  writeWavHeader(out, dataBytes, sampleRateHz, channels);
   if (endianness() === 'LE') {
     Buffer.from(samples.buffer, samples.byteOffset, dataBytes).copy(out, HEADER_BYTES);
   } else {

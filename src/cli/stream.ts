@@ -10,32 +10,43 @@ import type { FsEvent } from '../events/event.ts';
 import { parseArgs, lastOption, usageError } from './args.ts';
 import { isAppError } from '../lib/errors.ts';
 import { parseCommandsFile, type TimedCommand } from './commands-file.ts';
+import { StereoWavRecorder } from './recorder.ts';
+import { mixSaturating } from '../audio/mix.ts';
 
 export const STREAM_HELP = `Usage: audio-stream stream <file.wav> <ws-url> [mono|mixed|stereo] [8k|16k|<rate>] [metadata...] [options]
 
 Plays a WAV file as a call channel and streams it to a WebSocket server exactly as
 uuid_audio_stream would: a mono file is the read stream (what the caller says), a stereo
 file is read (left) and write (right); the file's rate is the codec rate.
+With --var STREAM_PLAYBACK=true (or STREAM_SAMPLE_RATE) the server's replies play into the
+channel's write stream as in a call (docs/duplex.md): mixed and stereo streams carry them back.
 Each mod_audio_stream event is printed on stdout as one JSON line; logs go to stderr.
 
 Arguments:
   mono|mixed|stereo      what is streamed (default mono)
-  8k|16k|<rate>          rate sent: 8k, 16k, 24000, 32000, 44100, 48000 (default 8k)
+  8k|16k|<rate>          rate sent: 8k, 16k, another multiple of 8000 up to 64000, 11025,
+                         22050 or 44100 (default 8k)
   metadata...            text sent first, before any audio (the rest of the line)
 
 Options:
   --var NAME=VALUE       set a channel variable, e.g. --var STREAM_BUFFER_SIZE=100 (repeatable)
   --ptime <ms>           packet time of the channel (default 20)
   --speed <x>            1 = real time (default), 2 = twice as fast, 0 = as fast as the server takes it
-  --commands <file>      timed commands, one a line: <seconds> <pause|resume|send_text|stop> [args]
-                         (seconds of audio from the start; a stop ends the run, which then
-                         outlasts the file with silence if needed)
+  --commands <file>      timed commands, one a line:
+                         <seconds> <pause|resume|send_text|stop|break|dtmf> [args]
+                         (seconds of audio from the start; dtmf <digits>[@<ms>] sends the
+                         caller's digits, 100 ms each by default; a stop ends the run, which
+                         then outlasts the file with silence if needed)
+  --record <out.wav>     write the conversation as a stereo WAV: left the caller's audio as
+                         streamed, right what the caller would have heard (the bot included)
   --temp-dir <dir>       where play files are written (default ${DEFAULT_TEMP_DIR})
   --keep-files           keep play files after exit (by default they are deleted on stop)
   -h, --help             this text
 
-Exit status: 0 when the file was streamed and the stream stopped cleanly; 1 when the stream
-failed or the server closed it; 2 for bad arguments.`;
+Without a stop command the run ends at the end of the file, once the bot's audio queued by
+then has played; a hangup from the server ends it too.
+Exit status: 0 when the file was streamed and the stream stopped cleanly (or the server hung
+up); 1 when the stream failed or the server closed it; 2 for bad arguments.`;
 
 /** Largest WAV file accepted, in bytes. */
 const MAX_WAV_BYTES = 1 << 30;
@@ -62,12 +73,13 @@ interface StreamPlan {
   commands: TimedCommand[];
   tempDir: string;
   keepFiles: boolean;
+  record: string | undefined;
 }
 
 const MIX_WORDS = new Set(['mono', 'mixed', 'stereo']);
 
 async function planFromArgs(argv: string[]): Promise<StreamPlan | 'help'> {
-  const args = parseArgs(argv, ['var', 'ptime', 'speed', 'commands', 'temp-dir'], ['help', 'h', 'keep-files']);
+  const args = parseArgs(argv, ['var', 'ptime', 'speed', 'commands', 'temp-dir', 'record'], ['help', 'h', 'keep-files']);
   if (args.flags.has('help') || args.flags.has('h')) return 'help';
   const [file, url, mix, rate, ...meta] = args.positionals;
   if (!file || !url) throw usageError('needs <file.wav> and <ws-url> (see --help)');
@@ -95,6 +107,7 @@ async function planFromArgs(argv: string[]): Promise<StreamPlan | 'help'> {
   return {
     file, url, mix: mix ?? 'mono', rate, metadata: meta.length ? meta.join(' ') : undefined, vars, ptimeMs, speed, commands,
     tempDir: lastOption(args, 'temp-dir') ?? DEFAULT_TEMP_DIR, keepFiles: args.flags.has('keep-files'),
+    record: lastOption(args, 'record'),
   };
 }
 
@@ -139,6 +152,10 @@ class StreamRun {
   readonly done = new Promise<void>((r) => { this.resolveDone = r; });
   private credit = 0;
   private opened = false;
+  /** The file has ended: the run waits for the bot's audio queued by then to play. */
+  private draining = false;
+  /** The write frame: the file's write side mixed with the bot's audio. */
+  private readonly mixed: Int16Array;
 
   constructor(
     private readonly plan: StreamPlan,
@@ -147,15 +164,23 @@ class StreamRun {
     private readonly runtime: Runtime,
     wav: { samples: Int16Array; channels: 1 | 2; rateHz: number },
     private readonly io: CliIo,
+    private readonly recorder: StereoWavRecorder | undefined,
   ) {
     this.source = new WavSource(wav.samples, wav.channels, wav.rateHz, plan.ptimeMs);
+    this.mixed = new Int16Array(this.source.frameSamples);
     this.hasStopCommand = plan.commands.some((c) => c.command === 'stop' || c.command.startsWith('stop '));
   }
 
-  /** Handles the stream's events: prints them and ends the run on error or a server close. */
+  /** Handles the stream's events: prints them and ends the run on error, a server close or a hangup. */
   onEvent(event: FsEvent): void {
+    if (event.get('Unique-ID') !== this.channel.uuid) return;
+    if (event.name === 'CHANNEL_HANGUP' && !this.outcome) {
+      this.io.stderr.write(`the server hung up the call (${event.get('Hangup-Cause') ?? 'NORMAL_CLEARING'})\n`);
+      this.finish(0);
+      return;
+    }
     const subclass = event.subclass;
-    if (event.name !== 'CUSTOM' || !subclass?.startsWith('mod_audio_stream::') || event.get('Unique-ID') !== this.channel.uuid) return;
+    if (event.name !== 'CUSTOM' || !subclass?.startsWith('mod_audio_stream::')) return;
     const line = { subclass, body: event.body ?? '', uuid: this.channel.uuid, timestamp: event.get('Event-Date-Timestamp') };
     this.io.stdout.write(`${JSON.stringify(line)}\n`);
     if (subclass === 'mod_audio_stream::connect') {
@@ -203,20 +228,41 @@ class StreamRun {
     const mediaMs = this.framesFed * this.plan.ptimeMs;
     while (this.nextCommand < this.plan.commands.length && this.plan.commands[this.nextCommand]!.atMs <= mediaMs) {
       const cmd = this.plan.commands[this.nextCommand++]!;
-      const reply = uuidAudioStream(this.runtime, `${this.channel.uuid} ${cmd.command}`).trimEnd();
+      const reply = this.run(cmd);
       this.io.stderr.write(`${(mediaMs / 1000).toFixed(2)}s ${cmd.command} -> ${reply}\n`);
       if (/^stop\b/.test(cmd.command)) {
         this.finish(0);
         return;
       }
     }
-    if (this.source.ended && !this.hasStopCommand) {
-      this.finish(0);
-      return;
+    if (this.outcome) return; // a command hung up
+    if (this.source.ended && !this.hasStopCommand && !this.draining) {
+      const playback = this.channel.playback;
+      if (playback.queuedMs === 0) {
+        this.finish(0);
+        return;
+      }
+      // The caller stays on the line (silent) until the bot's reply queued by now has played.
+      this.draining = true;
+      playback.afterPlayout(() => this.finish(0));
     }
     const frame = this.source.next();
-    this.channel.processFrame(frame.read, frame.write, dueMs);
+    const n = frame.read.length;
+    const bot = this.channel.playback.nextFrame(this.source.frameSamples);
+    let write = frame.write;
+    if (bot) write = frame.write ? this.mixed.subarray(0, mixSaturating(frame.write, bot, this.mixed, n)) : bot.subarray(0, n);
+    this.channel.processFrame(frame.read, write, dueMs);
+    this.recorder?.write(frame.read, write, n);
     this.framesFed++;
+  }
+
+  /** One timed command: a uuid_audio_stream sub-command, or `dtmf <digit>` (the caller presses a key). */
+  private run(cmd: TimedCommand): string {
+    if (cmd.dtmf) {
+      this.channel.dtmf(cmd.dtmf.digit, cmd.dtmf.durationMs, 'API');
+      return '+OK';
+    }
+    return uuidAudioStream(this.runtime, `${this.channel.uuid} ${cmd.command}`).trimEnd();
   }
 
   /** Ends the run once: stops the stream (if still attached), waits for the close, hangs up. */
@@ -276,6 +322,15 @@ export async function streamCommand(argv: string[], io: CliIo = { stdout: proces
     }
     throw err;
   }
+  let recorder: StereoWavRecorder | undefined;
+  if (plan.record) {
+    try {
+      recorder = new StereoWavRecorder(plan.record, wav.rateHz);
+    } catch (err) {
+      io.stderr.write(`audio-stream stream: cannot write --record ${plan.record}: ${(err as NodeJS.ErrnoException).code ?? String(err)}\n`);
+      return 2;
+    }
+  }
   const runtime = new Runtime({ tempDir: plan.tempDir });
   const channel = runtime.channels.create(fileEndpoint, `file/${basename(plan.file)}`, { name: 'L16', rateHz: wav.rateHz, ptimeMs: plan.ptimeMs },
     { callerIdNumber: 'audio-stream', callerIdName: 'audio-stream', destinationNumber: 'stream' });
@@ -289,15 +344,20 @@ export async function streamCommand(argv: string[], io: CliIo = { stdout: proces
   if (!started.ok) {
     unsubscribe();
     channel.hangup();
+    recorder?.close();
     io.stderr.write(`audio-stream stream: ${started.error.message}\n`);
     return 2;
   }
-  run = new StreamRun(plan, channel, started.value, runtime, wav, io);
+  run = new StreamRun(plan, channel, started.value, runtime, wav, io, recorder);
   for (const event of pending) run.onEvent(event);
   run.start();
   await run.done;
   unsubscribe();
   channel.hangup('NORMAL_CLEARING');
+  if (recorder) {
+    recorder.close();
+    io.stderr.write(`recorded ${recorder.seconds.toFixed(2)} s to ${recorder.path}\n`);
+  }
   const { code, reason } = run.result;
   if (reason) io.stderr.write(`audio-stream stream: ${reason}\n`);
   return code;

@@ -2,12 +2,12 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { writeWav } from '../../src/audio/wav.ts';
+import { writeWav, parseWav } from '../../src/audio/wav.ts';
 import { startTestServer, binaries, texts, type TestServer } from '../helpers/harness.ts';
-import { sine, interleave, deinterleave, pcmFromBuffer, dominantFrequency, toneLevelDbfs, bestCorrelation } from '../helpers/audio.ts';
+import { sine, interleave, deinterleave, pcmFromBuffer, dominantFrequency, toneLevelDbfs, bestCorrelation, rmsDbfs } from '../helpers/audio.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/audio-stream.js');
 const dir = mkdtempSync(join(tmpdir(), 'as-cli-'));
@@ -133,6 +133,7 @@ test('bad arguments exit 2 with a one-line reason; --help exits 0', async () => 
     [['stream', file, 'ws://127.0.0.1:9', '--speed', '-1'], /--speed/],
     [['stream', file, 'ws://127.0.0.1:9', '--bogus'], /unknown option --bogus/],
     [['stream', cmdsFile('not a wav'), 'ws://127.0.0.1:9'], /not a RIFF\/WAVE file/i],
+    [['stream', file, 'ws://127.0.0.1:9', '--record', join(dir, 'no', 'such', 'talk.wav')], /cannot write --record .*ENOENT/],
   ];
   for (const [args, re] of cases) {
     const r = await cli(args);
@@ -172,4 +173,101 @@ test('a server that closes early gives a disconnect event and exit 1', async () 
   assert.equal(r.code, 1);
   assert.equal(r.events.at(-1)!.body, '{"status":"disconnected","message":{"code":4000,"reason":"enough"}}');
   assert.match(r.stderr, /the server closed the connection: 4000 enough/);
+});
+
+/** 20 ms windows of a signal at `rateHz` that carry `freqHz` (level above -30 dBFS). */
+function toneWindows(samples: Int16Array, freqHz: number, rateHz: number): boolean[] {
+  const w = rateHz / 50;
+  const out: boolean[] = [];
+  for (let i = 0; i + w <= samples.length; i += w) out.push(toneLevelDbfs(samples.subarray(i, i + w), freqHz, rateHz) > -30);
+  return out;
+}
+
+test('a conversation: the bot\'s binary replies play into the write stream, a clear cuts them, dtmf reaches the bot, --record holds both sides', async () => {
+  const botTone = sine(900, 8000, 1.5, 0.4); // 1.5 s sent at once; cleared after 0.6 s of the caller's audio
+  const srv = await server((conn) => {
+    let caller = 0;
+    conn.socket.on('message', (_data, isBinary) => {
+      if (!isBinary) return;
+      caller++;
+      if (caller === 1) {
+        conn.socket.send(Buffer.from(botTone.buffer));
+        conn.socket.send(JSON.stringify({ type: 'mark', data: { name: 'sentence-1' } }));
+      }
+      if (caller === 30) conn.socket.send('{"type":"clearAudio"}');
+    });
+  });
+  const callerTone = sine(440, 8000, 2, 0.4);
+  const file = wavFile('caller-duplex.wav', callerTone, 8000, 1);
+  const cmds = join(dir, 'duplex-cmds.txt');
+  writeFileSync(cmds, '1.2 dtmf 4#@80\n');
+  const record = join(dir, 'talk.wav');
+  const r = await cli(['stream', file, srv.url, 'stereo', '8k', '--var', 'STREAM_SAMPLE_RATE=8000', '--var', 'STREAM_DTMF=true',
+    '--commands', cmds, '--record', record]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /recorded 2\.\d\d s to /);
+  const conn = srv.connections[0]!;
+  await conn.closed;
+
+  // The server's own view: texts back, and the bot's voice as the write (right) side of the stereo stream.
+  const replies = texts(conn).map((t) => JSON.parse(t) as { type: string; data: Record<string, unknown> });
+  const cleared = replies.find((m) => m.type === 'cleared');
+  assert.ok(cleared, `cleared sent: ${JSON.stringify(replies)}`);
+  const droppedMs = cleared.data.droppedMs as number;
+  assert.ok(droppedMs > 300 && droppedMs < 1300, `dropped ${droppedMs} ms of the 1500`);
+  assert.deepEqual(replies.filter((m) => m.type === 'mark'), [{ type: 'mark', data: { name: 'sentence-1', event: 'cleared' } }]);
+  assert.deepEqual(replies.filter((m) => m.type === 'dtmf'), [
+    { type: 'dtmf', data: { digit: '4', durationMs: 80 } },
+    { type: 'dtmf', data: { digit: '#', durationMs: 80 } },
+  ]);
+  assert.match(r.stderr, /1\.28s dtmf 4 -> \+OK/);
+  const [streamedLeft, streamedRight] = deinterleave(pcmFromBuffer(Buffer.concat(binaries(conn))));
+  assert.deepEqual(streamedLeft, callerTone, 'the caller side is the file');
+  const heard = toneWindows(streamedRight, 900, 8000);
+  const first = heard.indexOf(true);
+  const last = heard.lastIndexOf(true);
+  assert.ok(first >= 0 && first < 25, `the bot is heard from window ${first}`);
+  assert.ok(heard.slice(first, last + 1).every(Boolean), 'without a gap until the clear');
+  const playedMs = (last - first + 1) * 20;
+  assert.ok(Math.abs(playedMs + droppedMs - 1500) <= 40, `played ${playedMs} ms + dropped ${droppedMs} ms = the 1500 sent`);
+  assert.ok(rmsDbfs(streamedRight.subarray((last + 2) * 160)) < -90, 'a cut: silence after the clear');
+
+  // The recording: left what was streamed as the caller, right what the caller heard; the same as the stream.
+  const wav = parseWav(readFileSync(record));
+  assert.equal(wav.channels, 2);
+  assert.equal(wav.sampleRateHz, 8000);
+  const [recLeft, recRight] = deinterleave(wav.samples);
+  assert.deepEqual(recLeft, callerTone);
+  assert.deepEqual(recRight, streamedRight, 'the right channel is what was sent as the write side');
+  const c = bestCorrelation(recRight.subarray((first + 1) * 160, (first + 11) * 160), botTone.subarray(160, 1760), 160);
+  assert.ok(c.corr > 0.99, `the bot's own audio (correlation ${c.corr.toFixed(3)})`);
+});
+
+test('the run waits at the end of the file for the bot\'s queued reply; a hangup from the bot ends it with exit 0', async () => {
+  const reply = sine(700, 16000, 1.2, 0.4);
+  const srv = await server((conn) => conn.socket.once('message', () => conn.socket.send(JSON.stringify(
+    { type: 'streamAudio', data: { audioDataType: 'raw', sampleRate: 16000, audioData: Buffer.from(reply.buffer).toString('base64') } }))));
+  const file = wavFile('short-caller.wav', sine(440, 8000, 0.4, 0.4), 8000, 1);
+  const record = join(dir, 'tail.wav');
+  const r = await cli(['stream', file, srv.url, 'mixed', '8k', '--var', 'STREAM_PLAYBACK=true', '--record', record, '--speed', '2']);
+  assert.equal(r.code, 0, r.stderr);
+  const [, right] = deinterleave(parseWav(readFileSync(record)).samples);
+  const heard = toneWindows(right, 700, 8000);
+  const n = heard.filter(Boolean).length;
+  assert.ok(n >= 58 && n <= 61, `the whole 1.2 s reply was heard after the 0.4 s file: ${n} windows`);
+  assert.ok(heard.length * 20 < 1900, `and the run ended once it had played (${heard.length * 20} ms recorded)`);
+  assert.ok(r.events.some((e) => e.subclass === 'mod_audio_stream::play'), 'the play event as the module fires it');
+
+  const bye = await server((conn) => conn.socket.once('message', () => {
+    conn.socket.send(Buffer.from(sine(700, 8000, 0.5, 0.4).buffer));
+    conn.socket.send('{"type":"hangup","data":{"cause":"NORMAL_CLEARING","afterPlayout":true}}');
+  }));
+  const long = wavFile('long-caller.wav', sine(440, 8000, 5, 0.4), 8000, 1);
+  const record2 = join(dir, 'bye.wav');
+  const r2 = await cli(['stream', long, bye.url, 'mono', '8k', '--var', 'STREAM_SAMPLE_RATE=8k', '--record', record2, '--speed', '2']);
+  assert.equal(r2.code, 0, r2.stderr);
+  assert.match(r2.stderr, /the server hung up the call \(NORMAL_CLEARING\)/);
+  const [, heard2] = deinterleave(parseWav(readFileSync(record2)).samples);
+  assert.equal(toneWindows(heard2, 700, 8000).filter(Boolean).length, 25, 'the 0.5 s before the hangup was heard in full');
+  assert.ok(heard2.length < 8000 * 1.5, `the call ended after it, not at the end of the 5 s file (${heard2.length / 8} ms)`);
 });
