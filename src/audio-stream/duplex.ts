@@ -17,6 +17,59 @@ export const EVENT_MARK = 'mod_audio_stream::mark';
 /** The playback queue's levels for flow control, as shares of STREAM_PLAYBACK_MAX_MS (Asterisk's). */
 const XOFF_SHARE = 0.9;
 const XON_SHARE = 0.8;
+/**
+ * Silence sent after the last sample before a hangup after playout, so the phone's jitter buffer
+ * plays that sample out before the BYE ends the call (phones hold 60 to 200 ms).
+ */
+export const HANGUP_DRAIN_MS = 200;
+
+/**
+ * The streaming resampler of binary replies, counting what it holds back: its filter delay (about
+ * 2 ms at quality 2) means the last samples given to it come out only with the next input.
+ */
+class TailResampler {
+  private readonly r: Resampler;
+  private inTotal = 0;
+  /** Output samples handed out so far. */
+  outTotal = 0;
+
+  constructor(readonly inRateHz: number, readonly outRateHz: number) {
+    this.r = new Resampler(1, inRateHz, outRateHz);
+  }
+
+  /** Resamples the next input (a view, valid until the next call). */
+  process(pcm: Int16Array): Int16Array {
+    const out = this.r.process(pcm);
+    this.inTotal += pcm.length;
+    this.outTotal += out.length;
+    return out;
+  }
+
+  /** Output samples of the input given so far that are still held (the filter's delay; its output started with as many of silence). */
+  get held(): number {
+    return Math.min(this.r.outputLatency, Math.round((this.inTotal * this.outRateHz) / this.inRateHz));
+  }
+
+  /** The held samples, exactly (silence pushed through, only what belongs to the input kept); the resampler is spent after it. */
+  drain(): Int16Array {
+    const held = this.held;
+    if (held === 0) return new Int16Array(0);
+    const out = this.r.process(new Int16Array(Math.ceil((2 * held * this.inRateHz) / this.outRateHz) + 16));
+    const tail = out.subarray(0, Math.min(held, out.length));
+    this.outTotal += tail.length;
+    return tail;
+  }
+
+  destroy(): void {
+    this.r.destroy();
+  }
+}
+
+/** Something queued behind binary audio (a mark, a clip, a hangup after playout): pushed into playback once `at` samples of the resampler's output are. */
+interface PendingPoint {
+  at: number;
+  push: () => void;
+}
 
 /** What the duplex side of a stream is set up with. */
 export interface DuplexOptions {
@@ -47,17 +100,25 @@ export interface DuplexHost {
  * bound) and the caller's DTMF towards the server.
  */
 export class Duplex {
-  private resampler: Resampler | undefined;
+  private resampler: TailResampler | undefined;
+  /** Points that wait for the resampler's tail to be queued ahead of them, in order. */
+  private pending: PendingPoint[] = [];
   /** An odd trailing byte of the last binary message, carried to the next (-1: none). */
   private oddByte = -1;
   private pcm = new Int16Array(0);
   private xoff = false;
   private refusing = false;
-  private readonly removeClearListener: () => void;
+  private readonly removeListeners: () => void;
   private closed = false;
 
   constructor(private readonly host: DuplexHost, private readonly options: DuplexOptions) {
-    this.removeClearListener = host.channel.playback.onCleared((dropped) => this.onCleared(dropped));
+    const playback = host.channel.playback;
+    const removeCleared = playback.onCleared((dropped) => this.onCleared(dropped));
+    const removeStarving = playback.onStarving(() => this.onStarving());
+    this.removeListeners = () => {
+      removeCleared();
+      removeStarving();
+    };
   }
 
   /** True when replies are played: STREAM_PLAYBACK is true (read now, as the module reads it per reply) or STREAM_SAMPLE_RATE is set. */
@@ -75,24 +136,34 @@ export class Duplex {
     let bytes = this.oddByte >= 0 ? 1 : 0;
     for (const p of parts) bytes += p.length;
     const count = bytes >> 1;
-    if (this.pcm.length < count) this.pcm = new Int16Array(Math.max(count, this.pcm.length * 2));
-    const pcm = this.pcm;
-    let n = 0;
-    let low = this.oddByte;
-    for (const p of parts) {
-      for (let i = 0; i < p.length; i++) {
-        const b = p[i]!;
-        if (low < 0) {
-          low = b;
-          continue;
+    // Flow control first: what does not fit is refused before it costs a conversion.
+    const inRateHz = this.binaryRateHz;
+    const room = Math.max(0, Math.floor(((this.options.maxMs - this.host.channel.playback.queuedMs) * inRateHz) / 1000));
+    const take = Math.min(count, room);
+    const lastPart = parts[parts.length - 1];
+    const odd = (bytes & 1) === 1 ? lastPart![lastPart!.length - 1]! : -1;
+    if (take > 0) {
+      if (this.pcm.length < take) this.pcm = new Int16Array(Math.max(take, this.pcm.length * 2));
+      const pcm = this.pcm;
+      let n = 0;
+      let low = this.oddByte;
+      outer: for (const p of parts) {
+        for (let i = 0; i < p.length; i++) {
+          const b = p[i]!;
+          if (low < 0) {
+            low = b;
+            continue;
+          }
+          pcm[n++] = (b << 24 >> 16) | low; // little-endian, sign from the high byte
+          low = -1;
+          if (n === take) break outer;
         }
-        pcm[n++] = (b << 24 >> 16) | low; // little-endian, sign from the high byte
-        low = -1;
       }
+      this.deliver(this.resample(pcm.subarray(0, take)));
     }
-    this.oddByte = low;
-    if (n === 0) return;
-    this.queue(this.resample(pcm.subarray(0, n)));
+    this.oddByte = odd; // the byte stream stays aligned whatever was refused
+    if (take < count) this.refuse(((count - take) * 1000) / inRateHz);
+    else if (take > 0) this.checkXoff();
   }
 
   /**
@@ -112,35 +183,48 @@ export class Duplex {
     const samples = await resampleAll(decoded.samples, decoded.rateHz, rateHz);
     if (this.closed) return;
     const accepted = this.accept(samples, rateHz);
-    if (accepted.length > 0) void this.host.channel.playback.enqueueAudio(accepted, rateHz, path);
+    if (accepted.length > 0) this.point(() => void this.host.channel.playback.enqueueAudio(accepted, rateHz, path));
   }
 
   /** clearAudio: barge-in. What is queued and playing is dropped; the server hears `cleared` (through onCleared). */
   clear(): void {
     if (this.closed) return;
+    // Points waiting for the resampler's tail join the queue first, so the clear answers their marks in order.
+    for (const p of this.pending.splice(0)) p.push();
+    this.resetResampler(); // nothing of the cleared audio comes out later
     this.host.channel.playback.clear();
   }
 
   /** A mark: answered `played` once the audio queued before it was sent to the caller, or `cleared`. */
   mark(name: string): void {
     if (this.closed) return;
-    this.host.channel.playback.mark((outcome) => {
+    this.point(() => this.host.channel.playback.mark((outcome) => {
       if (this.closed || this.host.channel.isHungUp) return;
       if (outcome === 'played') this.host.metrics.marksPlayed++;
       else this.host.metrics.marksCleared++;
       const body = JSON.stringify({ type: 'mark', data: { name, event: outcome } });
       this.host.sendText(body);
       this.host.fire(EVENT_MARK, body);
-    });
+    }));
   }
 
-  /** The bot ends the call: now, or once what is queued has been sent (`afterPlayout`). */
+  /**
+   * The bot ends the call: now, or once what is queued has been sent (`afterPlayout`) and
+   * HANGUP_DRAIN_MS of silence after it, so the phone plays the last words before the BYE.
+   */
   hangup(cause: HangupCause, afterPlayout: boolean): void {
     if (this.closed) return;
     const channel = this.host.channel;
     this.host.log.info(`the server hangs up the call (${cause}${afterPlayout ? ', after playout' : ''})`);
-    if (afterPlayout) channel.playback.afterPlayout(() => channel.hangup(cause));
-    else channel.hangup(cause);
+    if (!afterPlayout) {
+      channel.hangup(cause);
+      return;
+    }
+    this.point(() => {
+      const playback = channel.playback;
+      if (playback.queuedMs > 0) playback.appendStream(new Int16Array(Math.round((playback.codecRateHz * HANGUP_DRAIN_MS) / 1000)));
+      playback.afterPlayout(() => channel.hangup(cause));
+    });
   }
 
   /** A DTMF digit from the caller: `{"type":"dtmf","data":{"digit":"5","durationMs":120}}` with STREAM_DTMF. */
@@ -161,52 +245,117 @@ export class Duplex {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.removeClearListener();
-    this.resampler?.destroy();
-    this.resampler = undefined;
+    this.removeListeners();
+    this.pending = [];
+    this.resetResampler();
+  }
+
+  /** The rate of binary replies: STREAM_SAMPLE_RATE, or the stream's own. */
+  private get binaryRateHz(): number {
+    return this.options.sampleRateHz ?? this.options.streamRateHz;
   }
 
   /** Binary audio at the binary rate -> the codec rate (a streaming resampler, rebuilt when the codec rate changes). */
   private resample(pcm: Int16Array): Int16Array {
-    const from = this.options.sampleRateHz ?? this.options.streamRateHz;
+    const from = this.binaryRateHz;
     const to = this.host.channel.playback.codecRateHz;
     if (from === to) return pcm;
-    if (!this.resampler || this.resampler.outRateHz !== to) {
-      this.resampler?.destroy();
-      this.resampler = new Resampler(1, from, to);
-    }
+    if (this.resampler && this.resampler.outRateHz !== to) this.flushResampler();
+    this.resampler ??= new TailResampler(from, to);
     return this.resampler.process(pcm);
   }
 
-  private queue(samples: Int16Array): void {
-    const accepted = this.accept(samples, this.host.channel.playback.codecRateHz);
-    if (accepted.length > 0) this.host.channel.playback.appendStream(accepted);
+  /**
+   * A mark, clip or hangup behind the binary audio: queued now, or, while the resampler still holds
+   * the tail of that audio, once the tail is (with the next binary message, or when the server
+   * pauses). So a mark never comes back before its audio was sent, and no silence is inserted.
+   */
+  private point(push: () => void): void {
+    const r = this.resampler;
+    const held = r ? r.held : 0;
+    if (held === 0 && this.pending.length === 0) {
+      push();
+      return;
+    }
+    this.pending.push({ at: (r ? r.outTotal : 0) + held, push });
+  }
+
+  /** Resampled binary audio into the streamed segment, with the points due inside it queued at their place. */
+  private deliver(out: Int16Array): void {
+    const r = this.resampler;
+    let pos = 0;
+    if (r && this.pending.length > 0) {
+      const start = r.outTotal - out.length; // output index of out[0]
+      while (this.pending.length > 0 && this.pending[0]!.at <= r.outTotal) {
+        const cut = Math.max(pos, Math.min(out.length, this.pending[0]!.at - start));
+        this.append(out.subarray(pos, cut));
+        pos = cut;
+        this.pending.shift()!.push();
+      }
+    }
+    this.append(pos === 0 ? out : out.subarray(pos));
   }
 
   /**
-   * Flow control: what fits under STREAM_PLAYBACK_MAX_MS (the rest is refused: counted, logged once
-   * per burst, an error to the server); xoff once the queue reaches 90 %.
+   * The playback is about to run dry (the server paused, or is late): the resampler's tail is
+   * queued, contiguous with the audio before it, then the points that waited for it.
    */
+  private onStarving(): void {
+    if (!this.closed && this.resampler && this.resampler.held > 0) this.flushResampler();
+  }
+
+  /** The server paused (or the codec rate changed): the resampler's tail is queued, then every waiting point; the next message starts a fresh filter. */
+  private flushResampler(): void {
+    const r = this.resampler;
+    if (!r) return;
+    this.deliver(r.drain());
+    for (const p of this.pending.splice(0)) p.push();
+    this.resetResampler();
+  }
+
+  /** Drops the resampler and what it holds (a clear, the end). */
+  private resetResampler(): void {
+    this.resampler?.destroy();
+    this.resampler = undefined;
+  }
+
+  /** Appends audio at the codec rate to the streamed segment (the bound was checked on the way in). */
+  private append(samples: Int16Array): void {
+    if (samples.length > 0) this.host.channel.playback.appendStream(samples);
+  }
+
+  /** A whole clip: what fits under STREAM_PLAYBACK_MAX_MS; the rest is refused. */
   private accept(samples: Int16Array, rateHz: number): Int16Array {
-    const playback = this.host.channel.playback;
-    const room = Math.max(0, Math.floor(((this.options.maxMs - playback.queuedMs) * rateHz) / 1000));
-    let accepted = samples;
-    if (samples.length > room) {
-      accepted = samples.subarray(0, room);
-      const droppedMs = Math.round(((samples.length - room) * 1000) / rateHz);
-      this.host.metrics.refusedMs += droppedMs;
-      if (!this.refusing) {
-        this.refusing = true;
-        this.host.log.warning(`the playback queue is full (${this.options.maxMs} ms): refusing the server's audio until it drains`);
-      }
-      this.host.sendText(JSON.stringify({ type: 'error', data: { reason: 'playback queue full', droppedMs } }));
+    const room = Math.max(0, Math.floor(((this.options.maxMs - this.host.channel.playback.queuedMs) * rateHz) / 1000));
+    if (samples.length <= room) {
+      this.checkXoff(samples.length, rateHz);
+      return samples;
     }
-    if (!this.xoff && playback.queuedMs + (accepted.length * 1000) / rateHz >= this.options.maxMs * XOFF_SHARE) {
-      this.xoff = true;
-      this.host.metrics.xoffs++;
-      this.host.sendText('{"type":"xoff"}');
+    this.refuse(((samples.length - room) * 1000) / rateHz, room, rateHz);
+    return samples.subarray(0, room);
+  }
+
+  /**
+   * Audio over the bound: counted, logged once per burst (until the next xon), an error to the
+   * server; the queue is full, so xoff if not sent yet.
+   */
+  private refuse(droppedMs: number, acceptedSamples = 0, rateHz = 1): void {
+    const ms = Math.round(droppedMs);
+    this.host.metrics.refusedMs += ms;
+    if (!this.refusing) {
+      this.refusing = true;
+      this.host.log.warning(`the playback queue is full (${this.options.maxMs} ms): refusing the server's audio until it drains`);
     }
-    return accepted;
+    this.host.sendText(JSON.stringify({ type: 'error', data: { reason: 'playback queue full', droppedMs: ms } }));
+    this.checkXoff(acceptedSamples, rateHz);
+  }
+
+  /** xoff once the queue (with `comingSamples` about to join it) reaches 90 % of the bound. */
+  private checkXoff(comingSamples = 0, rateHz = 1): void {
+    if (this.xoff || this.host.channel.playback.queuedMs + (comingSamples * 1000) / rateHz < this.options.maxMs * XOFF_SHARE) return;
+    this.xoff = true;
+    this.host.metrics.xoffs++;
+    this.host.sendText('{"type":"xoff"}');
   }
 
   private onCleared(droppedSamples: number): void {

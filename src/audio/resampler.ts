@@ -8,6 +8,7 @@ interface SpeexModule {
   _speex_resampler_init(channels: number, inRate: number, outRate: number, quality: number, errPtr: number): number;
   _speex_resampler_process_interleaved_int(st: number, inPtr: number, inLenPtr: number, outPtr: number, outLenPtr: number): number;
   _speex_resampler_destroy(st: number): void;
+  _speex_resampler_get_output_latency(st: number): number;
   _malloc(bytes: number): number;
   _free(ptr: number): void;
   HEAP16: Int16Array;
@@ -85,6 +86,14 @@ export class Resampler {
     this.loadInput(input, total);
     const produced = this.run(frames);
     return this.view(produced * ch);
+  }
+
+  /**
+   * The filter's delay in output frames: the last input given comes out only that many frames
+   * later (pushed by the next input, or by silence to flush it). 0 once destroyed.
+   */
+  get outputLatency(): number {
+    return this.state === 0 ? 0 : speex._speex_resampler_get_output_latency(this.state);
   }
 
   /** Frees the WASM state; idempotent. */

@@ -142,6 +142,7 @@ export class Playback {
   private readonly reached: Array<MarkItem | ActionItem> = [];
   private reachedScheduled = false;
   private readonly clearListeners = new Set<(droppedSamples: number) => void>();
+  private readonly starvingListeners = new Set<() => void>();
 
   constructor(private readonly channel: PlaybackHost) {
     this.log = new Logger(`playback(${channel.uuid})`);
@@ -250,10 +251,22 @@ export class Playback {
   }
 
   /**
+   * Called when a frame is about to be pulled with less than a frame of audio queued: a streaming
+   * source may top the queue up first (the binary resampler's tail). Returns the remover.
+   */
+  onStarving(listener: () => void): () => void {
+    this.starvingListeners.add(listener);
+    return () => this.starvingListeners.delete(listener);
+  }
+
+  /**
    * One packet time of audio (`samples` long) at the codec rate, or null when nothing plays. The
    * returned frame is reused: consume it before the next call.
    */
   nextFrame(samples: number): Int16Array | null {
+    if (this.queuedSamples < samples && this.starvingListeners.size > 0) {
+      for (const listener of this.starvingListeners) listener();
+    }
     this.passPoints();
     if (this.queue.length === 0) return null;
     if (this.frame.length !== samples) this.frame = new Int16Array(samples);

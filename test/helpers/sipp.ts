@@ -97,6 +97,30 @@ ${send(`${headers('INFO', 2)}\nContent-Type: application/dtmf-relay\nContent-Len
 ${bye(3)}`);
 }
 
+/** One step of dtmfSequenceScenario: an RFC 4733 digit replayed from a pcap, a SIP INFO digit, or a pause. */
+export type DtmfStep = { pcap: string } | { info: string; durationMs: number } | { pauseMs: number };
+
+/**
+ * Calls, then takes the steps in order: a pcap is replayed as RTP (SIPp plays it in the background:
+ * follow it with a pause longer than the pcap), an INFO digit is sent as application/dtmf-relay and
+ * its 200 awaited; then hangs up.
+ */
+export function dtmfSequenceScenario(steps: DtmfStep[]): string {
+  let cseq = 2;
+  let body = '';
+  for (const step of steps) {
+    if ('pcap' in step) {
+      body += `  <nop><action><exec play_pcap_audio="${step.pcap}"/></action></nop>\n`;
+    } else if ('info' in step) {
+      const info = `Signal=${step.info}\r\nDuration=${step.durationMs}\r\n`;
+      body += `${send(`${headers('INFO', cseq++)}\nContent-Type: application/dtmf-relay\nContent-Length: [len]\n\n${info}`)}  <recv response="200"/>\n`;
+    } else {
+      body += `  <pause milliseconds="${step.pauseMs}"/>\n`;
+    }
+  }
+  return scenario('dtmf-sequence', `${invite(1)}${answered()}${ack(1)}${body}${bye(cseq)}`);
+}
+
 /** Calls, sends no RTP at all, and waits for the callee's BYE (the RTP inactivity timeout). */
 export function silentCallerScenario(timeoutMs: number): string {
   return scenario('silent', `${invite(1)}${answered()}${ack(1)}  <recv request="BYE" timeout="${timeoutMs}"/>

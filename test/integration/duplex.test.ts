@@ -10,6 +10,7 @@ import { addLogSink } from '../../src/lib/logger.ts';
 import type { Channel } from '../../src/channel/channel.ts';
 import { within, startTestServer, streamChannel, texts, type ServerConnection, type TestServer } from '../helpers/harness.ts';
 import { sine, dominantFrequency, toneLevelDbfs } from '../helpers/audio.ts';
+import { Resampler } from '../../src/audio/resampler.ts';
 
 const OK = '+OK Success\n';
 
@@ -87,6 +88,85 @@ test('binary replies at STREAM_SAMPLE_RATE are resampled to the codec rate and p
   assert.ok(Math.abs(channel.playback.queuedMs) < 20 + 1e-6, 'about 500 ms in all');
 });
 
+/** Samples from the first to the last one louder than 300 (the bot's audio against digital silence). */
+function audibleSpan(x: Int16Array): number {
+  const on = x.findIndex((v) => Math.abs(v) > 300);
+  if (on < 0) return 0;
+  let off = x.length - 1;
+  while (Math.abs(x[off]!) <= 300) off--;
+  return off - on + 1;
+}
+
+test('resampled binary audio plays whole: the resampler\'s tail goes out when the server pauses and before a mark; a clear drops it', async (t) => {
+  const { conn, channel } = await duplexStream(t, { STREAM_SAMPLE_RATE: '16000' });
+  conn.socket.send(pcm16(sine(900, 16000, 0.1, 0.5))); // 100 ms: 800 samples at 8 kHz, then a pause
+  await queued(channel, 95);
+  const heard = await ticks(channel, 10);
+  assert.ok(Math.abs(audibleSpan(heard) - 800) <= 4, `the whole 100 ms after a pause: ${audibleSpan(heard)} samples`);
+
+  conn.socket.send(pcm16(sine(900, 16000, 0.1, 0.5)));
+  conn.socket.send('{"type":"mark","data":{"name":"m"}}');
+  await queued(channel, 95);
+  let sentBeforeMark = 0;
+  for (let i = 0; i < 10 && ofType(conn, 'mark').length === 0; i++) {
+    sentBeforeMark += audibleSpan(tick(channel) ?? new Int16Array(0)) > 0 ? 1 : 0;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  const played = await ticks(channel, 3);
+  assert.equal(audibleSpan(played), 0, 'nothing of the audio ahead of the mark plays after it came back');
+  assert.ok(sentBeforeMark >= 5, 'the mark came back after the audio');
+
+  conn.socket.send(pcm16(sine(900, 16000, 1, 0.5)));
+  await queued(channel, 900);
+  await ticks(channel, 5);
+  conn.socket.send('{"type":"clearAudio"}');
+  await serverGot(conn, 'cleared');
+  conn.socket.send(pcm16(new Int16Array(1600))); // 100 ms of digital silence
+  await queued(channel, 90);
+  const after = await ticks(channel, 8);
+  assert.equal(after.filter((v) => Math.abs(v) > 300).length, 0, 'nothing of the cleared audio comes out of the resampler later');
+});
+
+test('a mark between two binary messages inserts nothing: the caller hears exactly the stream resampled in one piece, and the mark after its audio', async (t) => {
+  const { conn, channel, ev } = await duplexStream(t, { STREAM_SAMPLE_RATE: '16000' });
+  const whole = sine(700, 16000, 0.4, 0.5);
+  conn.socket.send(pcm16(whole.subarray(0, 3200)));
+  conn.socket.send('{"type":"mark","data":{"name":"half"}}');
+  conn.socket.send(pcm16(whole.subarray(3200)));
+  await queued(channel, 395);
+  const heard = new Int16Array(160 * 22);
+  let markAtSample = -1;
+  for (let i = 0; i < 22; i++) {
+    const f = tick(channel);
+    if (f) heard.set(f, i * 160);
+    await new Promise((r) => setImmediate(r)); // the mark's answer runs after the tick (its event is fired then)
+    if (markAtSample < 0 && ev.of('mark').length > 0) markAtSample = (i + 1) * 160;
+  }
+  const r = new Resampler(1, 16000, 8000);
+  const expected = Int16Array.from(r.process(whole));
+  r.destroy();
+  assert.deepEqual(heard.subarray(0, expected.length), expected, 'sample for sample');
+  // The first half (200 ms = 1600 samples) comes out 16 samples (the filter's delay) late: sent in frame 11.
+  assert.equal(markAtSample, 11 * 160, 'the mark comes back after the frame carrying the last sample of the first half');
+});
+
+test('a bot streaming 20 ms pieces in real time is heard as one continuous signal (its resampler is only flushed when the queue runs dry)', async (t) => {
+  const { conn, channel } = await duplexStream(t, { STREAM_SAMPLE_RATE: '16000' });
+  const whole = sine(700, 16000, 0.4, 0.5);
+  const heard = new Int16Array(160 * 20);
+  for (let i = 0; i < 20; i++) {
+    const before = channel.playback.queuedMs;
+    conn.socket.send(pcm16(whole.subarray(i * 320, (i + 1) * 320)));
+    await within((async () => { while (channel.playback.queuedMs <= before) await new Promise((r) => setTimeout(r, 1)); })(), 'the piece');
+    const f = tick(channel);
+    if (f) heard.set(f, i * 160);
+  }
+  const r = new Resampler(1, 16000, 8000);
+  const expected = Int16Array.from(r.process(whole));
+  r.destroy();
+  assert.deepEqual(heard, expected, 'sample for sample, as if resampled in one piece');
+});
+
 test('STREAM_PLAYBACK: a streamAudio reply is played from memory; the file and the play event are still the module\'s', async (t) => {
   const { conn, channel, ev } = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
   const audio = pcm16(sine(600, 16000, 0.4, 0.5)).toString('base64');
@@ -154,7 +234,11 @@ test('hangup from the server: after playout only once the last queued sample was
   a.conn.socket.send('{"type":"hangup","data":{"cause":"USER_BUSY","afterPlayout":true}}');
   await queued(a.channel, 50);
   await new Promise((r) => setTimeout(r, 20));
-  await ticks(a.channel, 2);
+  const played = await ticks(a.channel, 3);
+  assert.ok(Math.abs(dominantFrequency(played, 8000) - 900) < 5, 'the audio ahead of the hangup plays');
+  // Then HANGUP_DRAIN_MS (200 ms, 10 frames) of silence, so the phone plays out its jitter buffer before the BYE.
+  const drain = await ticks(a.channel, 9);
+  assert.ok(drain.every((v) => v === 0), 'silence while the phone drains');
   assert.equal(a.channel.isHungUp, false);
   await ticks(a.channel, 1);
   assert.equal(await within(a.channel.ended, 'the hangup'), 'USER_BUSY');
