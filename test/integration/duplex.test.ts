@@ -11,6 +11,7 @@ import type { Channel } from '../../src/channel/channel.ts';
 import { within, startTestServer, streamChannel, texts, type ServerConnection, type TestServer } from '../helpers/harness.ts';
 import { sine, dominantFrequency, toneLevelDbfs } from '../helpers/audio.ts';
 import { Resampler } from '../../src/audio/resampler.ts';
+import { renderMetrics } from '../../src/http/metrics.ts';
 
 const OK = '+OK Success\n';
 
@@ -205,7 +206,7 @@ test('clearAudio drops what is queued and the frame in flight; the server gets c
 });
 
 test('marks come back played, in order, right after the audio ahead of them was sent; marks behind a clear come back cleared', async (t) => {
-  const { conn, channel, ev } = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  const { conn, channel, ev, runtime } = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
   const piece = pcm16(sine(900, 8000, 0.1, 0.5)); // 100 ms = 5 frames
   conn.socket.send(piece);
   conn.socket.send('{"type":"mark","data":{"name":"one"}}');
@@ -226,6 +227,12 @@ test('marks come back played, in order, right after the audio ahead of them was 
   conn.socket.send('{"type":"clearAudio"}');
   const all = await serverGot(conn, 'mark', 3);
   assert.deepEqual(all[2], { type: 'mark', data: { name: 'three', event: 'cleared' } });
+  await serverGot(conn, 'cleared');
+  const metrics = renderMetrics(runtime.channels, runtime.streams);
+  assert.match(metrics, /^audio_stream_marks_total\{event="played"\} 2$/m);
+  assert.match(metrics, /^audio_stream_marks_total\{event="cleared"\} 1$/m);
+  assert.match(metrics, /^audio_stream_clears_total 1$/m);
+  assert.match(metrics, /^audio_stream_playback_queued_ms 0$/m);
 });
 
 test('hangup from the server: after playout only once the last queued sample was sent; at once without it; any cause', async (t) => {
