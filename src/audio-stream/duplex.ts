@@ -8,11 +8,14 @@ import { Resampler } from '../audio/resampler.ts';
 import { messageOf } from '../lib/errors.ts';
 import type { Logger } from '../lib/logger.ts';
 import { switchTrue } from '../lib/switch-true.ts';
+import { endianness } from 'node:os';
 import type { StreamMetrics } from './metrics.ts';
 
 /** Event subclasses of the full-duplex messages. */
 export const EVENT_CLEARED = 'mod_audio_stream::cleared';
 export const EVENT_MARK = 'mod_audio_stream::mark';
+
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 /** The playback queue's levels for flow control, as shares of STREAM_PLAYBACK_MAX_MS (Asterisk's). */
 const XOFF_SHARE = 0.9;
@@ -108,17 +111,13 @@ export class Duplex {
   private pcm = new Int16Array(0);
   private xoff = false;
   private refusing = false;
-  private readonly removeListeners: () => void;
+  private readonly removeClearListener: () => void;
+  /** Removes the starving listener, registered while a resampler holds a tail. */
+  private removeStarving: (() => void) | undefined;
   private closed = false;
 
   constructor(private readonly host: DuplexHost, private readonly options: DuplexOptions) {
-    const playback = host.channel.playback;
-    const removeCleared = playback.onCleared((dropped) => this.onCleared(dropped));
-    const removeStarving = playback.onStarving(() => this.onStarving());
-    this.removeListeners = () => {
-      removeCleared();
-      removeStarving();
-    };
+    this.removeClearListener = host.channel.playback.onCleared((dropped) => this.onCleared(dropped));
   }
 
   /** True when replies are played: STREAM_PLAYBACK is true (read now, as the module reads it per reply) or STREAM_SAMPLE_RATE is set. */
@@ -132,32 +131,26 @@ export class Duplex {
    */
   onBinary(data: Buffer | Buffer[]): void {
     if (this.closed || !this.enabled) return;
-    const parts = Array.isArray(data) ? data : [data];
+    const single = Array.isArray(data) ? undefined : data;
+    const parts = single ? undefined : (data as Buffer[]);
     let bytes = this.oddByte >= 0 ? 1 : 0;
-    for (const p of parts) bytes += p.length;
+    if (single) bytes += single.length;
+    else for (const p of parts!) bytes += p.length;
     const count = bytes >> 1;
     // Flow control first: what does not fit is refused before it costs a conversion.
     const inRateHz = this.binaryRateHz;
     const room = Math.max(0, Math.floor(((this.options.maxMs - this.host.channel.playback.queuedMs) * inRateHz) / 1000));
     const take = Math.min(count, room);
-    const lastPart = parts[parts.length - 1];
-    const odd = (bytes & 1) === 1 ? lastPart![lastPart!.length - 1]! : -1;
+    const last = single ?? parts![parts!.length - 1]!;
+    const odd = (bytes & 1) === 1 ? last[last.length - 1]! : -1;
     if (take > 0) {
       if (this.pcm.length < take) this.pcm = new Int16Array(Math.max(take, this.pcm.length * 2));
       const pcm = this.pcm;
-      let n = 0;
-      let low = this.oddByte;
-      outer: for (const p of parts) {
-        for (let i = 0; i < p.length; i++) {
-          const b = p[i]!;
-          if (low < 0) {
-            low = b;
-            continue;
-          }
-          pcm[n++] = (b << 24 >> 16) | low; // little-endian, sign from the high byte
-          low = -1;
-          if (n === take) break outer;
-        }
+      if (single && this.oddByte < 0 && LITTLE_ENDIAN) {
+        // The usual case: one message of whole samples, copied as bytes (L16 little-endian is the host order).
+        new Uint8Array(pcm.buffer, pcm.byteOffset, take * 2).set(single.subarray(0, take * 2));
+      } else {
+        this.decodeBytes(single ? [single] : parts!, take);
       }
       this.deliver(this.resample(pcm.subarray(0, take)));
     }
@@ -245,9 +238,28 @@ export class Duplex {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.removeListeners();
+    this.removeClearListener();
     this.pending = [];
     this.resetResampler();
+  }
+
+  /** Decodes `take` L16 little-endian samples from the byte stream (the carried odd byte first) into `pcm`. */
+  private decodeBytes(parts: Buffer[], take: number): void {
+    const pcm = this.pcm;
+    let n = 0;
+    let low = this.oddByte;
+    for (const p of parts) {
+      for (let i = 0; i < p.length; i++) {
+        const b = p[i]!;
+        if (low < 0) {
+          low = b;
+          continue;
+        }
+        pcm[n++] = (b << 24 >> 16) | low; // little-endian, sign from the high byte
+        low = -1;
+        if (n === take) return;
+      }
+    }
   }
 
   /** The rate of binary replies: STREAM_SAMPLE_RATE, or the stream's own. */
@@ -261,7 +273,10 @@ export class Duplex {
     const to = this.host.channel.playback.codecRateHz;
     if (from === to) return pcm;
     if (this.resampler && this.resampler.outRateHz !== to) this.flushResampler();
-    this.resampler ??= new TailResampler(from, to);
+    if (!this.resampler) {
+      this.resampler = new TailResampler(from, to);
+      this.removeStarving = this.host.channel.playback.onStarving(() => this.onStarving());
+    }
     return this.resampler.process(pcm);
   }
 
@@ -317,6 +332,8 @@ export class Duplex {
   private resetResampler(): void {
     this.resampler?.destroy();
     this.resampler = undefined;
+    this.removeStarving?.();
+    this.removeStarving = undefined;
   }
 
   /** Appends audio at the codec rate to the streamed segment (the bound was checked on the way in). */
