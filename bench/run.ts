@@ -1,5 +1,5 @@
 // `npm run bench`: the load benchmarks and the micro-benchmarks, all by default (--streams,
-// --calls, --micro pick).
+// --calls, --duplex, --micro pick).
 //
 // Streams (bench/load/streams.ts): N concurrent file channels (8 kHz stereo speech-like audio)
 // streamed as stereo 16 kHz in 20 ms messages to a WebSocket sink in another process, deflate off
@@ -8,18 +8,24 @@
 // Calls (bench/load/calls.ts): N concurrent PCMU calls over loopback from a load generator process,
 // each answered by the SIP/RTP service and streamed mono 16k to the sink; the largest N held with
 // nothing lost, CPU and RSS per call; bench/results/calls-<date>.json.
+// Duplex calls (bench/load/duplex.ts): the same calls in full duplex (STREAM_SAMPLE_RATE=16000), the bot
+// echoing every message back, played to the caller; the largest N held with nothing lost both ways,
+// CPU and RSS per call against the one-way calls at the same N, the reply latency (bot -> RTP);
+// bench/results/duplex-<date>.json.
 // Micro (bench/micro/run.ts): the hot parts one by one (SIP parser, RTP parse, playout buffer,
 // G.711/G.722, resampler, chunker, the stream pipeline); bench/results/micro-<date>.json.
 // Every load configuration runs in fresh processes; this one only orchestrates.
 //
-//   npm run bench -- [--streams] [--calls] [--micro] [--n 250,500,1000,2000] [--seconds 10] [--deflate off|on|both]
+//   npm run bench -- [--streams] [--calls] [--duplex] [--micro] [--n 250,500,1000,2000] [--seconds 10] [--deflate off|on|both]
 //                    [--calls-n 100,250,500,750,1000] [--calls-seconds 10] [--calls-rate 100] [--no-refine]
-//                    [--micro-seconds 1] [--quick] [--warmup 2] [--profile [N:off|on,calls[:N],...]]
+//                    [--duplex-n 100,200,300] [--duplex-seconds 8] [--duplex-refine] [--no-compare]
+//                    [--micro-seconds 1] [--quick] [--warmup 2] [--profile [N:off|on,calls[:N],duplex[:N],...]]
 import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { relative } from 'node:path';
 import type { Calibration } from './load/calibrate.ts';
-import { runCallsBench, DEFAULT_CALLS_NS, QUICK_CALLS_NS, type CallsOptions } from './load/calls.ts';
+import { runCallsBench, DEFAULT_CALLS_NS, QUICK_CALLS_NS, type CallsOptions, type CallsRow } from './load/calls.ts';
+import { runDuplexBench, DEFAULT_DUPLEX_NS, DEFAULT_DUPLEX_SECONDS, QUICK_DUPLEX_NS, type DuplexOptions } from './load/duplex.ts';
 import {
   runStreamsBench, streamsConfigCount, DEFAULT_STREAMS_NS, DEFLATE_HEAVY_N, DEFLATE_HEAVY_MAX_SECONDS, type StreamsOptions,
 } from './load/streams.ts';
@@ -28,19 +34,23 @@ import { runMicroBenchmarks } from './micro/run.ts';
 
 interface Options extends StreamsOptions {
   quick: boolean;
-  /** Which benchmarks run (all unless --streams, --calls or --micro pick). */
+  /** Which benchmarks run (all unless --streams, --calls, --duplex or --micro pick). */
   streams: boolean;
   calls: boolean;
+  duplex: boolean;
   micro: boolean;
   microSeconds: number;
   callsOptions: CallsOptions;
+  /** The duplex calls: the calls options (warm-up, rate, retry) with their own N, window, refine and profiles. */
+  duplexOptions: DuplexOptions;
 }
 
 const HELP = `Usage: npm run bench -- [options]
 
   --streams           run the streams benchmark (file channels streaming stereo 16k)
   --calls             run the calls benchmark (SIP calls streaming mono 16k)
-  --micro             run the micro-benchmarks of the hot parts; none of the three: all of them
+  --duplex            run the duplex calls benchmark (the calls in full duplex: the bot echoes every message, played to the caller)
+  --micro             run the micro-benchmarks of the hot parts; none of the four: all of them
   --n <list>          stream counts, comma-separated (default ${DEFAULT_STREAMS_NS.join(',')})
   --seconds <s>       measuring window per configuration (default 10; deflate on at N>=${DEFLATE_HEAVY_N} is capped at ${DEFLATE_HEAVY_MAX_SECONDS})
   --deflate <mode>    off | on | both (default both)
@@ -49,29 +59,38 @@ const HELP = `Usage: npm run bench -- [options]
   --calls-seconds <s> measuring window of the calls benchmark (default: --seconds)
   --calls-rate <r>    calls set up per second (default 100)
   --no-refine         calls: do not try the N halfway between the last N held and the first not held
+  --duplex-n <list>   duplex call counts, tried upward until one does not hold (default ${DEFAULT_DUPLEX_NS.join(',')}; rate: --calls-rate)
+  --duplex-seconds <s> measuring window of the duplex calls (default ${DEFAULT_DUPLEX_SECONDS}; --calls-seconds or --seconds when given)
+  --duplex-refine     duplex: also try the N halfway between the last N held and the first not held (20 s or more)
+  --no-compare        duplex: no one-way row at the largest duplex N held after the duplex rows (the ratio then uses
+                      the calls benchmark's rows at the same N, if any)
   --micro-seconds <s> measuring time of each micro-benchmark (default 1)
-  --quick             streams N=250,1000, deflate off; calls N=${QUICK_CALLS_NS.join(',')}; 5 s windows; micro 0.3 s each
+  --quick             streams N=250,1000, deflate off; calls N=${QUICK_CALLS_NS.join(',')}; duplex N=${QUICK_DUPLEX_NS.join(',')}; 5 s windows; micro 0.3 s each
   --pin split|none    split (default): the measured process on one CPU (the least busy) and the sink
                       on another (taskset), so the sink never runs on the engine's core; none: no
                       pinning. Profiled runs pin only the sink (V8's sampling thread needs a core).
   --quiet-wait <s>    before each configuration, wait while other processes keep the machine busy,
                       at most this long over the whole bench (default 60)
   --profile [specs]   also run configurations under node --cpu-prof and summarise where the time
-                      goes; specs like 1000:off,1000:on for streams, calls or calls:<N> for calls
-                      (calls alone: the largest N held); default 1000:off and calls
+                      goes; specs like 1000:off,1000:on for streams, calls or calls:<N> for calls,
+                      duplex or duplex:<N> for duplex calls (alone: the largest N held); default 1000:off, calls and duplex
   -h, --help          this text`;
 
 function parseOptions(argv: string[]): Options {
   const opts: Options = {
     ns: DEFAULT_STREAMS_NS, seconds: 10, deflate: 'both', warmup: 2, profile: [], quick: false, pin: 'split', quietWaitSeconds: 60,
-    streams: true, calls: true, micro: true, microSeconds: 1,
+    streams: true, calls: true, duplex: true, micro: true, microSeconds: 1,
     callsOptions: { ns: DEFAULT_CALLS_NS, seconds: 10, warmup: 2, rate: 100, refine: true, retry: true, profile: [] },
+    duplexOptions: { ns: DEFAULT_DUPLEX_NS, seconds: 10, warmup: 2, rate: 100, refine: false, retry: true, profile: [], compare: true },
   };
   let nGiven = false;
   let secondsGiven = false;
   let deflateGiven = false;
-  const only = new Set<'streams' | 'calls' | 'micro'>();
+  const only = new Set<'streams' | 'calls' | 'duplex' | 'micro'>();
   let callsNGiven = false;
+  let duplexNGiven = false;
+  let duplexRefine = false;
+  let duplexSeconds: number | undefined;
   let callsSeconds: number | undefined;
   let profileGiven = false;
   for (let i = 0; i < argv.length; i++) {
@@ -111,8 +130,9 @@ function parseOptions(argv: string[]): Options {
         break;
       case '--streams':
       case '--calls':
+      case '--duplex':
       case '--micro':
-        only.add(a.slice(2) as 'streams' | 'calls' | 'micro');
+        only.add(a.slice(2) as 'streams' | 'calls' | 'duplex' | 'micro');
         break;
       case '--micro-seconds':
         opts.microSeconds = Number(value());
@@ -125,6 +145,24 @@ function parseOptions(argv: string[]): Options {
           return n;
         });
         callsNGiven = true;
+        break;
+      case '--duplex-n':
+        opts.duplexOptions.ns = value().split(',').map((s) => {
+          const n = Number(s.trim());
+          if (!Number.isInteger(n) || n < 1 || n > 4000) throw new Error(`bad call count ${s} (1..4000: the service's RTP range holds 5000 ports)`);
+          return n;
+        });
+        duplexNGiven = true;
+        break;
+      case '--duplex-seconds':
+        duplexSeconds = Number(value());
+        if (!Number.isFinite(duplexSeconds) || duplexSeconds < 1 || duplexSeconds > 600) throw new Error('--duplex-seconds must be 1..600');
+        break;
+      case '--duplex-refine':
+        duplexRefine = true;
+        break;
+      case '--no-compare':
+        opts.duplexOptions.compare = false;
         break;
       case '--calls-seconds':
         callsSeconds = Number(value());
@@ -149,13 +187,14 @@ function parseOptions(argv: string[]): Options {
       }
       case '--profile': {
         const next = argv[i + 1];
-        const item = '(\\d+(:(on|off))?|calls(:\\d+)?)';
-        const specs = next && new RegExp(`^${item}(,${item})*$`).test(next) ? (i++, next) : '1000:off,calls';
+        const item = '(\\d+(:(on|off))?|(calls|duplex)(:\\d+)?)';
+        const specs = next && new RegExp(`^${item}(,${item})*$`).test(next) ? (i++, next) : '1000:off,calls,duplex';
         profileGiven = true;
         opts.profile = [];
         for (const s of specs.split(',')) {
           const [a0, a1] = s.split(':');
           if (a0 === 'calls') opts.callsOptions.profile.push(a1 === undefined ? 'held' : Number(a1));
+          else if (a0 === 'duplex') opts.duplexOptions.profile.push(a1 === undefined ? 'held' : Number(a1));
           else opts.profile.push({ n: Number(a0), deflate: a1 === 'on' });
         }
         break;
@@ -174,17 +213,27 @@ function parseOptions(argv: string[]): Options {
     if (!secondsGiven) opts.seconds = 5;
     if (!deflateGiven) opts.deflate = 'off';
     if (!callsNGiven) opts.callsOptions.ns = QUICK_CALLS_NS;
+    if (!duplexNGiven) opts.duplexOptions.ns = QUICK_DUPLEX_NS;
     opts.callsOptions.refine = false;
     opts.microSeconds = 0.3;
   }
   opts.streams = only.size === 0 || only.has('streams');
   opts.calls = only.size === 0 || only.has('calls');
+  opts.duplex = only.size === 0 || only.has('duplex');
   opts.micro = only.size === 0 || only.has('micro');
   opts.callsOptions.seconds = callsSeconds ?? opts.seconds;
   opts.callsOptions.warmup = opts.warmup;
   // A bare --profile with one benchmark picked profiles that one only.
   if (profileGiven && !opts.streams) opts.profile = [];
   if (profileGiven && !opts.calls) opts.callsOptions.profile = [];
+  if (profileGiven && !opts.duplex) opts.duplexOptions.profile = [];
+  // The duplex calls share the calls benchmark's warm-up, rate and retry; not its window (8 s unless
+  // --duplex-seconds, or --seconds / --quick given) nor its refining step (--duplex-refine).
+  const { ns: _ns, profile: _profile, refine: _refine, seconds: _seconds, ...shared } = opts.callsOptions;
+  Object.assign(opts.duplexOptions, shared, {
+    refine: duplexRefine && !opts.quick,
+    seconds: duplexSeconds ?? callsSeconds ?? (secondsGiven || opts.quick ? opts.seconds : DEFAULT_DUPLEX_SECONDS),
+  });
   return opts;
 }
 
@@ -220,6 +269,7 @@ async function main(): Promise<void> {
   const what = [
     opts.streams ? `streams: ${streamsConfigCount(opts)} configuration(s), stereo 16 kHz, 20 ms messages, 8 kHz stereo source` : '',
     opts.calls ? `calls: N=${opts.callsOptions.ns.join(',')} upward, PCMU -> mono 16 kHz` : '',
+    opts.duplex ? `duplex calls: N=${opts.duplexOptions.ns.join(',')} upward, echoed back at 16 kHz` : '',
     opts.micro ? `micro: ${opts.microSeconds} s each` : '',
   ].filter(Boolean).join('; ');
   process.stdout.write(`audio-stream bench: ${what}; ${cpu.length} CPU(s) ${cpu[0]?.model ?? ''}, node ${process.version}; ${pinText}\n`);
@@ -227,17 +277,24 @@ async function main(): Promise<void> {
   const pinFor = async (label: string) => choosePinning(opts.pin, (await waitForQuiet(quietBudget, label))?.slice(1));
   const results: string[] = [];
 
-  if (opts.streams || opts.calls) {
+  if (opts.streams || opts.calls || opts.duplex) {
     const calibration = await calibrate(pinFor);
     if (opts.streams) {
       const streams = await runStreamsBench(opts, stamp, argv, pinFor, quietBudget, calibration);
       process.stdout.write(`${streams.lines.join('\n')}\n`);
       results.push(streams.jsonPath);
     }
+    let oneWayRows: CallsRow[] = [];
     if (opts.calls) {
       const calls = await runCallsBench(opts.callsOptions, stamp, argv, pinFor, quietBudget);
       process.stdout.write(`${calls.lines.join('\n')}\n`);
       results.push(calls.jsonPath);
+      oneWayRows = calls.rows;
+    }
+    if (opts.duplex) {
+      const duplex = await runDuplexBench(opts.duplexOptions, stamp, argv, pinFor, quietBudget, oneWayRows);
+      process.stdout.write(`${duplex.lines.join('\n')}\n`);
+      results.push(duplex.jsonPath);
     }
   }
   if (opts.micro) {

@@ -17,6 +17,14 @@
 // call); beyond that it skips ahead, counted in `skipped` (the row is then limited by the generator,
 // not by the service). It counts the RTP packets each call receives back.
 //
+// With --duplex (the duplex calls benchmark, bench/load/duplex.ts: the sink echoes the streamed audio
+// back and the service plays it to the caller), every call also carries a latency marker once a
+// second (bench/load/marker.ts: two packets of a 1 kHz tone in place of the speech, the only audio
+// over MARKER_THRESHOLD, its onset at the first sample of a packet). It records when it
+// sent each marker and when each came back (process.hrtime, ms: the clock the sink and the service
+// read too), and sorts what comes back: packets carrying audio (a code other than the two of μ-law
+// zero) vs silence (the service had nothing to play).
+//
 // IPC, parent -> this process:
 //   { type: 'warm', count }           -> places `count` calls (legs from 100000), holds them 1 s, hangs them up; { type: 'warmed' }
 //   { type: 'place' }                 -> places the calls at --rate per second; { type: 'up', ...GeneratorSetup } once every call is up or failed
@@ -28,9 +36,10 @@
 import dgram from 'node:dgram';
 import { randomBytes, randomInt } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { ulawEncode } from '../../src/codec/g711.ts';
+import { ulawEncode, ulawToLinear } from '../../src/codec/g711.ts';
 import { LatencyHistogram } from '../../src/lib/histogram.ts';
 import { makeSpeechLikeStereo } from './signal.ts';
+import { MARKER_FRAMES, MARKER_PERIOD, MARKER_REARM_MS, MARKER_THRESHOLD, hrOffsetMs, markerTone } from './marker.ts';
 
 /** What call setup gave. */
 export interface GeneratorSetup {
@@ -63,6 +72,20 @@ export interface GeneratorWindow {
   skipped: number;
   /** Latest a packet went out over the whole run so far (call setup included), ms. */
   runLateMaxMs: number;
+  /** --duplex: packets received back during the window carrying audio (the echo), carrying only silence, and audio ending in silence (a late reply). */
+  echoPackets?: number;
+  silentPackets?: number;
+  partialPackets?: number;
+}
+
+/** --duplex: per leg, what came back and the markers' times (process.hrtime, ms). */
+export interface GeneratorEcho {
+  /** Packets received carrying audio / only silence (μ-law zero), whole run. */
+  echoReceived: number[];
+  silentReceived: number[];
+  /** When each marker was sent, and when a packet carrying a marker onset came back. */
+  markSentHrMs: number[][];
+  markBackHrMs: number[][];
 }
 
 export interface GeneratorHangup {
@@ -77,6 +100,8 @@ export interface GeneratorHangup {
   socketErrors: number;
   skipped: number;
   hangupMs: number;
+  /** --duplex only. */
+  echo?: GeneratorEcho;
 }
 
 const FRAME_MS = 20;
@@ -102,6 +127,7 @@ const N = Number(argValue('n') ?? 100);
 const RATE = Number(argValue('rate') ?? 100);
 const SETUP_TIMEOUT_MS = Number(argValue('setup-timeout') ?? 15000);
 if (!Number.isInteger(N) || N < 1 || !(RATE > 0)) throw new Error('bad --n or --rate');
+const DUPLEX = process.argv.includes('--duplex');
 
 // The audio: 6 s of speech-like 8 kHz (one side of bench/load/signal.ts's conversation), μ-law once.
 const stereo = makeSpeechLikeStereo(8000, 6);
@@ -110,6 +136,17 @@ for (let i = 0; i < mono.length; i++) mono[i] = stereo[2 * i]!;
 const ulaw = Buffer.alloc(mono.length);
 ulawEncode(mono, ulaw);
 const AUDIO_FRAMES = mono.length / FRAME_SAMPLES;
+
+/** --duplex: the marker's two packets, μ-law (bench/load/marker.ts). */
+const markerUlaw = Buffer.alloc(MARKER_FRAMES * FRAME_SAMPLES);
+ulawEncode(markerTone(8000), markerUlaw);
+/** μ-law codes whose value is over MARKER_THRESHOLD in magnitude, and the two codes of zero (0xFF +0, 0x7F -0). */
+const LOUD_CODE = new Uint8Array(256);
+for (let c = 0; c < 256; c++) LOUD_CODE[c] = Math.abs(ulawToLinear(c)) > MARKER_THRESHOLD ? 1 : 0;
+const ULAW_ZERO_POS = 0xff;
+const ULAW_ZERO_NEG = 0x7f;
+/** performance.now() + HR_OFFSET_MS = process.hrtime in ms (the monotonic clock every process shares). */
+const HR_OFFSET_MS = hrOffsetMs(performance.now());
 
 type CallState = 'inviting' | 'proceeding' | 'up' | 'failed' | 'byeing' | 'ended';
 
@@ -141,6 +178,14 @@ interface Call {
   received: number;
   wasUp: boolean;
   batch: Batch;
+  /** --duplex: frames sent or skipped (for the marker schedule), the marker's phase, what came back. */
+  frame: number;
+  markerPhase: number;
+  echo: number;
+  silent: number;
+  markSent: number[];
+  markBack: number[];
+  lastMarkBackAt: number;
 }
 
 /** A group of calls placed together: the warm-up calls, then the measured ones. */
@@ -362,14 +407,19 @@ async function startCall(batch: Batch, index: number): Promise<void> {
     toTag: '', remoteTarget: '', ack: undefined, bye: undefined, setupMs: 0,
     seq: randomInt(0, 65536), ts: randomInt(0, 2 ** 32 - 1), ssrc: randomInt(1, 2 ** 32 - 1), pos: (leg * 37) % AUDIO_FRAMES,
     marker: true, sent: 0, received: 0, wasUp: false, batch,
+    frame: 0, markerPhase: (leg * 7) % MARKER_PERIOD, echo: 0, silent: 0, markSent: [], markBack: [], lastMarkBackAt: -Infinity,
   };
   batch.calls[index] = call;
   allCalls.push(call);
   byCallId.set(call.callId, call);
   const rtp = dgram.createSocket('udp4');
   rtp.on('message', (m: Buffer) => {
-    if (m.length === PACKET_BYTES && (m[1]! & 0x7f) === PT_PCMU) call.received++;
-    else receivedOther++;
+    if (m.length === PACKET_BYTES && (m[1]! & 0x7f) === PT_PCMU) {
+      call.received++;
+      if (DUPLEX) onEcho(call, m);
+    } else {
+      receivedOther++;
+    }
   });
   rtp.on('error', () => { socketErrors++; });
   await new Promise<void>((resolve) => rtp.bind(0, '127.0.0.1', resolve));
@@ -478,8 +528,14 @@ function sendPacket(c: Call): void {
   buf.writeUInt16BE(c.seq, 2);
   buf.writeUInt32BE(c.ts, 4);
   buf.writeUInt32BE(c.ssrc, 8);
-  const off = c.pos * FRAME_SAMPLES;
-  ulaw.copy(buf, 12, off, off + FRAME_SAMPLES);
+  const m = DUPLEX ? (c.frame - c.markerPhase + MARKER_PERIOD) % MARKER_PERIOD : MARKER_PERIOD;
+  if (m < MARKER_FRAMES) {
+    markerUlaw.copy(buf, 12, m * FRAME_SAMPLES, (m + 1) * FRAME_SAMPLES);
+    if (m === 0) c.markSent.push(performance.now() + HR_OFFSET_MS);
+  } else {
+    const off = c.pos * FRAME_SAMPLES;
+    ulaw.copy(buf, 12, off, off + FRAME_SAMPLES);
+  }
   c.rtp!.send(buf);
   advance(c, 1);
   c.marker = false;
@@ -488,6 +544,7 @@ function sendPacket(c: Call): void {
 }
 
 function advance(c: Call, frames: number): void {
+  c.frame += frames;
   c.seq = (c.seq + frames) & 0xffff;
   c.ts = (c.ts + frames * FRAME_SAMPLES) >>> 0;
   c.pos = (c.pos + frames) % AUDIO_FRAMES;
@@ -515,6 +572,40 @@ function mediaTick(): void {
     }
   }
   scheduleMedia();
+}
+
+// --- duplex: what comes back ---
+
+let windowOn = false;
+let windowEcho = 0;
+let windowSilent = 0;
+let windowPartial = 0;
+/** A packet with audio whose last this many samples are μ-law zero was padded: the playback ran dry inside it (the echo's noise floor never does that). */
+const PARTIAL_TAIL = 16;
+
+/** A PCMU packet from the service (--duplex): audio or silence, and a marker's onset in it. */
+function onEcho(call: Call, m: Buffer): void {
+  let i = 12;
+  while (i < PACKET_BYTES && (m[i] === ULAW_ZERO_POS || m[i] === ULAW_ZERO_NEG)) i++;
+  if (i === PACKET_BYTES) {
+    call.silent++;
+    if (windowOn && call.batch === measured) windowSilent++;
+    return;
+  }
+  call.echo++;
+  if (windowOn && call.batch === measured) {
+    windowEcho++;
+    let t = PACKET_BYTES - PARTIAL_TAIL;
+    while (t < PACKET_BYTES && (m[t] === ULAW_ZERO_POS || m[t] === ULAW_ZERO_NEG)) t++;
+    if (t === PACKET_BYTES) windowPartial++;
+  }
+  for (; i < PACKET_BYTES; i++) {
+    if (LOUD_CODE[m[i]!] === 0) continue;
+    const now = performance.now();
+    if (now - call.lastMarkBackAt > MARKER_REARM_MS) call.markBack.push(now + HR_OFFSET_MS);
+    call.lastMarkBackAt = now;
+    return;
+  }
 }
 
 // --- hangup ---
@@ -600,7 +691,11 @@ process.on('message', (msg: { type?: string; on?: boolean; rate?: number; count?
       void place(measured).then((setup) => send({ type: 'up', ...setup }));
       break;
     case 'window':
+      windowOn = msg.on === true;
       if (msg.on) {
+        windowEcho = 0;
+        windowSilent = 0;
+        windowPartial = 0;
         late.reset();
         windowT0 = performance.now();
         windowCpu0 = process.cpuUsage();
@@ -616,6 +711,7 @@ process.on('message', (msg: { type?: string; on?: boolean; rate?: number; count?
           sent: totalSent - windowSent0, received: receivedTotal() - totalReceivedAtWindowStart,
           skipped,
           runLateMaxMs: runLateMax,
+          ...(DUPLEX ? { echoPackets: windowEcho, silentPackets: windowSilent, partialPackets: windowPartial } : {}),
         };
         send({ type: 'gen-window', ...result });
       }
@@ -633,6 +729,15 @@ process.on('message', (msg: { type?: string; on?: boolean; rate?: number; count?
           received: measured.calls.map((c) => (c?.wasUp ? c.received : -1)),
           receivedOther, socketErrors, skipped, hangupMs: bye.ms,
         };
+        if (DUPLEX) {
+          const up = (f: (c: Call) => number) => measured.calls.map((c) => (c?.wasUp ? f(c) : -1));
+          result.echo = {
+            echoReceived: up((c) => c.echo),
+            silentReceived: up((c) => c.silent),
+            markSentHrMs: measured.calls.map((c) => c?.markSent ?? []),
+            markBackHrMs: measured.calls.map((c) => c?.markBack ?? []),
+          };
+        }
         send({ type: 'hung-up', ...result });
       });
       break;

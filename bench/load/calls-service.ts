@@ -23,11 +23,22 @@
 // bench-<leg>-<random>, which is in the logger scope `sip(<Call-ID>)`. Legs from WARM_BASE on are
 // the generator's warm-up calls: kept out of every per-call number (their messages are in the
 // sink's count, so their totals are reported apart).
+//
+// With --duplex (the duplex calls benchmark, bench/load/duplex.ts) the route also sets
+// STREAM_SAMPLE_RATE=16000 (the stream's rate: full duplex on, binary replies at 16 kHz), the sink
+// echoes the streamed audio, and the bench's tap also reads the write direction, the frame the
+// playback queue gives the call's RTP in the same tick: frames with the echo's audio, frames of
+// silence, and the ticks whose frame carries a latency marker's onset (bench/load/marker.ts), timed
+// on process.hrtime. It also listens to the playback's onStarving (a tick about to pull with less
+// than a frame queued: the reply came back too late, an underrun), which is also when the duplex
+// side queues its resampler's tail (the last 2 ms it holds; Playback.topUps counts them): one frame
+// more than the messages.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { send, sleep, hrUs, schedstat, memoryAfterGc, ClockLateness, WindowMeter, type ProcessMemory, type WindowFigures } from './meter.ts';
+import { MARKER_REARM_MS, MARKER_THRESHOLD, ULAW_SILENT_MAX, hrOffsetMs } from './marker.ts';
 import { setLogLevel, addLogSink } from '../../src/lib/logger.ts';
 import { Runtime, serviceApplications } from '../../src/service/runtime.ts';
 import { buildConfig } from '../../src/config/load.ts';
@@ -69,6 +80,12 @@ export interface ServiceWindow extends WindowFigures {
   windowGapFrames: number;
   /** Frames with no audio at all yet (the call's RTP had not started) during the window. */
   windowNoAudioFrames: number;
+  /** --duplex, during the window: dry ticks once the echo had started (the reply had not come back in time), frames of silence played, frames of the echo's audio. */
+  windowEchoUnderruns?: number;
+  windowEchoSilentFrames?: number;
+  windowEchoFrames?: number;
+  /** --duplex: audio waiting in each call's playback queue at the end of the window (ms, ascending): the echo's standing backlog. */
+  windowEndQueuedMs?: number[];
   /** From the first call to the end of the window (call setup included): how long, and how long the main thread waited for its CPU. */
   runSeconds: number;
   runMainThreadRunQueueWaitS: number | undefined;
@@ -108,6 +125,25 @@ export interface ServiceFinal {
   sip: Record<string, number>;
   callsLeft: number;
   finalMs: number;
+  /** --duplex only. */
+  echo?: ServiceEcho;
+}
+
+/** --duplex: per leg, what the playback queue gave the call's RTP (the bench's tap, whole run), and the engine's duplex counters. */
+export interface ServiceEcho {
+  /** Frames with audio (a sample over ULAW_SILENT_MAX: not μ-law zero once encoded), frames of silence, ticks with nothing to play. */
+  echoFrames: number[];
+  silentFrames: number[];
+  emptyTicks: number[];
+  /** Ticks that began with less than a frame queued (Playback.onStarving), and those at which the resampler's tail was queued. */
+  dryTicks: number[];
+  tailFlushes: number[];
+  /** When the frame carrying a marker's onset was handed to RTP (process.hrtime, ms). */
+  markOutHrMs: number[][];
+  /** StreamMetrics: xoff messages, audio refused over STREAM_PLAYBACK_MAX_MS (ms), clears. */
+  xoffs: number;
+  refusedMs: number;
+  clears: number;
 }
 
 
@@ -115,6 +151,11 @@ export interface ServiceFinal {
 
 /** Frames every tap saw, and those that were gaps (all zeros) or had no audio at all. */
 const frameCounts = { total: 0, gaps: 0, noAudio: 0 };
+/** --duplex: what every tap saw of the write direction (frames with the echo's audio, of silence, dry ticks once the echo had started). */
+const echoCounts = { frames: 0, silent: 0, underruns: 0 };
+const DUPLEX = process.argv.includes('--duplex');
+/** performance.now() + HR_OFFSET_MS = process.hrtime in ms. */
+const HR_OFFSET_MS = hrOffsetMs(performance.now());
 
 /**
  * The bench's own media bug, attached right after the audio_stream bug: counts the frames the
@@ -127,12 +168,20 @@ class Tap implements MediaBug {
   readonly name = 'bench_tap';
   frames = 0;
   firstDue = -1;
+  /** --duplex: the write direction (see onWrite, onStarving). */
+  echoFrames = 0;
+  silentFrames = 0;
+  emptyTicks = 0;
+  dryTicks = 0;
+  readonly markOut: number[] = [];
+  private lastMarkAt = -Infinity;
 
   constructor(private readonly lateness: ClockLateness) {}
 
-  onFrame(read: Int16Array | null, _write: Int16Array | null, dueMs: number): void {
+  onFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void {
     this.lateness.observe(dueMs, performance.now());
     if (this.firstDue < 0) this.firstDue = dueMs;
+    if (DUPLEX) this.onWrite(write);
     this.frames++;
     frameCounts.total++;
     if (read === null) {
@@ -141,6 +190,52 @@ class Tap implements MediaBug {
     }
     for (let i = 0; i < read.length; i++) if (read[i] !== 0) return;
     frameCounts.gaps++;
+  }
+
+  /**
+   * --duplex: the frame the playback queue gives RTP in this tick (sip-call.ts sends it right after
+   * the bugs): audio, silence (encodes to μ-law zero), or nothing (null: an underrun once the echo
+   * has started); a frame with a marker's onset is timed.
+   */
+  private onWrite(write: Int16Array | null): void {
+    if (write === null) {
+      this.emptyTicks++;
+      return;
+    }
+    // Silence up to the first audible sample (the echo's noise floor makes it the first one or so).
+    const n = write.length;
+    let i = 0;
+    for (; i < n; i++) {
+      const v = write[i]!;
+      if (v > ULAW_SILENT_MAX || v < -ULAW_SILENT_MAX) break;
+    }
+    if (i === n) {
+      this.silentFrames++;
+      echoCounts.silent++;
+      return;
+    }
+    // A marker's onset: every third sample is enough (at 8 kHz the 1 kHz tone turns 135 degrees in
+    // three samples, so two in every eight land within 22.5 degrees of a peak), and keeps the tap cheap.
+    for (; i < n; i += 3) {
+      const v = write[i]!;
+      if (v <= MARKER_THRESHOLD && v >= -MARKER_THRESHOLD) continue;
+      const now = performance.now();
+      if (now - this.lastMarkAt > MARKER_REARM_MS) this.markOut.push(now + HR_OFFSET_MS);
+      this.lastMarkAt = now;
+      break;
+    }
+    this.echoFrames++;
+    echoCounts.frames++;
+  }
+
+  /**
+   * --duplex: the playback is about to pull a frame with less than a frame queued (Playback.onStarving,
+   * called before the tick's frame is taken): a dry tick. The duplex side queues its resampler's tail
+   * then, if it holds one; Playback.topUps counts those (the tails, read at the end of the run).
+   */
+  onStarving(): void {
+    this.dryTicks++;
+    if (this.echoFrames > 0) echoCounts.underruns++;
   }
 
   onFormatChange(): void {}
@@ -195,6 +290,8 @@ class CallsService {
         actions: [
           'answer',
           { set: 'STREAM_MESSAGE_DEFLATE=true' }, // mod_audio_stream's naming: true turns deflate off
+          // Full duplex: binary replies are raw L16 at 16 kHz, the stream's rate (docs/duplex.md).
+          ...(DUPLEX ? [{ set: 'STREAM_SAMPLE_RATE=16000' }] : []),
           { audio_stream: `start ${url} mono 16k {"bench":1,"leg":\${sip_from_user}}` },
           'park',
         ],
@@ -245,6 +342,10 @@ class CallsService {
     }
     // Same synchronous turn as the stream's attach: no media tick runs in between.
     if (stream) channel.addBug(tap);
+    if (stream && DUPLEX) {
+      const playback = channel.playback;
+      playback.onStarving(() => tap.onStarving());
+    }
     this.legs.set(leg, { channel, stream, tap });
     if (stream) this.status.streamsStarted++;
   }
@@ -325,9 +426,12 @@ class CallsService {
     const calls = this.host.size;
     const streamsOpen = this.runtime.streams.metrics.open;
     const counts0 = { ...frameCounts };
+    const echo0 = { ...echoCounts };
     meter.start();
     await sleep(seconds * 1000);
     const figures = meter.end();
+    const echo1 = { ...echoCounts };
+    const queuedMs = DUPLEX ? [...this.legs.values()].filter((l) => l.stream).map((l) => Math.round(l.channel.playback.queuedMs)).sort((x, y) => x - y) : [];
     const sched1 = meter.lastSched;
     const window: ServiceWindow = {
       ...figures,
@@ -337,6 +441,12 @@ class CallsService {
       runSkippedTicks: this.runtime.mediaClock.skippedTicks - this.skippedAtBaseline,
       windowGapFrames: frameCounts.gaps - counts0.gaps,
       windowNoAudioFrames: frameCounts.noAudio - counts0.noAudio,
+      ...(DUPLEX ? {
+        windowEchoUnderruns: echo1.underruns - echo0.underruns,
+        windowEchoSilentFrames: echo1.silent - echo0.silent,
+        windowEchoFrames: echo1.frames - echo0.frames,
+        windowEndQueuedMs: queuedMs,
+      } : {}),
       runSeconds: runStart ? (figures.windowEndHrUs - runStart.hrUs) / 1e6 : 0,
       runMainThreadRunQueueWaitS: runStart?.sched && sched1 ? (sched1.waitNs - runStart.sched.waitNs) / 1e9 : undefined,
       setupCpuUs: runStart ? setupCpu.user + setupCpu.system : 0,
@@ -393,6 +503,18 @@ class CallsService {
       callsLeft: this.host.size,
       finalMs: Math.round(performance.now() - t0),
     };
+    if (DUPLEX) {
+      const m = this.runtime.streams.metrics;
+      result.echo = {
+        echoFrames: perLeg((i) => legs.get(i)?.tap.echoFrames ?? -1),
+        silentFrames: perLeg((i) => legs.get(i)?.tap.silentFrames ?? -1),
+        emptyTicks: perLeg((i) => legs.get(i)?.tap.emptyTicks ?? -1),
+        dryTicks: perLeg((i) => legs.get(i)?.tap.dryTicks ?? -1),
+        tailFlushes: perLeg((i) => legs.get(i)?.channel.playback.topUps ?? -1),
+        markOutHrMs: perLeg((i) => legs.get(i)?.tap.markOut ?? []),
+        xoffs: m.xoffs, refusedMs: m.refusedMs, clears: m.clears,
+      };
+    }
     send({ type: 'final', final: result });
   }
 }

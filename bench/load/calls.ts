@@ -7,14 +7,18 @@
 // It searches N upward, stops at the first N that loses anything (RTP either way, WebSocket
 // messages) or saturates the service's core, and reports the largest N held, CPU and RSS per call,
 // and the send delay (streamMetrics.sendDelay).
+// The duplex calls benchmark (bench/load/duplex.ts) runs the same configurations with `duplex`: the
+// sink echoes every message back, the service plays it to the caller (bench/load/echo.ts has the
+// figures of that direction).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import type { SinkTotals } from './sink.ts';
+import type { SinkEcho, SinkTotals } from './sink.ts';
 import type { ServiceFinal, ServiceMemory, ServiceStatus, ServiceWindow } from './calls-service.ts';
 import type { GeneratorHangup, GeneratorSetup, GeneratorWindow } from './calls-generator.ts';
 import { summariseProfile, type ProfileSummary } from './profile.ts';
+import { duplexFigures, dropMarkerTimes, type DuplexFigures } from './echo.ts';
 import { perfAvailable, PERF_NODE_FLAG, recordPerf, summarisePerf, printPerf, type PerfSummary } from './perf.ts';
 import {
   ROOT, RESULTS_DIR, canPin, launch, loadScript, nextMessage, ask, exited, request, round, printProfile, takeMainProfile, sleep,
@@ -48,6 +52,8 @@ export interface CallsOptions {
    * generator late, or a one-off stall): a row is "not held" only when it fails twice.
    */
   retry: boolean;
+  /** No rerun either when the row used this share of its core or more (near saturation: the duplex calls, 0.85); default SATURATED_SHARE. */
+  retryBelowShare?: number;
   /** Profile the service at these N ('held' = the largest N held, else the first N). */
   profile: Array<number | 'held'>;
 }
@@ -130,14 +136,22 @@ export interface CallsRow {
   stderr: string[];
   /** Profiled runs, when perf is there: the whole process during the window, kernel included. */
   perf?: PerfSummary;
+  /** Duplex rows (bench/load/duplex.ts): the server -> caller direction, and the bot's raw counters. */
+  duplex?: DuplexFigures;
+  sinkEcho?: SinkEcho;
 }
 
 const sum = (a: number[]) => a.reduce((n, x) => n + (x > 0 ? x : 0), 0);
 
-/** One N: the sink, the service and the generator, fresh; warm-up calls, the N calls, the window, the teardown. */
-async function runCallsConfig(n: number, opts: CallsOptions, label: string, pin: Pinning | undefined, profileDir?: string): Promise<CallsRow> {
+/**
+ * One N: the sink, the service and the generator, fresh; warm-up calls, the N calls, the window, the
+ * teardown. `duplex`: the sink echoes, the route sets STREAM_SAMPLE_RATE, the generator sends markers.
+ */
+export async function runCallsConfig(n: number, opts: CallsOptions, label: string, pin: Pinning | undefined, profileDir?: string,
+  duplex = false): Promise<CallsRow> {
   const stderr: string[] = [];
-  const { child: sink, port } = await startSink(pin?.sink);
+  const mode = duplex ? ['--duplex'] : [];
+  const { child: sink, port } = await startSink(pin?.sink, duplex ? ['--echo'] : []);
   let service: ChildProcess | undefined;
   let gen: ChildProcess | undefined;
   try {
@@ -145,14 +159,14 @@ async function runCallsConfig(n: number, opts: CallsOptions, label: string, pin:
     if (profileDir) execArgv.push('--cpu-prof', '--cpu-prof-dir', profileDir);
     const usePerf = profileDir !== undefined && perfAvailable;
     if (usePerf) execArgv.push(PERF_NODE_FLAG);
-    service = launch(loadScript('calls-service.ts'), ['--url', `ws://127.0.0.1:${port}/calls`], execArgv, pin?.worker,
+    service = launch(loadScript('calls-service.ts'), ['--url', `ws://127.0.0.1:${port}/calls`, ...mode], execArgv, pin?.worker,
       ['ignore', 'inherit', 'pipe', 'ipc'], { ...process.env, AUDIO_STREAM_LOG_LEVEL: 'warning' });
     const endServiceStderr = captureStderr(service, 'service', stderr);
     const { sipPort } = await nextMessage<{ sipPort: number }>(service, 'ready', 30000);
 
     // The generator gets a CPU of its own when there are 3+, else it shares the sink's: the service's core stays its own.
     gen = launch(loadScript('calls-generator.ts'),
-      ['--sip', `127.0.0.1:${sipPort}`, '--n', String(n), '--rate', String(opts.rate), '--setup-timeout', '15000'],
+      ['--sip', `127.0.0.1:${sipPort}`, '--n', String(n), '--rate', String(opts.rate), '--setup-timeout', '15000', ...mode],
       ['--import', 'tsx'], pin?.generator ?? pin?.sink, ['ignore', 'inherit', 'pipe', 'ipc']);
     const endGenStderr = captureStderr(gen, 'generator', stderr);
     await nextMessage(gen, 'ready', 30000);
@@ -171,11 +185,19 @@ async function runCallsConfig(n: number, opts: CallsOptions, label: string, pin:
     // can no longer make packets late); then read the service's per-call counters at hangup.
     await request(gen, { type: 'stop-rtp' }, 'rtp-stopped', 10000);
     await sleep(300);
+    if (duplex) {
+      // The bot stops echoing and what it sent is played out (a few frames per call), so that its
+      // count and the frames played compare exactly.
+      await request(sink, { type: 'echo', on: false }, 'echo', 10000);
+      await sleep(300);
+    }
     const { memory: memoryAfter } = await request<{ memory: ServiceMemory }>(service, { type: 'memory' }, 'memory', 30000);
     await request(service, { type: 'collect' }, 'collecting', 10000);
     const hangup = await request<GeneratorHangup>(gen, { type: 'hangup', rate: 1000 }, 'hung-up', 40000);
     const { final } = await request<{ final: ServiceFinal }>(service, { type: 'final', timeoutMs: 15000 }, 'final', 30000);
     const sinkTotals = await settledSinkTotals(sink);
+    const sinkEcho = duplex ? await ask<SinkEcho & { type?: string }>(sink, 'echo-totals') : undefined;
+    if (sinkEcho) delete sinkEcho.type;
     const { sinkCpuShare, busy } = await measured.probe.result();
     gen.send({ type: 'exit' });
     service.send({ type: 'exit' });
@@ -184,7 +206,7 @@ async function runCallsConfig(n: number, opts: CallsOptions, label: string, pin:
     endGenStderr();
 
     const row = makeRow(n, setup, status, { window: measured.window, final, memoryBefore, memoryAfter, warmCalls: warmed.answered },
-      measured.generatorWindow, hangup, sinkTotals, sinkCpuShare, stderr, profileDir !== undefined);
+      measured.generatorWindow, hangup, sinkTotals, sinkCpuShare, stderr, profileDir !== undefined, sinkEcho);
     if (measured.perfDone && (await measured.perfDone) && service.pid) row.perf = summarisePerf(perfData, service.pid);
     row.otherCores = otherCores(busy, row.cpuShare, sinkCpuShare, measured.generatorWindow?.cpuShare ?? 0);
     row.pinning = pin ?? 'none';
@@ -240,7 +262,8 @@ async function measureWindow(service: ChildProcess, gen: ChildProcess, sink: Chi
 }
 
 function makeRow(n: number, setup: GeneratorSetup, status: ServiceStatus, service: CallsRow['service'],
-  gw: GeneratorWindow | undefined, gh: GeneratorHangup, sink: SinkTotals, sinkCpuShare: number, stderr: string[], profiled: boolean): CallsRow {
+  gw: GeneratorWindow | undefined, gh: GeneratorHangup, sink: SinkTotals, sinkCpuShare: number, stderr: string[], profiled: boolean,
+  sinkEcho?: SinkEcho): CallsRow {
   const { window: w, final: f, memoryBefore: m0, memoryAfter: m1 } = service;
   const cpuS = (w.cpuUserUs + w.cpuSystemUs) / 1e6;
   const cpuShare = cpuS / w.windowSeconds;
@@ -351,6 +374,14 @@ function makeRow(n: number, setup: GeneratorSetup, status: ServiceStatus, servic
   if (wsDropped !== 0) m.push(`${wsDropped} ws dropped`);
   if (w.windowSkippedTicks !== 0) m.push(`${w.windowSkippedTicks} ticks skipped`);
   if (w.windowGapFrames !== 0) m.push(`${w.windowGapFrames} gap frames`);
+  if (sinkEcho) {
+    const duplex = duplexFigures(w, f, gw, gh, sinkEcho);
+    row.duplex = duplex.figures;
+    m.push(...duplex.misses);
+    dropMarkerTimes(gh, f);
+    sinkEcho.markSentHrMs = [];
+    row.sinkEcho = sinkEcho;
+  }
   if (row.saturated) m.push(`saturated (${(cpuShare * 100).toFixed(0)}% of its core)`);
   row.misses = m;
   row.held = m.length === 0;
@@ -399,9 +430,9 @@ export interface CallsReport {
   jsonPath: string;
 }
 
-type PinFor = (label: string) => Promise<Pinning | undefined>;
+export type PinFor = (label: string) => Promise<Pinning | undefined>;
 
-interface CallsProfile {
+export interface CallsProfile {
   n: number;
   file: string | undefined;
   row: CallsRow | undefined;
@@ -410,7 +441,7 @@ interface CallsProfile {
 }
 
 /** Which N held: the rows run, the largest N held, the first N that did not. */
-interface CallsSearch {
+export interface CallsSearch {
   rows: CallsRow[];
   lastHeld: CallsRow | undefined;
   firstFailed: number | undefined;
@@ -421,11 +452,12 @@ interface CallsSearch {
  * more (disturbed by other load, the generator late, a one-off stall); with `refine`, one more N
  * halfway between the last held and the first not held.
  */
-async function searchLargestHeld(ns: number[], opts: CallsOptions, pinFor: PinFor): Promise<CallsSearch> {
+export async function searchLargestHeld(ns: number[], opts: CallsOptions, pinFor: PinFor, duplex = false): Promise<CallsSearch> {
   const rows: CallsRow[] = [];
+  const name = duplex ? 'duplex' : 'calls';
   const run = async (n: number, label: string): Promise<CallsRow | undefined> => {
     try {
-      const row = await runCallsConfig(n, opts, label, await pinFor(label));
+      const row = await runCallsConfig(n, opts, label, await pinFor(label), undefined, duplex);
       rows.push(row);
       const disturbed = [row.contended ? 'service waited for its CPU' : '', row.generatorLimited ? 'generator late' : ''].filter(Boolean);
       process.stdout.write(`${label}: ${row.held ? 'held' : `not held: ${row.misses.join(', ')}`}` +
@@ -438,7 +470,7 @@ async function searchLargestHeld(ns: number[], opts: CallsOptions, pinFor: PinFo
   };
   const tryN = async (n: number, label: string): Promise<CallsRow | undefined> => {
     const row = await run(n, label);
-    if (!row || row.held || row.saturated || !opts.retry) return row;
+    if (!row || row.held || row.saturated || !opts.retry || row.cpuShare >= (opts.retryBelowShare ?? SATURATED_SHARE)) return row;
     const why = row.contended || row.generatorLimited ? 'the first run was disturbed' : 'once more before calling it';
     const again = await run(n, `${label} again (${why})`);
     if (!again) return row;
@@ -449,7 +481,7 @@ async function searchLargestHeld(ns: number[], opts: CallsOptions, pinFor: PinFo
   let firstFailed: number | undefined;
   for (let i = 0; i < ns.length; i++) {
     const n = ns[i]!;
-    const row = await tryN(n, `[calls ${i + 1}/${ns.length}] N=${n}`);
+    const row = await tryN(n, `[${name} ${i + 1}/${ns.length}] N=${n}`);
     if (row?.held) {
       lastHeld = row;
       continue;
@@ -460,7 +492,7 @@ async function searchLargestHeld(ns: number[], opts: CallsOptions, pinFor: PinFo
   if (opts.refine && firstFailed !== undefined && lastHeld && firstFailed - lastHeld.n >= 100) {
     const mid = Math.round((lastHeld.n + firstFailed) / 2 / 50) * 50;
     if (mid > lastHeld.n && mid < firstFailed) {
-      const row = await tryN(mid, `[calls refine] N=${mid}`);
+      const row = await tryN(mid, `[${name} refine] N=${mid}`);
       if (row?.held) lastHeld = row;
     }
   }
@@ -468,17 +500,18 @@ async function searchLargestHeld(ns: number[], opts: CallsOptions, pinFor: PinFo
 }
 
 /** The profiled runs: the service under --cpu-prof (and perf when there), at the N asked or the largest held. */
-async function profileCalls(opts: CallsOptions, stamp: string, fallbackN: number, pinFor: PinFor): Promise<CallsProfile[]> {
+export async function profileCalls(opts: CallsOptions, stamp: string, fallbackN: number, pinFor: PinFor, duplex = false): Promise<CallsProfile[]> {
   const profiles: CallsProfile[] = [];
+  const kind = duplex ? 'duplex' : 'calls';
   for (const p of opts.profile) {
     const n = p === 'held' ? fallbackN : p;
-    const name = `cpu-${stamp}-calls-n${n}.cpuprofile.json`;
-    const label = `[calls profile] N=${n}`;
+    const name = `cpu-${stamp}-${kind}-n${n}.cpuprofile.json`;
+    const label = `[${kind} profile] N=${n}`;
     try {
       const dir = mkdtempSync(join(tmpdir(), 'audio-stream-bench-prof-'));
       const pin = await pinFor(label);
       // Only the sink and the generator are pinned: V8's sampling thread needs a core besides the service's.
-      const row = await runCallsConfig(n, opts, label, pin ? { worker: undefined, sink: pin.sink, generator: pin.generator } : undefined, dir);
+      const row = await runCallsConfig(n, opts, label, pin ? { worker: undefined, sink: pin.sink, generator: pin.generator } : undefined, dir, duplex);
       const file = takeMainProfile(dir, join(RESULTS_DIR, name));
       const w = row.service.window;
       const summary = file ? summariseProfile(file, ROOT, { fromUs: w.windowStartHrUs, toUs: w.windowEndHrUs }) : undefined;
@@ -554,12 +587,13 @@ function summaryLines(search: CallsSearch, measured: CallsRow[], opts: CallsOpti
 }
 
 /** Where the time went in the profiled runs, as lines. */
-function profileLines(profiles: CallsProfile[], opts: CallsOptions): string[] {
+export function profileLines(profiles: CallsProfile[], opts: CallsOptions): string[] {
   const out: string[] = [];
   for (const p of profiles) {
     if (!p.summary) continue;
+    const kind = p.row?.duplex ? 'duplex calls' : 'calls';
     out.push('');
-    out.push(printProfile(`calls N=${p.n}, profile ${p.file ?? '?'}`, p.summary));
+    out.push(printProfile(`${kind} N=${p.n}, profile ${p.file ?? '?'}`, p.summary));
     if (p.row) {
       out.push(`  (profile busy ${(p.summary.busyMs / 1000).toFixed(1)} s vs event loop busy ${(p.row.eventLoopUtilisation * p.row.windowSeconds).toFixed(1)} s` +
         ` and CPU ${(p.row.cpuShare * p.row.windowSeconds).toFixed(1)} s in the window)`);
@@ -568,12 +602,12 @@ function profileLines(profiles: CallsProfile[], opts: CallsOptions): string[] {
     }
     if (p.row?.perf) {
       out.push('');
-      out.push(printPerf(`calls N=${p.n}`, p.row.perf));
+      out.push(printPerf(`${kind} N=${p.n}`, p.row.perf));
     }
     if (p.setup && p.row) {
       const s = p.setup;
       out.push('');
-      out.push(`Where the setup time goes: calls N=${p.n} (first INVITE to every call answered and its stream connected: ` +
+      out.push(`Where the setup time goes: ${kind} N=${p.n} (first INVITE to every call answered and its stream connected: ` +
         `${(s.sampledMs / 1000).toFixed(1)} s sampled, ${(s.busyMs / 1000).toFixed(1)} s busy; ${p.row.setupCpuMsPerCall.toFixed(1)} ms CPU per call ` +
         `at ${opts.rate} calls/s, media of the calls already up included)`);
       out.push(`  by area: ${s.byArea.slice(0, 6).map((a) => `${a.area} ${a.selfPct.toFixed(1)}%`).join(', ')}`);
@@ -592,7 +626,7 @@ function profileLines(profiles: CallsProfile[], opts: CallsOptions): string[] {
  * Runs the calls benchmark: N upward until one does not hold (one retry when that row was
  * disturbed; with `refine`, one more N halfway), then the profiled runs; returns the printout.
  */
-export async function runCallsBench(opts: CallsOptions, stamp: string, argv: string[], pinFor: PinFor, quietBudget: { ms: number }): Promise<CallsReport> {
+export async function runCallsBench(opts: CallsOptions, stamp: string, argv: string[], pinFor: PinFor, quietBudget: { ms: number }): Promise<CallsReport & { rows: CallsRow[] }> {
   const startedAt = new Date();
   const ns = [...new Set(opts.ns)].sort((a, b) => a - b);
   process.stdout.write(`\ncalls bench: N = ${ns.join(', ')} (upward until one does not hold), PCMU 20 ms, mono 16k streams, ` +
@@ -627,5 +661,5 @@ export async function runCallsBench(opts: CallsOptions, stamp: string, argv: str
     profiles,
   };
   writeFileSync(join(RESULTS_DIR, jsonName), `${JSON.stringify(report, null, 2)}\n`);
-  return { lines: out, jsonPath: join('bench', 'results', jsonName) };
+  return { lines: out, jsonPath: join('bench', 'results', jsonName), rows: measured };
 }

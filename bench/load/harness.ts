@@ -171,9 +171,9 @@ export interface Sink {
   port: number;
 }
 
-/** Starts bench/load/sink.ts (pinned to `cpuList`) and waits until it listens. */
-export async function startSink(cpuList: string | undefined): Promise<Sink> {
-  const child = launch(loadScript('sink.ts'), [], ['--import', 'tsx'], cpuList, ['ignore', 'inherit', 'inherit', 'ipc']);
+/** Starts bench/load/sink.ts (pinned to `cpuList`, with `args`: --echo for the duplex calls) and waits until it listens. */
+export async function startSink(cpuList: string | undefined, args: string[] = []): Promise<Sink> {
+  const child = launch(loadScript('sink.ts'), args, ['--import', 'tsx'], cpuList, ['ignore', 'inherit', 'inherit', 'ipc']);
   const { port } = await nextMessage<{ port: number }>(child, 'listening', 20000);
   return { child, port };
 }

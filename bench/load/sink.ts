@@ -6,12 +6,20 @@
 //   { type: 'window', on }         -> starts / stops the measuring window (arrival delays, window counts)
 //   { type: 'totals' } -> { type: 'totals', ...SinkTotals }
 //   { type: 'exit' }   -> closes everything and exits.
+//   { type: 'echo', on }           -> --echo: starts / stops echoing; { type: 'echo' } once done
+//   { type: 'echo-totals' }        -> --echo: { type: 'echo-totals', ...SinkEcho }
 // A connection learns its leg from the start metadata, {"bench":1,"leg":<i>}, the first message.
 // Without an IPC channel it prints the port on stdout and runs until killed.
+//
+// With --echo it is the duplex calls benchmark's bot (bench/load/duplex.ts): every binary message is
+// sent straight back as it came (raw L16 at the stream's rate, which the route's STREAM_SAMPLE_RATE
+// says), and the send of each message carrying a latency marker's onset (bench/load/marker.ts) is
+// timed on process.hrtime, per leg.
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { LatencyHistogram } from '../../src/lib/histogram.ts';
+import { MARKER_REARM_MS, MARKER_THRESHOLD } from './marker.ts';
 
 /** What the sink saw since it started. */
 export interface SinkTotals {
@@ -39,10 +47,42 @@ export interface SinkTotals {
   arriveCount: number;
 }
 
+/** --echo: what the bot sent back (legs below WARM_BASE: the measured calls; the warm-up calls are counted apart). */
+export interface SinkEcho {
+  /** Binary messages sent back per leg (-1: no connection for it), and those of the warm-up calls. */
+  echoed: number[];
+  warmEchoed: number;
+  /** When the bot sent each message carrying a marker's onset, per leg (process.hrtime, ms). */
+  markSentHrMs: number[][];
+  /** Text messages from the service by their type (xoff, xon, error, ...: none is expected). */
+  textTypes: Record<string, number>;
+  /** Most bytes a connection had waiting in its socket after an echo (the service reading slowly). */
+  maxBufferedBytes: number;
+}
+
 interface Conn {
   binary: number;
   /** Leg index from the metadata, -1 until known. */
   leg: number;
+  echoed: number;
+  marks: number[];
+  lastMarkAt: number;
+}
+
+const ECHO = process.argv.includes('--echo');
+/** Legs from here on are the calls benchmark's warm-up calls. */
+const WARM_BASE = 100000;
+let echoOn = ECHO;
+let maxBufferedBytes = 0;
+const textTypes = new Map<string, number>();
+
+/** True when the s16 little-endian message holds a sample over MARKER_THRESHOLD (every other sample: at 16 kHz a 1 kHz tone peaking at 24000 stays over it for 3 samples per half cycle). */
+function hasMarker(data: Buffer): boolean {
+  for (let i = 0; i + 1 < data.length; i += 4) {
+    const v = (data[i + 1]! << 24 >> 16) | data[i]!;
+    if (v > MARKER_THRESHOLD || v < -MARKER_THRESHOLD) return true;
+  }
+  return false;
 }
 
 /** Audio per message (STREAM_BUFFER_SIZE default): message k of a leg completes with its frame k. */
@@ -72,12 +112,13 @@ const wss = new WebSocketServer({
 });
 
 wss.on('connection', (socket: WebSocket) => {
-  const conn: Conn = { binary: 0, leg: -1 };
+  const conn: Conn = { binary: 0, leg: -1, echoed: 0, marks: [], lastMarkAt: -Infinity };
   conns.push(conn);
   open++;
   if (socket.extensions.includes('permessage-deflate')) deflated++;
   socket.on('message', (data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean) => {
     if (isBinary) {
+      if (echoOn) echo(socket, conn, Array.isArray(data) ? Buffer.concat(data) : Buffer.isBuffer(data) ? data : Buffer.from(data));
       const k = conn.binary++;
       binaryMessages++;
       binaryBytes += Array.isArray(data) ? data.reduce((n, b) => n + b.length, 0) : (data as Buffer).length;
@@ -88,6 +129,15 @@ wss.on('connection', (socket: WebSocket) => {
       }
     } else {
       textMessages++;
+      if (ECHO && conn.leg >= 0) {
+        let type = '?';
+        try {
+          type = String((JSON.parse(data.toString()) as { type?: unknown }).type ?? '?');
+        } catch {
+          // not JSON
+        }
+        textTypes.set(type, (textTypes.get(type) ?? 0) + 1);
+      }
       if (conn.leg < 0) {
         try {
           const leg = (JSON.parse(data.toString()) as { leg?: unknown }).leg;
@@ -104,6 +154,37 @@ wss.on('connection', (socket: WebSocket) => {
     closeCodes.set(code, (closeCodes.get(code) ?? 0) + 1);
   });
 });
+
+/** The bot's reply: the message back as it came, its send timed when it carries a marker's onset. */
+function echo(socket: WebSocket, conn: Conn, data: Buffer): void {
+  if (socket.readyState !== socket.OPEN) return;
+  const marked = hasMarker(data);
+  const now = performance.now();
+  socket.send(data, { binary: true, compress: false });
+  conn.echoed++;
+  if (marked) {
+    if (now - conn.lastMarkAt > MARKER_REARM_MS) conn.marks.push(now + hrOffsetMs);
+    conn.lastMarkAt = now;
+  }
+  if (socket.bufferedAmount > maxBufferedBytes) maxBufferedBytes = socket.bufferedAmount;
+}
+
+function echoTotals(): SinkEcho {
+  const measured = conns.filter((c) => c.leg >= 0 && c.leg < WARM_BASE);
+  const legs = Math.max(-1, ...measured.map((c) => c.leg)) + 1;
+  const echoed = Array.from({ length: legs }, () => -1);
+  const markSentHrMs = Array.from({ length: legs }, (): number[] => []);
+  let warmEchoed = 0;
+  for (const c of conns) {
+    if (c.leg >= 0 && c.leg < WARM_BASE) {
+      echoed[c.leg] = Math.max(0, echoed[c.leg]!) + c.echoed;
+      markSentHrMs[c.leg]!.push(...c.marks);
+    } else {
+      warmEchoed += c.echoed;
+    }
+  }
+  return { echoed, warmEchoed, markSentHrMs, textTypes: Object.fromEntries(textTypes), maxBufferedBytes };
+}
 
 function totals(): SinkTotals {
   let min = Infinity;
@@ -150,6 +231,13 @@ wss.on('error', (err) => {
 
 process.on('message', (msg: { type?: string; on?: boolean; firstDueHrMs?: number[] }) => {
   switch (msg?.type) {
+    case 'echo':
+      echoOn = ECHO && msg.on === true;
+      process.send?.({ type: 'echo' });
+      break;
+    case 'echo-totals':
+      process.send?.({ type: 'echo-totals', ...echoTotals() });
+      break;
     case 'legs':
       firstDueHrMs = msg.firstDueHrMs ?? [];
       break;

@@ -143,6 +143,8 @@ export class Playback {
   private reachedScheduled = false;
   private readonly clearListeners = new Set<(droppedSamples: number) => void>();
   private readonly starvingListeners = new Set<() => void>();
+  /** Times a starving listener topped the queue up (the binary resampler's tail); a figure for benchmarks. */
+  topUps = 0;
 
   constructor(private readonly channel: PlaybackHost) {
     this.log = new Logger(`playback(${channel.uuid})`);
@@ -265,7 +267,9 @@ export class Playback {
    */
   nextFrame(samples: number): Int16Array | null {
     if (this.queuedSamples < samples && this.starvingListeners.size > 0) {
+      const before = this.queuedSamples;
       for (const listener of this.starvingListeners) listener();
+      if (this.queuedSamples > before) this.topUps++;
     }
     this.passPoints();
     if (this.queue.length === 0) return null;
