@@ -411,17 +411,25 @@ function callsTable(rows: CallsRow[]): string {
     ms(r.delayP99Ms),
     r.delayMaxMs.toFixed(1),
     ms(r.arriveP99Ms),
+    ...rowTailCells(r),
+  ]);
+  return formatTable(head, body, 1);
+}
+
+/** The last cells of a calls or duplex row: RSS KiB/call, sink CPU, gen CPU, gen late, wait, other, held. */
+export function rowTailCells(r: CallsRow): string[] {
+  const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(0)}%` : '?');
+  return [
     r.rssKiBPerCall.toFixed(1),
-    Number.isFinite(r.sinkCpuShare) ? `${(r.sinkCpuShare * 100).toFixed(0)}%` : '?',
-    Number.isFinite(r.generatorCpuShare) ? `${(r.generatorCpuShare * 100).toFixed(0)}%` : '?',
+    pct(r.sinkCpuShare),
+    pct(r.generatorCpuShare),
     Number.isFinite(r.generatorLateMaxMs)
       ? `${Math.max(r.generatorLateMaxMs, r.generator.window.runLateMaxMs ?? 0).toFixed(0)}${r.generatorLimited ? '!' : ''}` : '?',
     Number.isFinite(r.mainThreadWaitShare)
       ? `${(r.mainThreadWaitShare * 100).toFixed(0)}/${Number.isFinite(r.runWaitShare) ? (r.runWaitShare * 100).toFixed(0) : '?'}%${r.contended ? '!' : ''}` : '?',
     Number.isFinite(r.otherCores) ? r.otherCores.toFixed(2) : '?',
     r.held ? 'yes' : `no: ${r.misses.join(', ')}`,
-  ]);
-  return formatTable(head, body, 1);
+  ];
 }
 
 /** What the calls bench hands back to bench/run.ts: the lines to print and the JSON it wrote. */

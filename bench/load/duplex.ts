@@ -16,7 +16,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  runCallsConfig, searchLargestHeld, profileCalls, profileLines, type CallsOptions, type CallsRow, type CallsSearch, type PinFor,
+  runCallsConfig, searchLargestHeld, profileCalls, profileLines, rowTailCells, type CallsOptions, type CallsRow, type CallsSearch, type PinFor,
 } from './calls.ts';
 import { RESULTS_DIR, canPin, formatTable, machineFacts, ms } from './harness.ts';
 import { MARKER_PERIOD } from './marker.ts';
@@ -93,15 +93,7 @@ function duplexTable(rows: CallsRow[]): string {
       d && Number.isFinite(d.queuedP50Ms) ? `${d.queuedP50Ms}/${d.queuedMaxMs}` : '?',
       `${r.setupSkippedTicks}/${r.skippedTicks}`,
       String(r.gapFrames),
-      r.rssKiBPerCall.toFixed(1),
-      pct(r.sinkCpuShare, 0),
-      pct(r.generatorCpuShare, 0),
-      Number.isFinite(r.generatorLateMaxMs)
-        ? `${Math.max(r.generatorLateMaxMs, r.generator.window.runLateMaxMs ?? 0).toFixed(0)}${r.generatorLimited ? '!' : ''}` : '?',
-      Number.isFinite(r.mainThreadWaitShare)
-        ? `${(r.mainThreadWaitShare * 100).toFixed(0)}/${Number.isFinite(r.runWaitShare) ? (r.runWaitShare * 100).toFixed(0) : '?'}%${r.contended ? '!' : ''}` : '?',
-      Number.isFinite(r.otherCores) ? r.otherCores.toFixed(2) : '?',
-      r.held ? 'yes' : `no: ${r.misses.join(', ')}`,
+      ...rowTailCells(r),
     ];
   });
   return formatTable(head, body, 1);
