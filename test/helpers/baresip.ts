@@ -14,7 +14,9 @@ export interface BaresipResult {
 
 /**
  * Calls `uri` from baresip with `sourceWav` (8 kHz mono) as microphone for `seconds`, then quits
- * (sending BYE). `sipPort` is baresip's own SIP port on 127.0.0.1.
+ * (sending BYE). `sipPort` is baresip's own SIP port on 127.0.0.1; baresip also listens on TCP
+ * there and TLS on the next port, so take ports below the kernel's ephemeral range (32768 up),
+ * where no outgoing connection of a concurrent test can hold them, ten apart.
  */
 export function baresipCall(opts: { dir: string; uri: string; sourceWav: string; seconds: number; sipPort: number; codec?: string }): Promise<BaresipResult> {
   const cfg = join(opts.dir, 'baresip');

@@ -39,7 +39,7 @@ test('baresip hears the server\'s replies through STREAM_PLAYBACK, in order; the
     const mic = join(dir, 'mic.wav');
     writeFileSync(mic, writeWav(sine(440, 8000, 8, 0.3), 8000, 1));
     const connP = ws.nextConnection();
-    const r = await baresipCall({ dir, uri: `sip:bot@${h.target}`, sourceWav: mic, seconds: 6, sipPort: 35900 });
+    const r = await baresipCall({ dir, uri: `sip:bot@${h.target}`, sourceWav: mic, seconds: 6, sipPort: 25900 });
     assert.ok(r.heardWav, `baresip wrote a dump of what it heard (exit ${r.code}): ${r.output.slice(-2000)}`);
     const conn = await connP;
     await conn.closed;

@@ -189,7 +189,7 @@ test('binary replies at STREAM_SAMPLE_RATE=16000: ten 100 ms pieces of 900 Hz ar
   const whole = tone(900, 1, 1);
   const pieces = amplitudes.map((a, k) => Int16Array.from(whole.subarray(k * 1600, (k + 1) * 1600), (x) => Math.round(x * a)));
   let t0 = 0;
-  const rec = await baresipDuplexCall('latency', { rtpPortMin: 46000, sipPort: 49001, seconds: 4, vars: ['STREAM_SAMPLE_RATE=16000'] }, async (conn) => {
+  const rec = await baresipDuplexCall('latency', { rtpPortMin: 46000, sipPort: 25910, seconds: 4, vars: ['STREAM_SAMPLE_RATE=16000'] }, async (conn) => {
     await sleep(800); // the call's audio is flowing both ways
     t0 = performance.now();
     for (const p of pieces) conn.socket.send(pcm16(p));
@@ -225,7 +225,7 @@ test('clearAudio after 3 s of a 10 s reply: silence from the next packet on, cle
   let tClear = 0;
   let tAfter = 0;
   let cleared: Reply | undefined;
-  const rec = await baresipDuplexCall('clear', { rtpPortMin: 46500, sipPort: 49002, seconds: 6.5, vars: ['STREAM_SAMPLE_RATE=16000'] }, async (conn, log) => {
+  const rec = await baresipDuplexCall('clear', { rtpPortMin: 46500, sipPort: 25920, seconds: 6.5, vars: ['STREAM_SAMPLE_RATE=16000'] }, async (conn, log) => {
     await sleep(600);
     t0 = send(conn, pcm16(tone(900, 10, 0.5))); // 10 s at once, in one message
     await sleep(3000);
@@ -286,7 +286,7 @@ test('marks come back played in order, right after the packet carrying the last 
   const sendTimes: number[] = [];
   let tEmpty = 0;
   let tClear = 0;
-  const rec = await baresipDuplexCall('marks', { rtpPortMin: 47000, sipPort: 49003, seconds: 6, vars: ['STREAM_SAMPLE_RATE=16000'] }, async (conn, log) => {
+  const rec = await baresipDuplexCall('marks', { rtpPortMin: 47000, sipPort: 25930, seconds: 6, vars: ['STREAM_SAMPLE_RATE=16000'] }, async (conn, log) => {
     await sleep(600);
     freqs.forEach((f, k) => {
       sendTimes.push(send(conn, pcm16(tone(f, lengths[k]!, 0.5))));
@@ -358,7 +358,7 @@ test('marks come back played in order, right after the packet carrying the last 
 test('hangup with afterPlayout right after 1 s of audio: the BYE follows the last queued sample, and the call ends about 1 s later', async (t) => {
   let t0 = 0;
   let tHangup = 0;
-  const rec = await baresipDuplexCall('hangup', { rtpPortMin: 47500, sipPort: 49004, seconds: 4, vars: ['STREAM_SAMPLE_RATE=16000'] }, async (conn) => {
+  const rec = await baresipDuplexCall('hangup', { rtpPortMin: 47500, sipPort: 25940, seconds: 4, vars: ['STREAM_SAMPLE_RATE=16000'] }, async (conn) => {
     await sleep(600);
     const pieces = tone(900, 1, 0.5);
     t0 = performance.now();
@@ -485,7 +485,7 @@ routes:
     // The normal call: baresip talks (440 Hz) and its bot answers like a TTS, 100 ms pieces of 1300 Hz as they come, kept 300 ms ahead.
     const normalDir = join(dir, 'normal');
     mkdirSync(normalDir, { recursive: true });
-    const normalCall = baresipCall({ dir: normalDir, uri: `sip:normal@127.0.0.1:${s.sipPort}`, sourceWav: mic, seconds: 8, sipPort: 49006 });
+    const normalCall = baresipCall({ dir: normalDir, uri: `sip:normal@127.0.0.1:${s.sipPort}`, sourceWav: mic, seconds: 8, sipPort: 25960 });
     const normal = await connOf('normal');
     const normalFrames: number[] = [];
     normal.socket.on('message', (_d, isBinary) => { if (isBinary) normalFrames.push(performance.now()); });
