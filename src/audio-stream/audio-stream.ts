@@ -152,7 +152,7 @@ export class AudioStream implements MediaBug {
 
   /** MediaBug: one packet time of the channel's audio. */
   onFrame(read: Int16Array | null, write: Int16Array | null, dueMs: number): void {
-    this.duplex.onTick();
+    this.duplex.onTick(dueMs);
     if (this.paused || this.ended || this.connectionGone) return;
     this.frameDueMs = dueMs;
     const count = this.pipeline.process(read, write, this.frameSamples);
@@ -174,6 +174,22 @@ export class AudioStream implements MediaBug {
   /** `uuid_audio_stream <uuid> break`: drops what is queued for the caller (the server hears `cleared` in full duplex). */
   breakPlayback(): void {
     this.p.channel.playback.clear();
+  }
+
+  /**
+   * Runs `run` once every reply the server sent so far has been handled (clips decoded) and its
+   * audio sent to the caller (`audio-stream stream` ends a run with it).
+   */
+  afterReplies(run: () => void): void {
+    void this.messages.idle().then(() => {
+      if (this.ended) run();
+      else this.duplex.afterPlayout(run);
+    });
+  }
+
+  /** True while server messages wait to be handled (a clip being decoded or written). */
+  get repliesPending(): boolean {
+    return this.messages.busy;
   }
 
   private sendChunk(bytes: Buffer): void {

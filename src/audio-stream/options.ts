@@ -61,7 +61,7 @@ function readSampleRate(value: string | undefined, warn: (m: string) => void): n
   if (value === undefined || value.trim() === '') return undefined;
   const rate = parseStreamRate(value);
   if (rate.ok) return rate.value;
-  warn(`STREAM_SAMPLE_RATE=${value}: ${rate.error.message}; binary replies are not played`);
+  warn(`STREAM_SAMPLE_RATE=${value}: ${rate.error.message}; ignored (with STREAM_PLAYBACK, binary replies are played at the stream's rate)`);
   return undefined;
 }
 

@@ -2,7 +2,7 @@ import type { Logger } from '../lib/logger.ts';
 import { messageOf } from '../lib/errors.ts';
 import type { PlayFiles } from './play-files.ts';
 import type { Duplex } from './duplex.ts';
-import { interpretMessage, playEventBody } from './stream-audio-message.ts';
+import { interpretMessage, playEventBody, type InboundAction } from './stream-audio-message.ts';
 
 /** Server messages that may wait for earlier play files to be written; more are dropped with an error log. */
 export const MAX_PENDING_SERVER_MESSAGES = 256;
@@ -40,18 +40,42 @@ export class ServerMessageHandler {
   /** One binary message from the server: played in full duplex, ignored otherwise (as the module does). */
   receiveBinary(data: Buffer | Buffer[]): void {
     const duplex = this.duplex;
-    if (!duplex || this.closed) return;
-    if (this.pending === 0) {
-      duplex.onBinary(data); // nothing ahead of it: played at once
-      return;
-    }
-    this.enqueue(() => duplex.onBinary(data));
+    if (!duplex || this.closed || !duplex.enabled) return;
+    if (this.pending === 0) this.run(() => duplex.onBinary(data)); // nothing ahead of it: played at once
+    else this.enqueue(() => duplex.onBinary(data)); // behind a clip, or a long message converted in slices
+  }
+
+  /** True while messages wait to be handled. */
+  get busy(): boolean {
+    return this.pending > 0;
+  }
+
+  /** Resolves once every message received so far has been handled. */
+  async idle(): Promise<void> {
+    while (this.pending > 0) await this.chain;
   }
 
   /** One text message from the server. */
   receive(text: string): void {
     if (!this.suppressLog) this.log.debug(`response: ${text.length > 1000 ? `${text.slice(0, 1000)}...` : text}`);
-    this.enqueue(() => this.handle(text));
+    if (this.pending === 0) this.run(() => this.handle(text));
+    else this.enqueue(() => this.handle(text));
+  }
+
+  /** Work with nothing ahead of it runs now; when it turns asynchronous (a clip, a long binary message), what follows waits behind it. */
+  private run(work: () => void | Promise<void>): void {
+    let result: void | Promise<void>;
+    try {
+      result = work();
+    } catch (err) {
+      this.log.error(`processMessage - ${messageOf(err)}`);
+      return;
+    }
+    if (!result) return;
+    this.pending++;
+    this.chain = result
+      .catch((err: unknown) => this.log.error(`processMessage - ${messageOf(err)}`))
+      .finally(() => { this.pending--; });
   }
 
   private enqueue(work: () => void | Promise<void>): void {
@@ -76,18 +100,24 @@ export class ServerMessageHandler {
     return this.chain;
   }
 
-  private async handle(text: string): Promise<void> {
+  /** One text message: acted on at once, or (a streamAudio) a promise of its file and its playback. */
+  private handle(text: string): void | Promise<void> {
     if (this.closed) return;
     const action = interpretMessage(text);
     const duplex = this.duplex?.enabled ? this.duplex : undefined;
     if (action.kind === 'json' || (action.kind !== 'play' && !duplex)) {
-      if (action.kind === 'json' && action.error) this.log.error(`processMessage - ${action.error}`);
+      // A malformed duplex message is logged only in full duplex: otherwise it is any json, as for the module.
+      if (action.kind === 'json' && action.error && (duplex || !action.duplex)) this.log.error(`processMessage - ${action.error}`);
       this.events.onJson(text);
       return;
     }
     if (action.kind === 'clear') return duplex!.clear();
     if (action.kind === 'mark') return duplex!.mark(action.name);
     if (action.kind === 'hangup') return duplex!.hangup(action.cause, action.afterPlayout);
+    return this.play(action, duplex, text);
+  }
+
+  private async play(action: Extract<InboundAction, { kind: 'play' }>, duplex: Duplex | undefined, text: string): Promise<void> {
     const path = this.files.nextPath(action.extension);
     // Played from memory, before the file is written: the file and the play event are as the module's.
     if (duplex) await duplex.playStreamAudio(action.extension, action.audio, path);

@@ -9,7 +9,7 @@ export type StreamAudioType = 'raw' | 'wav' | 'mp3' | 'ogg' | 'pcmu' | 'pcma';
  * acted on only with STREAM_PLAYBACK) a clear, a mark or a hangup.
  */
 export type InboundAction =
-  | { kind: 'json'; error?: string }
+  | { kind: 'json'; error?: string; /** the error is of a full-duplex message (logged only in full duplex) */ duplex?: true }
   | { kind: 'play'; type: StreamAudioType; rateHz: number; extension: string; audio: Buffer; data: Record<string, unknown> }
   | { kind: 'clear' }
   | { kind: 'mark'; name: string }
@@ -93,7 +93,7 @@ export function interpretMessage(text: string): InboundAction {
 function markOf(msg: Record<string, unknown>): InboundAction {
   const data = getMember(msg, 'data')?.[1];
   const name = isObject(data) ? getMember(data, 'name')?.[1] : undefined;
-  if (typeof name !== 'string') return { kind: 'json', error: 'mark without a data.name string' };
+  if (typeof name !== 'string') return { kind: 'json', error: 'mark without a data.name string', duplex: true };
   return { kind: 'mark', name };
 }
 
@@ -103,7 +103,7 @@ function hangupOf(msg: Record<string, unknown>): InboundAction {
   const d = isObject(data) ? data : {};
   const causeText = getMember(d, 'cause')?.[1];
   const cause = typeof causeText === 'string' || typeof causeText === 'number' ? str2cause(String(causeText)) : undefined;
-  if (causeText !== undefined && cause === undefined) return { kind: 'json', error: `hangup with an unknown cause ${JSON.stringify(causeText)}` };
+  if (causeText !== undefined && cause === undefined) return { kind: 'json', error: `hangup with an unknown cause ${JSON.stringify(causeText)}`, duplex: true };
   return { kind: 'hangup', cause: cause ?? 'NORMAL_CLEARING', afterPlayout: getMember(d, 'afterPlayout')?.[1] === true };
 }
 

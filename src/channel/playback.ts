@@ -5,6 +5,7 @@ import { parseWav } from '../audio/wav.ts';
 import { Resampler } from '../audio/resampler.ts';
 import { ulawDecode, alawDecode } from '../codec/g711.ts';
 import { Logger } from '../lib/logger.ts';
+import { Deque } from '../lib/deque.ts';
 import { AppError, messageOf } from '../lib/errors.ts';
 import type { FrameFormat } from '../bug/media-bug.ts';
 
@@ -60,9 +61,6 @@ interface ActionItem {
 }
 
 type Item = AudioItem | MarkItem | ActionItem;
-
-/** First size of a streamed segment, in ms of audio at the codec rate (it doubles when full). */
-const SEGMENT_START_MS = 1000;
 
 /** Decodes a file to mono s16: WAV (any rate, channels mixed down), raw .r8...r64 (s16 LE), .pcmu/.pcma (8 kHz). */
 export function decodePlayFile(path: string, data: Buffer): { samples: Int16Array; rateHz: number } {
@@ -130,7 +128,7 @@ export async function resampleAll(samples: Int16Array, fromHz: number, toHz: num
  * for what has a path.
  */
 export class Playback {
-  private readonly queue: Item[] = [];
+  private readonly queue = new Deque<Item>();
   /** Samples queued and not yet played, at the codec rate. */
   private queuedSamples = 0;
   private loading: Promise<unknown> = Promise.resolve();
@@ -142,9 +140,12 @@ export class Playback {
   private readonly reached: Array<MarkItem | ActionItem> = [];
   private reachedScheduled = false;
   private readonly clearListeners = new Set<(droppedSamples: number) => void>();
+  private readonly clearingListeners = new Set<() => void>();
   private readonly starvingListeners = new Set<() => void>();
   /** Times a starving listener topped the queue up (the binary resampler's tail); a figure for benchmarks. */
   topUps = 0;
+  /** Samples of silence pulled since the last one played (Infinity: nothing played yet). */
+  private silentSamples = Infinity;
 
   constructor(private readonly channel: PlaybackHost) {
     this.log = new Logger(`playback(${channel.uuid})`);
@@ -154,6 +155,11 @@ export class Playback {
   /** Milliseconds of audio queued and not yet played. */
   get queuedMs(): number {
     return (this.queuedSamples * 1000) / this.rateHz;
+  }
+
+  /** Milliseconds since the last sample played was sent (Infinity when nothing has played yet). */
+  get msSinceAudio(): number {
+    return (this.silentSamples * 1000) / this.rateHz;
   }
 
   /** The codec rate audio is played at, Hz. */
@@ -209,11 +215,11 @@ export class Playback {
    */
   appendStream(samples: Int16Array): void {
     if (this.channel.isHungUp || samples.length === 0) return;
-    const tail = this.queue.at(-1);
+    const tail = this.queue.last;
     let seg = tail?.kind === 'audio' && tail.open && tail.rateHz === this.rateHz ? tail : undefined;
     if (!seg) {
-      const capacity = Math.max(samples.length, Math.round((this.rateHz * SEGMENT_START_MS) / 1000));
-      seg = this.audioItem(new Int16Array(capacity), this.rateHz, undefined, undefined);
+      // Room for as much again: a segment cut short by a mark costs about twice its audio, whatever the pattern.
+      seg = this.audioItem(new Int16Array(2 * samples.length), this.rateHz, undefined, undefined);
       seg.length = 0;
       seg.open = true;
       this.push(seg);
@@ -246,6 +252,16 @@ export class Playback {
     this.pushPoint({ kind: 'action', run });
   }
 
+  /**
+   * Called at the start of every clear, before anything is dropped: a source that holds audio or
+   * marks back (the binary resampler) queues its marks then, so the clear answers them in order.
+   * Returns the remover.
+   */
+  onClearing(listener: () => void): () => void {
+    this.clearingListeners.add(listener);
+    return () => this.clearingListeners.delete(listener);
+  }
+
   /** Called with the samples dropped by every clear (break, clearAudio, hangup); returns the remover. */
   onCleared(listener: (droppedSamples: number) => void): () => void {
     this.clearListeners.add(listener);
@@ -272,13 +288,16 @@ export class Playback {
       if (this.queuedSamples > before) this.topUps++;
     }
     this.passPoints();
-    if (this.queue.length === 0) return null;
+    if (this.queue.length === 0) {
+      this.silentSamples += samples;
+      return null;
+    }
     if (this.frame.length !== samples) this.frame = new Int16Array(samples);
     const out = this.frame;
     let filled = 0;
     let played = false;
     while (filled < samples && this.queue.length > 0) {
-      const item = this.queue[0]!;
+      const item = this.queue.first!;
       if (item.kind !== 'audio') {
         this.reach(item);
         continue;
@@ -301,7 +320,11 @@ export class Playback {
       }
     }
     this.passPoints();
-    if (!played) return null;
+    if (!played) {
+      this.silentSamples += samples;
+      return null;
+    }
+    this.silentSamples = samples - filled;
     if (filled < samples) out.fill(0, filled);
     return out;
   }
@@ -316,10 +339,11 @@ export class Playback {
    * `cleared` in order, keeps the actions; returns the samples dropped and tells the listeners.
    */
   clear(): number {
+    for (const listener of this.clearingListeners) listener();
     let dropped = 0;
     const kept: ActionItem[] = [];
     while (this.queue.length > 0) {
-      const item = this.queue[0]!;
+      const item = this.queue.first!;
       if (item.kind === 'audio') {
         dropped += item.length - item.position;
         this.finish('break');
@@ -329,7 +353,7 @@ export class Playback {
         else kept.push(item);
       }
     }
-    this.queue.push(...kept);
+    for (const item of kept) this.queue.push(item);
     if (kept.length > 0) this.passPoints();
     for (const listener of this.clearListeners) listener(dropped);
     return dropped;
@@ -361,16 +385,16 @@ export class Playback {
 
   /** A streamed segment stops taking appends once something is queued behind it. */
   private closeTail(): void {
-    const tail = this.queue.at(-1);
+    const tail = this.queue.last;
     if (tail?.kind === 'audio') tail.open = false;
     // An emptied segment at the head that waited for more is finished now that something follows it.
-    const head = this.queue[0];
+    const head = this.queue.first;
     if (head?.kind === 'audio' && head.position >= head.length && head !== tail) this.finish('done');
   }
 
   /** Marks and actions at the head (nothing ahead of them left to send) are reached. */
   private passPoints(): void {
-    for (let head = this.queue[0]; head !== undefined; head = this.queue[0]) {
+    for (let head = this.queue.first; head !== undefined; head = this.queue.first) {
       if (head.kind === 'audio') {
         if (head.position < head.length || head.open) return;
         this.finish('done');

@@ -46,7 +46,8 @@ Options:
 Without a stop command the run ends at the end of the file, once the bot's audio queued by
 then has played; a hangup from the server ends it too.
 Exit status: 0 when the file was streamed and the stream stopped cleanly (or the server hung
-up); 1 when the stream failed or the server closed it; 2 for bad arguments.`;
+up); 1 when the stream failed or the server closed it; 2 for bad arguments; 130 on Ctrl-C (the
+stream is stopped cleanly and the recording kept).`;
 
 /** Largest WAV file accepted, in bytes. */
 const MAX_WAV_BYTES = 1 << 30;
@@ -237,14 +238,13 @@ class StreamRun {
     }
     if (this.outcome) return; // a command hung up
     if (this.source.ended && !this.hasStopCommand && !this.draining) {
-      const playback = this.channel.playback;
-      if (playback.queuedMs === 0) {
+      if (this.channel.playback.queuedMs === 0 && !this.stream.repliesPending) {
         this.finish(0);
         return;
       }
-      // The caller stays on the line (silent) until the bot's reply queued by now has played.
+      // The caller stays on the line (silent) until the bot's replies received by now have played.
       this.draining = true;
-      playback.afterPlayout(() => this.finish(0));
+      this.stream.afterReplies(() => this.finish(0));
     }
     const frame = this.source.next();
     const n = frame.read.length;
@@ -351,7 +351,10 @@ export async function streamCommand(argv: string[], io: CliIo = { stdout: proces
   run = new StreamRun(plan, channel, started.value, runtime, wav, io, recorder);
   for (const event of pending) run.onEvent(event);
   run.start();
+  const interrupt = () => run!.finish(130, 'interrupted');
+  process.once('SIGINT', interrupt);
   await run.done;
+  process.off('SIGINT', interrupt);
   unsubscribe();
   channel.hangup('NORMAL_CLEARING');
   if (recorder) {

@@ -43,7 +43,7 @@ export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEng
     [{ event: 'played' }, streamMetrics.marksPlayed], [{ event: 'cleared' }, streamMetrics.marksCleared]]);
   family('audio_stream_clears_total', 'Playback queues cleared (clearAudio, uuid_break, break) in full duplex.', 'counter', [[undefined, streamMetrics.clears]]);
   family('audio_stream_xoff_total', 'xoff messages sent (a playback queue reached 90 % of STREAM_PLAYBACK_MAX_MS).', 'counter', [[undefined, streamMetrics.xoffs]]);
-  family('audio_stream_playback_refused_ms_total', 'Audio from servers refused over STREAM_PLAYBACK_MAX_MS, ms.', 'counter', [[undefined, streamMetrics.refusedMs]]);
+  family('audio_stream_playback_refused_ms_total', 'Audio from servers refused over STREAM_PLAYBACK_MAX_MS, ms.', 'counter', [[undefined, Math.round(streamMetrics.refusedMs)]]);
   family('audio_stream_stream_errors_total', 'mod_audio_stream::error events, by error code.', 'counter', errors);
   for (const source of extra) {
     for (const m of source()) family(m.name, m.help, m.type, [[m.labels, m.value]]);

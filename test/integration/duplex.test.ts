@@ -302,3 +302,95 @@ test('uuid_audio_stream break (and uuid_break) clear what is queued; the server 
   assert.deepEqual((await serverGot(conn, 'cleared', 2))[1], { type: 'cleared', data: { droppedMs: 500 } });
   assert.equal(channel.playback.queuedMs, 0);
 });
+
+test('a break answers the marks still waiting for the resampler\'s tail `cleared`, before `cleared`, and drops the tail', async (t) => {
+  const { conn, channel, runtime } = await duplexStream(t, { STREAM_SAMPLE_RATE: '16000' });
+  conn.socket.send(pcm16(sine(900, 16000, 0.5, 0.5)));
+  conn.socket.send('{"type":"mark","data":{"name":"m1"}}');
+  await queued(channel, 490);
+  await new Promise((r) => setTimeout(r, 20)); // the mark is behind the audio on the socket
+  assert.equal(uuidAudioStream(runtime, `${channel.uuid} break`), OK);
+  await serverGot(conn, 'cleared');
+  const flow = texts(conn).map((m) => JSON.parse(m) as { type: string });
+  assert.deepEqual(flow.map((m) => m.type), ['mark', 'cleared']);
+  assert.deepEqual(flow[0], { type: 'mark', data: { name: 'm1', event: 'cleared' } });
+  const after = await ticks(channel, 3);
+  assert.ok(after.every((v) => v === 0), 'nothing of the cleared audio (its resampler tail) plays later');
+});
+
+test('at most 1000 marks wait for their audio: more are refused with an error; the ones accepted all come back', async (t) => {
+  const { conn, channel } = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  conn.socket.send(pcm16(sine(900, 8000, 0.1, 0.5)));
+  for (let i = 0; i < 1003; i++) conn.socket.send(`{"type":"mark","data":{"name":"m${i}"}}`);
+  const refused = await serverGot(conn, 'error', 3);
+  assert.deepEqual(refused.map((e) => (e.data as { name: string }).name), ['m1000', 'm1001', 'm1002']);
+  assert.ok(refused.every((e) => (e.data as { reason: string }).reason === 'too many marks'));
+  await ticks(channel, 6);
+  const played = await serverGot(conn, 'mark', 1000);
+  assert.deepEqual(played.map((m) => (m.data as { name: string }).name), Array.from({ length: 1000 }, (_, i) => `m${i}`), 'in order');
+  conn.socket.send('{"type":"mark","data":{"name":"again"}}');
+  const [again] = (await serverGot(conn, 'mark', 1001)).slice(1000);
+  assert.deepEqual(again, { type: 'mark', data: { name: 'again', event: 'played' } }, 'accepted again once they came back');
+});
+
+test('a hangup after playout drains only what the phone still needs: the first hangup counts, and a hangup after a played mark waits out the rest of the 200 ms', async (t) => {
+  const a = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  a.conn.socket.send(pcm16(sine(900, 8000, 0.1, 0.5))); // 5 frames
+  a.conn.socket.send('{"type":"mark","data":{"name":"said"}}');
+  await queued(a.channel, 95);
+  await ticks(a.channel, 5);
+  await serverGot(a.conn, 'mark');
+  await ticks(a.channel, 4); // 80 ms of silence since the last sample
+  a.conn.socket.send('{"type":"hangup","data":{"cause":"USER_BUSY","afterPlayout":true}}');
+  a.conn.socket.send('{"type":"hangup","data":{"cause":"CALL_REJECTED","afterPlayout":true}}');
+  await new Promise((r) => setTimeout(r, 30));
+  await ticks(a.channel, 5);
+  assert.equal(a.channel.isHungUp, false, '120 ms more to go');
+  await ticks(a.channel, 1);
+  assert.equal(await within(a.channel.ended, 'the hangup'), 'USER_BUSY', 'the first hangup counts');
+});
+
+test('binary edge cases: an empty message keeps the carried odd byte; a message longer than a second is converted in slices and plays whole, the mark after it last', async (t) => {
+  const a = await duplexStream(t, { STREAM_PLAYBACK: 'true' });
+  const three = Buffer.from(Int16Array.from([258, 258, 258]).buffer);
+  a.conn.socket.send(three.subarray(0, 3));
+  a.conn.socket.send(Buffer.alloc(0));
+  a.conn.socket.send(three.subarray(3));
+  await queued(a.channel, 0.3);
+  assert.deepEqual(Array.from(tick(a.channel)!.subarray(0, 4)), [258, 258, 258, 0]);
+
+  const b = await duplexStream(t, { STREAM_SAMPLE_RATE: '16000' });
+  const long = sine(500, 16000, 3, 0.5); // 96000 bytes: three slices
+  b.conn.socket.send(pcm16(long));
+  b.conn.socket.send('{"type":"mark","data":{"name":"end"}}');
+  await queued(b.channel, 2990);
+  const heard = await ticks(b.channel, 150);
+  assert.deepEqual(ofType(b.conn, 'mark'), [], 'the mark waits for the last sample');
+  const r = new Resampler(1, 16000, 8000);
+  const expected = Int16Array.from(r.process(long));
+  r.destroy();
+  assert.deepEqual(heard, expected, 'the slices join sample for sample');
+  await ticks(b.channel, 1);
+  assert.deepEqual(await serverGot(b.conn, 'mark'), [{ type: 'mark', data: { name: 'end', event: 'played' } }]);
+});
+
+test('refusals are reported, not echoed: many small messages over the bound give one error at once, then at most one a second with the ms refused since', async (t) => {
+  const { conn, channel, runtime } = await duplexStream(t, { STREAM_PLAYBACK: 'true', STREAM_PLAYBACK_MAX_MS: '200' });
+  for (let i = 0; i < 200; i++) conn.socket.send(pcm16(sine(900, 8000, 0.01, 0.5))); // 2 s in 10 ms pieces
+  await serverGot(conn, 'error');
+  await queued(channel, 200);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(ofType(conn, 'error').length, 1, 'one error for the burst so far');
+  // The media clock: a second of ticks later the rest of the burst is reported; xon once drained.
+  const c = channel as Channel;
+  for (let i = 0; i < 55; i++) {
+    const f = c.playback.nextFrame(160);
+    c.processFrame(new Int16Array(160), f, 1000 + i * 20);
+    await Promise.resolve();
+  }
+  await serverGot(conn, 'xon');
+  const errors = ofType(conn, 'error').map((e) => (e.data as { droppedMs: number }).droppedMs);
+  assert.equal(errors.length, 2, `the rest reported once: ${errors.join(', ')}`);
+  assert.equal(errors[0]! + errors[1]!, 1800, '1.8 s of the 2 s refused, all of it reported');
+  assert.equal(Math.round(runtime.streams.metrics.refusedMs), 1800);
+});

@@ -509,13 +509,14 @@ routes:
     for (let i = 0; i < 300; i++) { flood.socket.send(second); small.socket.send(second); }
     const floodLog = logOf(flood);
     const smallLog = logOf(small);
-    // The 60 s queue: xoff, then an error for each second that does not fit (the flood is received in order, so they all come before `cleared`).
+    // The 60 s queue: xoff, then errors for what does not fit: one at once, then one a second at most with what was refused since.
     await replies(floodLog, 'xoff');
-    await replies(floodLog, 'error', 200, 15000);
+    await replies(floodLog, 'error', 1, 15000);
     await until(() => flood.socket.bufferedAmount === 0, 10000, 'the flood sent');
     await until(() => small.socket.bufferedAmount === 0, 10000, 'the flood sent');
     let count = -1;
-    while (count !== floodLog.length + smallLog.length) { count = floodLog.length + smallLog.length; await sleep(500); } // every refusal answered
+    // Every refusal reported (the last report comes within a second of the last refusal).
+    while (count !== floodLog.length + smallLog.length) { count = floodLog.length + smallLog.length; await sleep(1500); }
     const full = memoryOf(pid);
     const metrics = await (await fetch(`http://127.0.0.1:${s.httpPort}/metrics`)).text();
     const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1]);
@@ -537,14 +538,13 @@ routes:
     const refused = errors.reduce((sum, m) => sum + Number(m.data!.droppedMs), 0);
     const flow = floodLog.filter((m) => m.type === 'xoff' || m.type === 'xon' || m.type === 'error' || m.type === 'cleared');
     const xoffAt = floodLog.find((m) => m.type === 'xoff')!;
-    t.diagnostic(`60 s bound: xoff ${ms(xoffAt.t - tFlood)} ms after the flood began; ${errors.length} errors (first ${JSON.stringify(errors[0]!.data)}, ` +
-      `${errors.filter((e) => e.data!.droppedMs === 1000).length} of 1000 ms, the others partial), ` +
+    t.diagnostic(`60 s bound: xoff ${ms(xoffAt.t - tFlood)} ms after the flood began; ${errors.length} errors (first ${JSON.stringify(errors[0]!.data)}), ` +
       `${refused} ms refused in all (300000 sent); queue at the end of the flood ${metric('audio_stream_playback_queued_ms')} ms (both calls), ` +
       `refused_ms_total ${metric('audio_stream_playback_refused_ms_total')}, xoff_total ${metric('audio_stream_xoff_total')}; ` +
       `clear -> ${cleared!.text} after ${ms(cleared!.t - tClear)} ms, then ${xon!.text} after ${ms(xon!.t - tClear)} ms`);
-    // Each message that did not fit is answered with what of it was refused (all of it, or what no
-    // longer fit as the queue drains by a packet at a time).
-    assert.ok(errors.every((e) => e.data!.reason === 'playback queue full' && Number(e.data!.droppedMs) > 0 && Number(e.data!.droppedMs) <= 1000), 'errors name the reason and the ms refused');
+    // The refusals are reported, not echoed: a few errors, each with the ms refused since the last.
+    assert.ok(errors.every((e) => e.data!.reason === 'playback queue full' && Number(e.data!.droppedMs) > 0), 'errors name the reason and the ms refused');
+    assert.ok(errors.length <= 20, `a report a second at most, not one per message: ${errors.length}`);
     assert.ok(flow.indexOf(xoffAt) < flow.indexOf(errors[0]!), 'xoff (at 90 %) before the first refusal');
     assert.ok(refused >= 236000 && refused <= 240000, `what is over 60 s is refused: ${refused} ms`);
     assert.ok(Number(cleared!.data!.droppedMs) > 50000 && Number(cleared!.data!.droppedMs) <= 60000, 'the clear dropped the full queue');
@@ -562,7 +562,8 @@ routes:
     assert.ok(smallXon.t - smallXoff.t >= 300, 'xon only after the queue drained below 80 % (at least 400 ms of playout)');
     // The service's own figures agree: both queues at their bounds, every refused ms counted.
     assert.ok(metric('audio_stream_playback_queued_ms') <= 62000, 'no more than 60 s + 2 s queued');
-    assert.equal(metric('audio_stream_playback_refused_ms_total'), refused + smallRefused);
+    const reports = errors.length + smallErrors.length;
+    assert.ok(Math.abs(metric('audio_stream_playback_refused_ms_total') - (refused + smallRefused)) <= reports, 'every refused ms reported and counted');
     assert.ok(metric('audio_stream_xoff_total') >= 2);
 
     const peak = Math.max(...rssSamples);
