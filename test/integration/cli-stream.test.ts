@@ -271,3 +271,23 @@ test('the run waits at the end of the file for the bot\'s queued reply; a hangup
   assert.equal(toneWindows(heard2, 700, 8000).filter(Boolean).length, 25, 'the 0.5 s before the hangup was heard in full');
   assert.ok(heard2.length < 8000 * 1.5, `the call ended after it, not at the end of the 5 s file (${heard2.length / 8} ms)`);
 });
+
+test('Ctrl-C stops the stream cleanly: close 1000, the recording kept whole, exit 130', async () => {
+  const srv = await server();
+  const file = wavFile('interrupted.wav', sine(440, 8000, 30, 0.4), 8000, 1);
+  const record = join(dir, 'interrupted-talk.wav');
+  const child = spawn(process.execPath, [BIN, 'stream', file, srv.url, '--record', record], { env: { ...process.env, AUDIO_STREAM_LOG_LEVEL: 'info' } });
+  let stdout = '';
+  child.stdout.on('data', (d) => { stdout += d; });
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
+  const conn = await srv.nextConnection();
+  await conn.received('binary', 25, 10000); // half a second streamed
+  child.kill('SIGINT');
+  assert.equal(await exited, 130);
+  assert.deepEqual(await conn.closed, { code: 1000, reason: 'Normal closure' });
+  assert.match(stdout, /mod_audio_stream::disconnect/);
+  const wav = parseWav(readFileSync(record));
+  const [left] = deinterleave(wav.samples);
+  assert.ok(left.length >= 8000 * 0.5 && left.length < 8000 * 10, `the recording holds what was streamed: ${left.length / 8} ms`);
+  assert.ok(Math.abs(dominantFrequency(left.subarray(0, 4000), 8000) - 440) < 3);
+});
