@@ -439,7 +439,7 @@ test('SIP INFO application/dtmf-relay and application/dtmf fire DTMF events (200
   assert.equal(lastResponse(c, 200).cseq, '4 INFO', 'a bad signal is still answered 200');
   const dtmf = c.events.filter((e) => e.name === 'DTMF');
   assert.deepEqual(dtmf.map((e) => [e.get('DTMF-Digit'), e.get('DTMF-Duration'), e.get('DTMF-Source')]), [
-    ['5', '1280', 'INFO'], ['#', '2000', 'INFO'],
+    ['5', '1280', 'ENDPOINT'], ['#', '2000', 'ENDPOINT'],
   ]);
   assert.equal(dtmf[0]!.get('Unique-ID'), ch.uuid);
   const names = dtmf[0]!.headers.map(([n]) => n);

@@ -69,7 +69,7 @@ export class SipCall implements ChannelEndpoint {
       else if (reason === 'cancel') this.channel.hangup('ORIGINATOR_CANCEL');
       else this.channel.hangup('NORMAL_CLEARING');
     };
-    rtp.onDtmf = (digit, durationMs) => this.fireDtmf(digit, durationMs, 'RTP');
+    rtp.onDtmf = (digit, durationMs) => this.channel.dtmf(digit, durationMs, 'RTP');
   }
 
   private setSipVariables(): void {
@@ -204,15 +204,11 @@ export class SipCall implements ChannelEndpoint {
     if (type.startsWith('application/dtmf-relay')) {
       const signal = /Signal\s*=\s*([0-9A-D*#])/i.exec(body)?.[1];
       const duration = Number(/Duration\s*=\s*(\d+)/i.exec(body)?.[1] ?? 250);
-      if (signal) this.fireDtmf(signal.toUpperCase(), duration, 'INFO');
+      if (signal) this.channel.dtmf(signal.toUpperCase(), duration, 'ENDPOINT');
     } else if (type.startsWith('application/dtmf')) {
       const digit = body.trim()[0];
-      if (digit && /[0-9A-D*#]/i.test(digit)) this.fireDtmf(digit.toUpperCase(), 250, 'INFO');
+      if (digit && /[0-9A-D*#]/i.test(digit)) this.channel.dtmf(digit.toUpperCase(), 250, 'ENDPOINT');
     }
-  }
-
-  private fireDtmf(digit: string, durationMs: number, source: 'RTP' | 'INFO'): void {
-    this.channel.dtmf(digit, durationMs, source);
   }
 
   private startMedia(restart: boolean): void {

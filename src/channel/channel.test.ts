@@ -542,11 +542,11 @@ test('a bug or an endpoint that throws at hangup is counted and logged; the hang
 test('dtmf(): the DTMF event (duration in 8 kHz samples) and every media bug', () => {
   const { channel, events, log } = setup();
   channel.addBug(new RecordingBug('a', log));
-  channel.dtmf('7', 120, 'INFO');
+  channel.dtmf('7', 120, 'ENDPOINT');
   const e = events.at(-1)!;
-  assert.deepEqual([e.name, e.get('DTMF-Digit'), e.get('DTMF-Duration'), e.get('DTMF-Source')], ['DTMF', '7', '960', 'INFO']);
+  assert.deepEqual([e.name, e.get('DTMF-Digit'), e.get('DTMF-Duration'), e.get('DTMF-Source')], ['DTMF', '7', '960', 'ENDPOINT']);
   assert.equal(log.at(-1), 'bug:a:dtmf:7');
   channel.hangup();
-  channel.dtmf('8', 100, 'INFO');
+  channel.dtmf('8', 100, 'ENDPOINT');
   assert.notEqual(events.at(-1)!.name, 'DTMF', 'nothing once hung up');
 });

@@ -51,6 +51,12 @@ export interface ChannelHost {
   onDestroy(channel: Channel): void;
 }
 
+/**
+ * Where a DTMF digit came from, as FreeSWITCH names it in DTMF-Source (switch_dtmf_source_t): RTP
+ * (RFC 4733), ENDPOINT (the signalling: SIP INFO), APP (an application made it up).
+ */
+export type DtmfSource = 'RTP' | 'ENDPOINT' | 'APP';
+
 /** One call leg, shaped like a FreeSWITCH channel: uuid, variables, state, codec, media bugs, events. */
 export class Channel implements PlaybackHost {
   readonly uuid: string;
@@ -190,7 +196,7 @@ export class Channel implements PlaybackHost {
    * A DTMF digit from the remote party (RFC 4733 at the end of the event, or SIP INFO): fires DTMF
    * (DTMF-Duration in 8 kHz samples, as FreeSWITCH counts it) and tells every media bug.
    */
-  dtmf(digit: string, durationMs: number, source: 'RTP' | 'INFO' | 'API'): void {
+  dtmf(digit: string, durationMs: number, source: DtmfSource): void {
     if (this.isHungUp) return;
     this.fire('DTMF', undefined, undefined, { 'DTMF-Digit': digit, 'DTMF-Duration': String(Math.round(durationMs * 8)), 'DTMF-Source': source });
     for (const bug of [...this.bugs]) this.guarded(() => bug.onDtmf(digit, durationMs));

@@ -259,7 +259,7 @@ class StreamRun {
   /** One timed command: a uuid_audio_stream sub-command, or `dtmf <digit>` (the caller presses a key). */
   private run(cmd: TimedCommand): string {
     if (cmd.dtmf) {
-      this.channel.dtmf(cmd.dtmf.digit, cmd.dtmf.durationMs, 'API');
+      this.channel.dtmf(cmd.dtmf.digit, cmd.dtmf.durationMs, 'APP');
       return '+OK';
     }
     return uuidAudioStream(this.runtime, `${this.channel.uuid} ${cmd.command}`).trimEnd();

@@ -257,7 +257,7 @@ test('hangup from the server: after playout only once the last queued sample was
 test('STREAM_DTMF: each digit of the caller goes to the server with its duration', async (t) => {
   const { conn, channel } = await duplexStream(t, { STREAM_DTMF: 'true' });
   channel.dtmf('5', 120, 'RTP');
-  channel.dtmf('#', 80.4, 'INFO');
+  channel.dtmf('#', 80.4, 'ENDPOINT');
   const digits = await serverGot(conn, 'dtmf', 2);
   assert.deepEqual(digits, [{ type: 'dtmf', data: { digit: '5', durationMs: 120 } }, { type: 'dtmf', data: { digit: '#', durationMs: 80 } }]);
 });

@@ -159,7 +159,7 @@ test('SIP INFO DTMF (application/dtmf-relay) becomes a DTMF event', async () => 
     const r = await runSipp({ dir, name: 'info', scenario: infoDtmfScenario('7'), target: h.target, service: 'info', mediaPort: 42600 });
     assert.equal(r.code, 0, r.stdout + r.stderr);
     const dtmf = h.events.filter((e) => e.name === 'DTMF');
-    assert.deepEqual(dtmf.map((e) => [e.get('DTMF-Digit'), e.get('DTMF-Source')]), [['7', 'INFO']]);
+    assert.deepEqual(dtmf.map((e) => [e.get('DTMF-Digit'), e.get('DTMF-Source')]), [['7', 'ENDPOINT']]);
   } finally {
     await h.close();
   }
