@@ -122,7 +122,7 @@ export function uuidBreak(ctx: ApiContext, args: string): string {
   const channel = ctx.channels.get(uuid);
   if (!channel) return NO_SUCH_CHANNEL;
   if (flag?.includes('all')) ctx.applications.flush(channel);
-  channel.playback.breakAll();
+  channel.playback.clear();
   return '+OK\n';
 }
 

@@ -181,7 +181,7 @@ export class AudioStream implements MediaBug {
    * audio sent to the caller (`audio-stream stream` ends a run with it).
    */
   afterReplies(run: () => void): void {
-    void this.messages.idle().then(() => {
+    void this.messages.settled().then(() => {
       if (this.ended) run();
       else this.duplex.afterPlayout(run);
     });

@@ -50,11 +50,6 @@ export class ServerMessageHandler {
     return this.pending > 0;
   }
 
-  /** Resolves once every message received so far has been handled. */
-  async idle(): Promise<void> {
-    while (this.pending > 0) await this.chain;
-  }
-
   /** One text message from the server. */
   receive(text: string): void {
     if (!this.suppressLog) this.log.debug(`response: ${text.length > 1000 ? `${text.slice(0, 1000)}...` : text}`);

@@ -1,16 +1,13 @@
 import { str2cause, type HangupCause } from '../channel/hangup-cause.ts';
 import { isStreamRate } from './url.ts';
 
-/** The audio types of streamAudio. */
-export type StreamAudioType = 'raw' | 'wav' | 'mp3' | 'ogg' | 'pcmu' | 'pcma';
-
 /**
  * What to do with one text message from the server: a json event, a play file, or (full duplex,
  * acted on only with STREAM_PLAYBACK) a clear, a mark or a hangup.
  */
 export type InboundAction =
   | { kind: 'json'; error?: string; /** the error is of a full-duplex message (logged only in full duplex) */ duplex?: true }
-  | { kind: 'play'; type: StreamAudioType; rateHz: number; extension: string; audio: Buffer; data: Record<string, unknown> }
+  | { kind: 'play'; extension: string; audio: Buffer; data: Record<string, unknown> }
   | { kind: 'clear' }
   | { kind: 'mark'; name: string }
   | { kind: 'hangup'; cause: HangupCause; afterPlayout: boolean };
@@ -85,8 +82,7 @@ export function interpretMessage(text: string): InboundAction {
   if (!audio) return { kind: 'json', error: 'base64 decode error: Input is not valid base64-encoded data.' };
   // fromEntries defines own properties: a member named __proto__ stays a member.
   const rest = Object.fromEntries(Object.entries(data).filter(([key]) => key !== audioMember[0]));
-  const rateHz = audioType === 'raw' ? Math.trunc(getMember(data, 'sampleRate')![1] as number) : audioType === 'pcmu' || audioType === 'pcma' ? 8000 : 0;
-  return { kind: 'play', type: audioType as StreamAudioType, rateHz, extension, audio, data: rest };
+  return { kind: 'play', extension, audio, data: rest };
 }
 
 /** `{"type":"mark","data":{"name":"<text>"}}`; without a string name it is a json event with an error. */

@@ -228,7 +228,7 @@ export class Channel implements PlaybackHost {
     this.state = 'CS_HANGUP';
     this.fire('CHANNEL_HANGUP');
     this.guarded(() => this.endpoint.hangup(this, cause));
-    this.guarded(() => this.playback.breakAll());
+    this.guarded(() => this.playback.clear());
     const bugs = this.bugs.splice(0);
     for (const bug of bugs) this.guarded(() => bug.onChannelClose());
     this.state = 'CS_REPORTING';

@@ -329,13 +329,8 @@ export class Playback {
     return out;
   }
 
-  /** Stops the current file and empties the queue (uuid_break all, hangup). */
-  breakAll(): void {
-    this.clear();
-  }
-
   /**
-   * Drops every queued and playing piece of audio (files end with `break`), answers the marks
+   * Drops every queued and playing piece of audio (uuid_break, clearAudio, hangup; files end with `break`), answers the marks
    * `cleared` in order, keeps the actions; returns the samples dropped and tells the listeners.
    */
   clear(): number {
