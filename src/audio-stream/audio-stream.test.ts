@@ -156,13 +156,12 @@ test('stop flushes the partial chunk, sends the stop text, closes with 1000 and 
   assert.deepEqual(texts(sc), ['hello', 'bye now']);
   assert.deepEqual(sc.messages.map((m) => (m.kind === 'text' ? m.text : m.data.length)), ['hello', 320, 320, 160, 'bye now']);
   assert.deepEqual(samples(binaries(sc)), signal, 'the tail is the last 80 samples');
-  const disconnect = await s.ev.waitFor('disconnect');
-  assert.equal(disconnect.body, '{"status":"disconnected","message":{"code":1000,"reason":"Normal closure"}}');
   await within(stream.finished, 'finished');
+  assert.equal(s.ev.of('disconnect').length, 0, 'a stop fires no disconnect, as the module');
   assert.equal(s.ev.of('error').length, 0);
 });
 
-test('stop while connecting keeps the metadata, the audio and the stop text, then closes', async (t) => {
+test('stop while connecting keeps the metadata, the audio and the stop text, then closes; no event fires', async (t) => {
   const srv = await testServer(t);
   const s = setup(t);
   const stream = s.started(srv.url, 'mono', '8k', '{"m":1}');
@@ -174,8 +173,18 @@ test('stop while connecting keeps the metadata, the audio and the stop text, the
   assert.deepEqual(sc.messages.map((m) => (m.kind === 'text' ? m.text : m.data.length)), ['{"m":1}', 320, 80, 'bye']);
   assert.deepEqual(samples(binaries(sc)), signal);
   await within(stream.finished, 'finished');
-  assert.deepEqual(s.ev.of('connect').map((e) => e.body), ['{"status":"connected"}']);
-  assert.equal(s.ev.of('disconnect').length, 1);
+  assert.equal(s.ev.of('connect').length, 0, 'no connect event for a stopped stream');
+  assert.equal(s.ev.of('disconnect').length, 0);
+});
+
+test('stop while connecting to a server that refuses: +OK, then no error event ever', async (t) => {
+  const s = setup(t);
+  const port = await closedPort();
+  const stream = s.started(`ws://127.0.0.1:${port}/`, 'mono', '8k', 'meta');
+  stream.stop('bye');
+  await within(stream.finished, 'finished');
+  assert.deepEqual(s.ev.events.filter((e) => e.subclass?.startsWith('mod_audio_stream::')).map((e) => e.subclass), [], 'nothing fires after a stop');
+  assert.equal(s.runtime.streams.find(s.channel), undefined);
 });
 
 test('a codec change keeps the requested rate: same message size, same pitch', async (t) => {

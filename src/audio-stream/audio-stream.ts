@@ -258,7 +258,7 @@ export class AudioStream implements MediaBug {
       this.log.debug(`sending initial metadata ${this.p.metadata}`);
       this.conn.sendText(this.p.metadata);
     }
-    this.log.info('connected');
+    this.log.info(this.ended ? 'connected after stop: sending what was queued, then closing' : 'connected');
     this.fire(EVENT_CONNECT, JSON.stringify({ status: 'connected' }));
   }
 
@@ -270,10 +270,10 @@ export class AudioStream implements MediaBug {
     if (this.ended) this.settle();
   }
 
+  /** Our own close (stop, hangup) completed: the module fires no event for it. */
   private onClosed(): void {
     this.leaveConnectionState();
     this.connectionGone = true;
-    this.fire(EVENT_DISCONNECT, JSON.stringify({ status: 'disconnected', message: { code: 1000, reason: 'Normal closure' } }));
     this.settle();
   }
 
@@ -283,7 +283,9 @@ export class AudioStream implements MediaBug {
     const code = streamErrorNumber(error.code);
     const errors = this.deps.metrics.errorsByCode;
     errors.set(code, (errors.get(code) ?? 0) + 1);
-    this.log.error(`connection error ${code} (${error.code}): ${error.message}`);
+    // After a stop the stream is gone for the application: its failure is only logged.
+    if (this.ended) this.log.info(`connection error ${code} (${error.code}) after stop: ${error.message}`);
+    else this.log.error(`connection error ${code} (${error.code}): ${error.message}`);
     this.fire(EVENT_ERROR, JSON.stringify({ status: 'error', message: { code, error: error.message } }));
     // An error tears the stream down, as the module does; a later stop answers -ERR.
     this.messages.close();
@@ -312,9 +314,13 @@ export class AudioStream implements MediaBug {
       .then(done, done);
   }
 
+  /**
+   * Fires one of the module's events, unless the stream was stopped or the channel hung up: the
+   * module clears its callbacks before it closes, so no event of a stopped stream ever fires.
+   */
   private fire(subclass: string, body: string): void {
     const channel = this.p.channel;
-    if (channel.isHungUp) return; // as switch_core_session_locate failing: no events for a gone channel
+    if (this.ended || channel.isHungUp) return;
     channel.fire('CUSTOM', subclass, body);
   }
 }
