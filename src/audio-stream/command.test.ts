@@ -113,6 +113,15 @@ test('rates and urls', () => {
   assert.ok(tls.ok && tls.value.secure && tls.value.port === 443);
   assert.equal(parseStreamUrl('ws://user_name.example:80/').ok, true, 'underscores are fine');
   assert.equal(parseStreamUrl(`ws://h/${'a'.repeat(5000)}`).ok, false);
+  // Leniencies the module does not have (README): upper-case scheme and rate suffix.
+  const upper = parseStreamUrl('WS://Example.COM:81/p');
+  assert.ok(upper.ok && upper.value.href === 'ws://example.com:81/p' && !upper.value.secure);
+  assert.equal(rate('16K'), 16000);
+  // Userinfo: a password becomes Basic auth (ws sends it); a user alone is dropped, never an empty password.
+  const bare = parseStreamUrl('ws://bot@127.0.0.1:9/x');
+  assert.ok(bare.ok && bare.value.href === 'ws://127.0.0.1:9/x', bare.ok ? bare.value.href : '');
+  const withPassword = parseStreamUrl('ws://bot:s3cret@127.0.0.1:9/x');
+  assert.ok(withPassword.ok && withPassword.value.href === 'ws://bot:s3cret@127.0.0.1:9/x');
 });
 
 test('options from variables: defaults, parsing and fallbacks', () => {

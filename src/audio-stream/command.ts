@@ -9,9 +9,13 @@ import type { ChannelLookup } from '../channel/registry.ts';
 import type { AudioStreamEngine } from './engine.ts';
 import type { AudioStream } from './audio-stream.ts';
 
-/** Syntax shown by `-USAGE:` replies. */
+/**
+ * Syntax shown by `-USAGE:` replies and `show api`: the module's own string, byte for byte (an
+ * application may match on it), though `graceful-shutdown` is not a command there either and
+ * `break` and the other rates are ours (README).
+ */
 export const UUID_AUDIO_STREAM_SYNTAX =
-  '<uuid> [start | stop | send_text | pause | resume | break] [ws-url] [mono | mixed | stereo] [8k | 16k | <rate>] [metadata]';
+  '<uuid> [start | stop | send_text | pause | resume | graceful-shutdown ] [wss-url | path] [mono | mixed | stereo] [8000 | 16000] [metadata]';
 
 const OK = '+OK Success\n';
 const USAGE = `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}\n`;

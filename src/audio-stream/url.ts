@@ -26,6 +26,9 @@ export function parseStreamUrl(text: string): Result<StreamUrl> {
   }
   if (!url.hostname) return fail('INVALID_ARGUMENT', `invalid websocket url ${JSON.stringify(text)}: no host`);
   if (url.hash) return fail('INVALID_ARGUMENT', `invalid websocket url ${JSON.stringify(text)}: fragments are not allowed`);
+  // `ws://user:password@host` becomes an `Authorization: Basic` header (the module refuses userinfo);
+  // a user without a password sends no header at all, never an empty password.
+  if (url.username && !url.password) url.username = '';
   const secure = url.protocol === 'wss:';
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : secure ? 443 : 80;
