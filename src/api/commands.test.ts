@@ -22,7 +22,7 @@ test('every built-in command is registered; unknown commands are not found', asy
   assert.deepEqual(runtime.api.names().sort(), [
     'uuid_audio_stream', 'uuid_setvar', 'uuid_setvar_multi', 'uuid_getvar', 'uuid_kill', 'uuid_answer',
     'uuid_pre_answer', 'uuid_broadcast', 'uuid_break', 'uuid_exists', 'uuid_dump', 'show', 'status', 'version',
-    'hupall', 'hostname', 'uptime',
+    'hupall', 'hostname', 'switchname', 'uptime',
   ].sort());
   assert.equal(await runtime.api.execute('sofia', 'status'), '-ERR sofia Command not found!\n');
   assert.equal(await runtime.api.execute('STATUS', '') === await runtime.api.execute('status', ''), false, 'uptime moves');
@@ -220,6 +220,43 @@ test('show channels as json / as xml / as delim', async () => {
   channel.hangup();
 });
 
+test('switchname and hostname: the host name, no newline (as mod_commands writes them)', async () => {
+  const runtime = new Runtime();
+  assert.equal(await runtime.api.execute('switchname', ''), runtime.bus.hostname);
+  assert.equal(await runtime.api.execute('hostname', ''), runtime.bus.hostname);
+  assert.ok(!runtime.bus.hostname.endsWith('\n'));
+});
+
+test('API events: one per command run, known or not, with API-Command and API-Command-Argument (whitespace stripped)', async () => {
+  const runtime = new Runtime();
+  const { events } = collectEvents(runtime);
+  await runtime.api.execute('switchname', '');
+  await runtime.api.execute('show', '  channels   count ');
+  await runtime.api.execute('nosuch', 'foo bar');
+  const api = events.filter((e) => e.name === 'API');
+  assert.deepEqual(api.map((e) => [e.get('API-Command'), e.get('API-Command-Argument')]),
+    [['switchname', undefined], ['show', 'channels   count'], ['nosuch', 'foo bar']]);
+  const names = api[0]!.headers.map(([n]) => n);
+  assert.deepEqual(names.slice(0, 2), ['Event-Name', 'Core-UUID']);
+  assert.deepEqual(names.slice(-2), ['Event-Sequence', 'API-Command'], 'the standard headers, then the command');
+});
+
+test('executeConsole: fs_cli\'s console_execute (;; separates commands, INVALID COMMAND!, the whole line in -ERR)', async () => {
+  const runtime = new Runtime();
+  const host = runtime.bus.hostname;
+  const { events } = collectEvents(runtime);
+  assert.equal(await runtime.api.executeConsole('hostname'), host);
+  assert.equal(await runtime.api.executeConsole('  hostname'), host, 'leading spaces skipped');
+  assert.equal(await runtime.api.executeConsole('hostname;;switchname'), `${host}${host}`);
+  assert.equal(await runtime.api.executeConsole('nosuch;;hostname'), `INVALID COMMAND!\n${host}`);
+  assert.equal(await runtime.api.executeConsole('nosuch foo'), '-ERR nosuch foo Command not found!\n');
+  assert.equal(await runtime.api.executeConsole('hostname;;'), '-ERR hostname;; Command not found!\n');
+  assert.equal(await runtime.api.executeConsole('hostname ;; switchname'), '-ERR hostname ;; switchname Command not found!\n',
+    'a part starting with a space has an empty command');
+  assert.equal(await runtime.api.executeConsole('version short'), `${FREESWITCH_COMPAT_VERSION}-release\n`);
+  assert.equal(events.filter((e) => e.name === 'API').length, 12, 'one API event per part');
+});
+
 test('status: FreeSWITCH\'s lines, sessions counted', async () => {
   const runtime = new Runtime();
   await runtime.api.execute('status', '');
@@ -247,7 +284,7 @@ test('switch_core_measure_time format', () => {
 test('version and version short', async () => {
   const runtime = new Runtime();
   assert.match(await runtime.api.execute('version', ''), /^FreeSWITCH Version 1\.10\.12-release\+audio-stream-[\d.]+ \(audio-stream [\d.]+ 64bit\)\n$/);
-  assert.equal(await runtime.api.execute('version', 'short'), `${FREESWITCH_COMPAT_VERSION}\n`);
+  assert.equal(await runtime.api.execute('version', 'short'), `${FREESWITCH_COMPAT_VERSION}-release\n`, 'major.minor.micro of a release build');
 });
 
 test('hupall: every channel (default MANAGER_REQUEST), or those whose variables match', async () => {

@@ -64,15 +64,54 @@ export class ApiRegistry {
    * Runs an API command and resolves with its reply exactly as FreeSWITCH prints it (most replies end
    * with a newline; uuid_getvar and uuid_exists do not). Unknown commands answer
    * `-ERR <name> Command not found!\n`. Arguments are trimmed; a command that throws answers `-ERR <message>\n`.
+   * Fires the `API` event, as switch_api_execute does for every command, known or not.
    */
   async execute(name: string, args: string): Promise<string> {
-    const command = this.get(name);
-    if (!command) return `-ERR ${name} Command not found!\n`;
+    const result = await this.run(name, args);
+    return result.found ? result.output : `-ERR ${name} Command not found!\n`;
+  }
+
+  /**
+   * An ESL `api` with the header `console_execute: true` (what fs_cli sends for every typed command
+   * and for `-x`), as switch_console_execute runs it: the line is split at `;;` (unless it starts with
+   * `alias`), each part at its first space into command and arguments, and the outputs are joined;
+   * an unknown command writes `INVALID COMMAND!\n`. When the last command is unknown the reply is
+   * `-ERR <the whole line> Command not found!\n`, as mod_event_socket's api_exec answers.
+   */
+  async executeConsole(line: string): Promise<string> {
+    const text = line.replace(/^ +/, '');
+    const parts = text.slice(0, 5).toLowerCase() === 'alias' ? [text] : splitConsoleLine(text);
+    let output = '';
+    let found = false;
+    for (const part of parts) {
+      const cut = part.search(/[\r\n]/);
+      const cmd = cut < 0 ? part : part.slice(0, cut);
+      const sp = cmd.indexOf(' ');
+      const result = sp < 0 ? await this.run(cmd, '') : await this.run(cmd.slice(0, sp), cmd.slice(sp + 1));
+      output += result.found ? result.output : 'INVALID COMMAND!\n';
+      found = result.found;
+    }
+    return found ? output : `-ERR ${line} Command not found!\n`;
+  }
+
+  /** switch_api_execute: runs a command (name and arguments stripped of whitespace) and fires `API` after it. */
+  private async run(name: string, args: string): Promise<{ found: boolean; output: string }> {
+    const cmd = stripWhitespace(name);
+    const arg = stripWhitespace(args);
+    const command = this.get(cmd);
     try {
-      return await command.run(this.ctx, args.trim());
-    } catch (err) {
-      log.error(`${name} ${args}: ${(err as Error).stack ?? messageOf(err)}`);
-      return `-ERR ${messageOf(err)}\n`;
+      if (!command) return { found: false, output: '' };
+      try {
+        return { found: true, output: await command.run(this.ctx, arg) };
+      } catch (err) {
+        log.error(`${cmd} ${arg}: ${(err as Error).stack ?? messageOf(err)}`);
+        return { found: true, output: `-ERR ${messageOf(err)}\n` };
+      }
+    } finally {
+      const event = this.ctx.bus.create('API');
+      if (cmd) event.add('API-Command', cmd);
+      if (arg) event.add('API-Command-Argument', arg);
+      this.ctx.bus.fire(event);
     }
   }
 
@@ -82,4 +121,23 @@ export class ApiRegistry {
     const sp = trimmed.indexOf(' ');
     return sp < 0 ? this.execute(trimmed, '') : this.execute(trimmed.slice(0, sp), trimmed.slice(sp + 1));
   }
+}
+
+/** switch_strip_whitespace: CR, LF, tab, space and vertical tab off both ends. */
+function stripWhitespace(text: string): string {
+  return text.replace(/^[\r\n\t \v]+|[\r\n\t \v]+$/g, '');
+}
+
+/** switch_separate_string_string(line, ";;", argv, 128): empty parts kept, the 128th takes the rest. */
+function splitConsoleLine(line: string): string[] {
+  const parts: string[] = [];
+  let rest = line;
+  while (parts.length < 127) {
+    const at = rest.indexOf(';;');
+    if (at < 0) break;
+    parts.push(rest.slice(0, at));
+    rest = rest.slice(at + 2);
+  }
+  parts.push(rest);
+  return parts;
 }

@@ -24,10 +24,13 @@ export const VERSION_HUMAN = `audio-stream ${AUDIO_STREAM_VERSION} 64bit`;
 const MAX_SESSIONS = 1000;
 const MAX_SESSIONS_PER_SECOND = 30;
 
-/** `version [short]`: `FreeSWITCH Version <full> (<human>)\n`, or `1.10.12\n` for short. */
+/**
+ * `version [short]`: `FreeSWITCH Version <full> (<human>)\n`, or for short `<major>.<minor>.<micro>\n`,
+ * which a release build prints as `1.10.12-release\n` (its micro version is `12-release`).
+ */
 export function version(_ctx: ApiContext, args: string): string {
   const argv = args ? separateString(args, 2) : [];
-  if (argv[0] && argv[0].toLowerCase().includes('short')) return `${FREESWITCH_COMPAT_VERSION}\n`;
+  if (argv[0] && argv[0].toLowerCase().includes('short')) return `${FREESWITCH_COMPAT_VERSION}-release\n`;
   return `FreeSWITCH Version ${VERSION_FULL} (${VERSION_HUMAN})\n`;
 }
 
@@ -87,5 +90,7 @@ export const SYSTEM_COMMANDS: readonly ApiCommand[] = [
   { name: 'status', syntax: '', description: 'Show current status', run: (ctx) => status(ctx) },
   { name: 'version', syntax: '[short]', description: 'Version', run: version },
   { name: 'hostname', syntax: '', description: 'Return the system hostname', run: (ctx) => ctx.bus.hostname },
+  // The name fs_cli puts in its prompt (`api switchname` at connect); FreeSWITCH-Switchname of every event.
+  { name: 'switchname', syntax: '', description: 'Return the switch name', run: (ctx) => ctx.bus.hostname },
   { name: 'uptime', syntax: UPTIME_SYNTAX, description: 'Show uptime', run: (_ctx, args) => uptime(args) },
 ];

@@ -282,6 +282,41 @@ test('bgapi: the Job-UUID reply at once, then BACKGROUND_JOB on the bus with the
   assert.equal(e.body, '1000');
 });
 
+test('api with console_execute: true (what fs_cli sends): ;; runs several commands, -ERR names the whole line', async (t) => {
+  const { conn, runtime } = setup(t);
+  const host = runtime.bus.hostname;
+  const len = (text: string): number => Buffer.byteLength(text);
+  await run(conn, 'api hostname;;switchname\nconsole_execute: true\n\n');
+  await run(conn, 'api nosuch foo\nconsole_execute: true\n\n');
+  await run(conn, 'api nosuch foo\n\n');
+  await run(conn, 'api hostname;;switchname\nconsole_execute: false\n\n');
+  await run(conn, 'api switchname\n\n');
+  assert.deepEqual(conn.written, [
+    `Content-Type: api/response\nContent-Length: ${len(host) * 2}\n\n${host}${host}`,
+    'Content-Type: api/response\nContent-Length: 35\n\n-ERR nosuch foo Command not found!\n',
+    'Content-Type: api/response\nContent-Length: 31\n\n-ERR nosuch Command not found!\n',
+    'Content-Type: api/response\nContent-Length: 45\n\n-ERR hostname;;switchname Command not found!\n',
+    `Content-Type: api/response\nContent-Length: ${len(host)}\n\n${host}`,
+  ]);
+});
+
+test('API events: api and bgapi fire one per command (bgapi: before its BACKGROUND_JOB)', async (t) => {
+  const { conn, bus } = setup(t);
+  await run(conn, 'api switchname');
+  await run(conn, 'api uuid_getvar abc x');
+  const job = new Promise<void>((resolve) => { const timer = setInterval(() => { if (bus.some((e) => e.name === 'BACKGROUND_JOB')) { clearInterval(timer); resolve(); } }, 5); });
+  await run(conn, 'bgapi hostname');
+  await job;
+  const fired = bus.filter((e) => e.name === 'API' || e.name === 'BACKGROUND_JOB')
+    .map((e) => [e.name, e.get('API-Command') ?? e.get('Job-Command'), e.get('API-Command-Argument')]);
+  assert.deepEqual(fired, [
+    ['API', 'switchname', undefined], ['API', 'uuid_getvar', 'abc x'], ['API', 'hostname', undefined], ['BACKGROUND_JOB', 'hostname', undefined],
+  ]);
+  const sub = new EventSubscription();
+  sub.subscribe(['API']);
+  assert.equal(sub.wants(bus.find((e) => e.name === 'API')!), true, '`event plain API` takes them');
+});
+
 test('bgapi: a generated Job-UUID, a too long one cut to 36 characters, Job-Owner-UUID of a controlled session', async (t) => {
   const { conn, channel, runtime } = setup(t);
   const nextJob = (): Promise<FsEvent> => nextEvent(runtime, 'BACKGROUND_JOB');
@@ -293,7 +328,7 @@ test('bgapi: a generated Job-UUID, a too long one cut to 36 characters, Job-Owne
   assert.equal(e.get('Job-UUID'), id);
   assert.equal(e.get('Job-Command'), 'version');
   assert.equal(e.get('Job-Command-Arg'), 'short');
-  assert.equal(e.body, '1.10.12\n');
+  assert.equal(e.body, '1.10.12-release\n');
   job = nextJob();
   const long = 'x'.repeat(40);
   assert.equal(await run(conn, `bgapi status\nJob-UUID: ${long}\n\n`), `~Reply-Text: +OK Job-UUID: ${'x'.repeat(36)}\nJob-UUID: ${'x'.repeat(36)}\n\n`);

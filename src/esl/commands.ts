@@ -125,7 +125,7 @@ async function dispatch(ctx: CommandContext, msg: EslMessage, cmd: string, lc: s
       ctx.writeRaw(apiResponse('-ERR the command is not valid UTF-8\n'));
       return undefined;
     }
-    return api(ctx, cmd);
+    return api(ctx, msg, cmd);
   }
   if (lc.startsWith('bgapi ')) return bgapi(ctx, msg, cmd);
   if (lc.startsWith('log')) return logCommand(ctx, cmd);
@@ -244,10 +244,20 @@ function sendevent(ctx: CommandContext, msg: EslMessage, cmd: string): string {
   return `+OK ${eventUuid}`;
 }
 
-/** `api <command> [args]`: the api/response (Content-Length in bytes; `-ERR no reply\n` when empty). */
-async function api(ctx: CommandContext, cmd: string): Promise<undefined> {
-  const [name, args] = splitFirst(cmd.slice(4));
-  const reply = await ctx.esl.api.execute(name, args ?? '');
+/**
+ * `api <command> [args]`: the api/response (Content-Length in bytes; `-ERR no reply\n` when empty).
+ * With the header `console_execute: true` (fs_cli sends it) the line runs as FreeSWITCH's console runs it
+ * (`;;` separates commands; an unknown last command names the whole line).
+ */
+async function api(ctx: CommandContext, msg: EslMessage, cmd: string): Promise<undefined> {
+  const line = cmd.slice(4);
+  let reply: string;
+  if (switchTrue(headerValue(msg, 'console_execute'))) {
+    reply = await ctx.esl.api.executeConsole(line);
+  } else {
+    const [name, args] = splitFirst(line);
+    reply = await ctx.esl.api.execute(name, args ?? '');
+  }
   ctx.writeRaw(apiResponse(reply === '' ? '-ERR no reply\n' : reply));
   return undefined;
 }

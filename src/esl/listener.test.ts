@@ -94,8 +94,8 @@ test('auth with the right password: +OK accepted, and commands work', async (t) 
   await c.nextReply();
   assert.equal((await c.command('auth ClueCon')).raw.toString(), reply('+OK accepted'));
   assert.equal((await f.listener(0)).authed, true);
-  assert.equal((await c.command('api version short')).raw.toString(), 'Content-Type: api/response\nContent-Length: 8\n\n1.10.12\n');
-  assert.equal(c.raw.toString(), GREETING + reply('+OK accepted') + 'Content-Type: api/response\nContent-Length: 8\n\n1.10.12\n');
+  assert.equal((await c.command('api version short')).raw.toString(), 'Content-Type: api/response\nContent-Length: 16\n\n1.10.12-release\n');
+  assert.equal(c.raw.toString(), GREETING + reply('+OK accepted') + 'Content-Type: api/response\nContent-Length: 16\n\n1.10.12-release\n');
 });
 
 test('auth with a wrong password: -ERR invalid, the disconnect notice, then the connection closes', async (t) => {
@@ -238,7 +238,7 @@ test('a client that does not read its events is dropped with the lost-events not
   await got;
   assert.equal(fastGot, fired);
   assert.equal(outOfOrder, 0, 'in Event-Sequence order');
-  assert.equal((await fast.command('api version short')).body.toString(), '1.10.12\n');
+  assert.equal((await fast.command('api version short')).body.toString(), '1.10.12-release\n');
 });
 
 // BUG (FreeSWITCH compatibility): mod_event_socket.c (1.10) kills a slow listener with
@@ -304,7 +304,7 @@ test('a client that closes its side gets the goodbye notice after the replies to
   c.send('api version short\n\n');
   c.socket.end();
   await c.closed;
-  assert.equal(c.raw.toString(), GREETING + reply('+OK accepted') + 'Content-Type: api/response\nContent-Length: 8\n\n1.10.12\n' + GOODBYE);
+  assert.equal(c.raw.toString(), GREETING + reply('+OK accepted') + 'Content-Type: api/response\nContent-Length: 16\n\n1.10.12-release\n' + GOODBYE);
   await (await f.listener(0)).done;
 });
 

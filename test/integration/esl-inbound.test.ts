@@ -120,7 +120,7 @@ test('modesl bgapi (Job-UUID header, trailing space) and esl-lite bgapi (lower-c
     const res = await client.bgapi('version short', 3000);
     assert.ok(!(res instanceof Error), String(res));
     if (!(res instanceof Error)) {
-      assert.equal(res.body.response, '1.10.12\n');
+      assert.equal(res.body.response, '1.10.12-release\n');
       assert.match(String(res.body.jobUUID), /^[0-9A-Z]{26}$/);
     }
   } finally {
@@ -281,7 +281,7 @@ test('myevents + linger: all hangup events, the linger notice, then exit', async
   const linger = await c.nextReply();
   assert.equal(linger.raw.toString(), `Content-Type: text/disconnect-notice\nControlled-Session-UUID: ${ch.uuid}\n`
     + 'Content-Disposition: linger\nChannel-Name: test/channel\nLinger-Time: -1\nContent-Length: 0\n\n');
-  assert.equal((await c.command('api version short')).body.toString(), '1.10.12\n', 'a lingering connection still takes commands');
+  assert.equal((await c.command('api version short')).body.toString(), '1.10.12-release\n', 'a lingering connection still takes commands');
   c.send('exit\n\n');
   assert.equal((await c.nextReply()).headers.get('reply-text'), '+OK bye');
   assert.equal((await c.nextReply()).headers.get('content-disposition'), 'disconnect');
