@@ -10,7 +10,7 @@ import { Runtime } from '../service/runtime.ts';
 import { makeChannel, collectEvents } from '../../test/helpers/harness.ts';
 import { sine } from '../../test/helpers/audio.ts';
 import { ApiRegistry, type ApiContext } from './commands.ts';
-import { CHANNEL_COLUMNS } from './show-channels.ts';
+import { CALL_COLUMNS, CHANNEL_COLUMNS, DETAILED_CALL_COLUMNS } from './show-channels.ts';
 import { formatUptime, FREESWITCH_COMPAT_VERSION } from './system-commands.ts';
 import { UUID_AUDIO_STREAM_SYNTAX } from '../audio-stream/command.ts';
 
@@ -194,7 +194,7 @@ test('show channels: nothing but the total when empty, then header line, rows, b
   assert.equal(row[15], '8000');
   assert.equal(row[16], '128000');
   assert.equal(row[25], 'ACTIVE');
-  assert.equal(row[29], channel.uuid);
+  assert.equal(row[29], '', 'call_uuid: empty for a leg that is not bridged, as FreeSWITCH leaves it');
   assert.equal(lines.slice(2).join('\n'), '\n1 total.\n');
   assert.equal(await runtime.api.execute('show', 'channels count'), '\n1 total.\n');
   assert.equal(await runtime.api.execute('show', 'channels like Test'), out);
@@ -217,6 +217,70 @@ test('show channels as json / as xml / as delim', async () => {
   assert.equal(await runtime.api.execute('show', 'channels as yaml'), '-ERR Cannot find format yaml\n');
   assert.match(await runtime.api.execute('show', ''), /^-USAGE: /);
   assert.match(await runtime.api.execute('show', 'codecs'), /^-USAGE: /);
+  channel.hangup();
+});
+
+// The header lines of FreeSWITCH 1.10.12's `show calls` and `show detailed_calls` (captured from the real one).
+const FS_CALLS_HEADER = 'uuid,direction,created,created_epoch,name,state,cid_name,cid_num,ip_addr,dest,presence_id,presence_data,'
+  + 'accountcode,callstate,callee_name,callee_num,callee_direction,call_uuid,hostname,sent_callee_name,sent_callee_num,b_uuid,'
+  + 'b_direction,b_created,b_created_epoch,b_name,b_state,b_cid_name,b_cid_num,b_ip_addr,b_dest,b_presence_id,b_presence_data,'
+  + 'b_accountcode,b_callstate,b_callee_name,b_callee_num,b_callee_direction,b_sent_callee_name,b_sent_callee_num,call_created_epoch';
+const FS_DETAILED_CALLS_HEADER = 'uuid,direction,created,created_epoch,name,state,cid_name,cid_num,ip_addr,dest,application,'
+  + 'application_data,dialplan,context,read_codec,read_rate,read_bit_rate,write_codec,write_rate,write_bit_rate,secure,hostname,'
+  + 'presence_id,presence_data,accountcode,callstate,callee_name,callee_num,callee_direction,call_uuid,sent_callee_name,'
+  + 'sent_callee_num,b_uuid,b_direction,b_created,b_created_epoch,b_name,b_state,b_cid_name,b_cid_num,b_ip_addr,b_dest,'
+  + 'b_application,b_application_data,b_dialplan,b_context,b_read_codec,b_read_rate,b_read_bit_rate,b_write_codec,b_write_rate,'
+  + 'b_write_bit_rate,b_secure,b_hostname,b_presence_id,b_presence_data,b_accountcode,b_callstate,b_callee_name,b_callee_num,'
+  + 'b_callee_direction,b_call_uuid,b_sent_callee_name,b_sent_callee_num,call_created_epoch';
+
+test('show calls / detailed_calls: FreeSWITCH\'s columns; an unbridged leg is a call with empty b_ columns', async () => {
+  const runtime = new Runtime();
+  assert.equal(CALL_COLUMNS.join(','), FS_CALLS_HEADER);
+  assert.equal(DETAILED_CALL_COLUMNS.join(','), FS_DETAILED_CALLS_HEADER);
+  for (const what of ['calls', 'detailed_calls', 'bridged_calls', 'detailed_bridged_calls']) {
+    assert.equal(await runtime.api.execute('show', what), '\n0 total.\n', what);
+    assert.equal(await runtime.api.execute('show', `${what} as json`), '{"row_count": 0}\n', what);
+    assert.equal(await runtime.api.execute('show', `${what} as xml`), '<result row_count="0"/>\n', what);
+  }
+  assert.equal(await runtime.api.execute('show', 'calls count'), '\n0 total.\n');
+  const { channel } = makeChannel({ runtime });
+  channel.answer();
+  const [channelHeader, channelLine] = (await runtime.api.execute('show', 'channels')).split('\n');
+  const ch = Object.fromEntries(channelHeader!.split(',').map((k, i) => [k, channelLine!.split(',')[i]!]));
+
+  const calls = await runtime.api.execute('show', 'calls');
+  const [header, line, ...rest] = calls.split('\n');
+  assert.equal(header, FS_CALLS_HEADER);
+  assert.deepEqual(rest, ['', '1 total.', '']);
+  const expected = CALL_COLUMNS.map((k) => (k.startsWith('b_') || k === 'call_created_epoch' ? '' : ch[k]));
+  assert.deepEqual(line!.split(','), expected);
+  assert.equal(ch.call_uuid, '');
+  assert.equal(ch.callstate, 'ACTIVE');
+
+  const json = JSON.parse(await runtime.api.execute('show', 'calls as json')) as { row_count: number; rows: Array<Record<string, string>> };
+  assert.equal(json.row_count, 1);
+  assert.deepEqual(Object.keys(json.rows[0]!), [...CALL_COLUMNS]);
+  assert.equal(json.rows[0]!.uuid, channel.uuid);
+  assert.equal(json.rows[0]!.b_uuid, '');
+  assert.equal(await runtime.api.execute('show', 'calls count'), '\n1 total.\n');
+  assert.equal(await runtime.api.execute('show', 'calls count as json'), '{"row_count":1,"rows":[]}');
+  assert.equal(await runtime.api.execute('show', 'calls count as xml'), '<result row_count="1"></result>\n');
+  assert.equal(await runtime.api.execute('show', 'calls count as foo'), '-ERR Cannot find format foo\n');
+  assert.ok((await runtime.api.execute('show', 'calls as xml')).includes('    <b_uuid></b_uuid>\n    <b_direction></b_direction>\n'));
+  assert.ok((await runtime.api.execute('show', 'calls as delim |')).startsWith('uuid|direction|'));
+
+  const detailed = (await runtime.api.execute('show', 'detailed_calls')).split('\n');
+  assert.equal(detailed[0], FS_DETAILED_CALLS_HEADER);
+  assert.deepEqual(detailed[1]!.split(','), DETAILED_CALL_COLUMNS.map((k) => (k.startsWith('b_') || k === 'call_created_epoch' ? '' : ch[k])));
+  assert.equal(await runtime.api.execute('show', 'bridged_calls'), '\n0 total.\n', 'nothing is bridged');
+  assert.equal(await runtime.api.execute('show', 'detailed_bridged_calls as json'), '{"row_count": 0}\n');
+  channel.hangup();
+});
+
+test('show channels like ... as delim: the delimiter is the fourth word, as show_function reads it', async () => {
+  const { runtime, channel } = makeChannel();
+  assert.ok((await runtime.api.execute('show', 'channels like Tester as delim |')).startsWith('uuidasdirectionas'));
+  assert.ok((await runtime.api.execute('show', 'channels like Tes;t')).startsWith('\n0 total.'), "' and ; become spaces");
   channel.hangup();
 });
 

@@ -1,6 +1,9 @@
-// `show channels` as mod_commands' show_function prints FreeSWITCH 1.10's core-db `channels`
-// table: CSV with a header line before the first row only, a blank line and `N total.`; `as json`
-// (cJSON unformatted, `{"row_count": 0}\n` when empty); `as xml`; `count`; `like <text>`.
+// `show channels` and `show calls` as mod_commands' show_function prints FreeSWITCH 1.10's core-db
+// `channels` table and `basic_calls` / `detailed_calls` views: CSV with a header line before the first
+// row only, a blank line and `N total.`; `as json` (cJSON unformatted, `{"row_count": 0}\n` when
+// empty); `as xml`; `count`; `like <text>` (channels only). audio-stream bridges nothing, so every
+// channel is a call of its own: its `call_uuid` is empty and the `b_` columns of its call are empty,
+// as FreeSWITCH shows an unbridged leg; `bridged_calls` are always none.
 import { formatLocalDate } from '../events/bus.ts';
 import type { Channel } from '../channel/channel.ts';
 import { separateString } from '../lib/separate-string.ts';
@@ -18,10 +21,31 @@ export const CHANNEL_COLUMNS = [
   'initial_context',
 ] as const;
 
+/** The columns of the `basic_calls` view (`show calls`, `show bridged_calls`), in order. */
+export const CALL_COLUMNS = [
+  'uuid', 'direction', 'created', 'created_epoch', 'name', 'state', 'cid_name', 'cid_num', 'ip_addr', 'dest',
+  'presence_id', 'presence_data', 'accountcode', 'callstate', 'callee_name', 'callee_num', 'callee_direction',
+  'call_uuid', 'hostname', 'sent_callee_name', 'sent_callee_num', 'b_uuid', 'b_direction', 'b_created',
+  'b_created_epoch', 'b_name', 'b_state', 'b_cid_name', 'b_cid_num', 'b_ip_addr', 'b_dest', 'b_presence_id',
+  'b_presence_data', 'b_accountcode', 'b_callstate', 'b_callee_name', 'b_callee_num', 'b_callee_direction',
+  'b_sent_callee_name', 'b_sent_callee_num', 'call_created_epoch',
+] as const;
+
+/** The channel columns the `detailed_calls` view repeats for both legs (a-leg plain, b-leg with `b_`). */
+const DETAILED_LEG_COLUMNS = CHANNEL_COLUMNS.slice(0, CHANNEL_COLUMNS.indexOf('sent_callee_num') + 1);
+
+/** The columns of the `detailed_calls` view (`show detailed_calls`, `show detailed_bridged_calls`), in order. */
+export const DETAILED_CALL_COLUMNS: readonly string[] = [
+  ...DETAILED_LEG_COLUMNS, ...DETAILED_LEG_COLUMNS.map((c) => `b_${c}`), 'call_created_epoch',
+];
+
 /** The `show` forms audio-stream answers, printed after `-USAGE: `. */
-export const SHOW_SYNTAX = 'channels [count|like <match string>] [as csv|delim <char>|json|xml]|status';
+export const SHOW_SYNTAX = 'calls [count]|channels [count|like <match string>]|detailed_calls|bridged_calls'
+  + '|detailed_bridged_calls [as csv|delim <char>|json|xml]|status';
 
 type Row = Record<(typeof CHANNEL_COLUMNS)[number], string>;
+/** A row of any table: column name to value (a column missing from it is empty, as SQL NULL prints). */
+type AnyRow = Readonly<Record<string, string>>;
 
 function bitRate(codec: string, rateHz: number): number {
   return codec === 'L16' ? rateHz * 16 : 64000;
@@ -50,7 +74,7 @@ export function channelRow(ctx: ApiContext, channel: Channel): Row {
     read_codec: codec.name, read_rate: String(codec.rateHz), read_bit_rate: String(bitRate(codec.name, codec.rateHz)),
     write_codec: codec.name, write_rate: String(codec.rateHz), write_bit_rate: String(bitRate(codec.name, codec.rateHz)),
     secure: '', hostname: ctx.bus.hostname, presence_id: '', presence_data: '', accountcode: '',
-    callstate: callState(channel), callee_name: '', callee_num: '', callee_direction: '', call_uuid: channel.uuid,
+    callstate: callState(channel), callee_name: '', callee_num: '', callee_direction: '', call_uuid: '',
     sent_callee_name: '', sent_callee_num: '', initial_cid_name: c.callerIdName, initial_cid_num: c.callerIdNumber,
     initial_ip_addr: c.networkAddr, initial_dest: c.destinationNumber, initial_dialplan: c.dialplan,
     initial_context: c.context,
@@ -67,57 +91,81 @@ function matchesLike(row: Row, re: RegExp): boolean {
   return [row.uuid, row.name, row.cid_name, row.cid_num, row.presence_data, row.accountcode].some((v) => re.test(v));
 }
 
-function asCsv(rows: Row[], delim: string): string {
+function asCsv(columns: readonly string[], rows: AnyRow[], delim: string): string {
   if (rows.length === 0) return '\n0 total.\n';
-  let out = `${CHANNEL_COLUMNS.join(delim)}\n`;
-  for (const row of rows) out += `${CHANNEL_COLUMNS.map((k) => row[k]).join(delim)}\n`;
+  let out = `${columns.join(delim)}\n`;
+  for (const row of rows) out += `${columns.map((k) => row[k] ?? '').join(delim)}\n`;
   return `${out}\n${rows.length} total.\n`;
 }
 
-function asJson(rows: Row[]): string {
+function asJson(columns: readonly string[], rows: AnyRow[]): string {
   if (rows.length === 0) return '{"row_count": 0}\n';
-  return JSON.stringify({ row_count: rows.length, rows });
+  const objects = rows.map((row) => Object.fromEntries(columns.map((k) => [k, row[k] ?? ''])));
+  return JSON.stringify({ row_count: rows.length, rows: objects });
 }
 
-function asXml(rows: Row[]): string {
+function asXml(columns: readonly string[], rows: AnyRow[]): string {
   if (rows.length === 0) return '<result row_count="0"/>\n';
   const children: XmlNode[] = rows.map((row, i) => ({
     name: 'row',
     attrs: [['row_id', String(i + 1)]],
-    children: CHANNEL_COLUMNS.map((k) => ({ name: k, text: row[k] })),
+    children: columns.map((k) => ({ name: k, text: row[k] ?? '' })),
   }));
   return toFsXml({ name: 'result', attrs: [['row_count', String(rows.length)]], children });
 }
 
-/** `show <what> ...`: channels (with count, like, as ...) and status. */
+/** What `show <what>` lists: its columns and its rows. */
+interface ShowTable {
+  columns: readonly string[];
+  rows(ctx: ApiContext): AnyRow[];
+}
+
+function channelRows(ctx: ApiContext): Row[] {
+  return [...ctx.channels].map((ch) => channelRow(ctx, ch));
+}
+
+/** Every channel is the a-leg of its own unbridged call: the `b_` columns and call_created_epoch stay empty. */
+const TABLES: Readonly<Record<string, ShowTable>> = {
+  channels: { columns: CHANNEL_COLUMNS, rows: channelRows },
+  calls: { columns: CALL_COLUMNS, rows: channelRows },
+  detailed_calls: { columns: DETAILED_CALL_COLUMNS, rows: channelRows },
+  bridged_calls: { columns: CALL_COLUMNS, rows: () => [] },
+  detailed_bridged_calls: { columns: DETAILED_CALL_COLUMNS, rows: () => [] },
+};
+
+/**
+ * `show <what> ...`, parsed as show_function parses it: channels (count, like, as ...), calls (count,
+ * as ...), detailed_calls, bridged_calls, detailed_bridged_calls (as ...), and status.
+ */
 export function show(ctx: ApiContext, args: string): string {
   const argv = args ? separateString(args, 6) : [];
   const command = argv[0];
   if (!command) return `-USAGE: ${SHOW_SYNTAX}\n`;
-  if (command.toLowerCase().startsWith('status')) return status(ctx);
-  if (command.toLowerCase() !== 'channels') return `-USAGE: ${SHOW_SYNTAX}\n`;
+  const lc = command.toLowerCase();
+  if (lc.startsWith('status')) return status(ctx);
+  const table = Object.hasOwn(TABLES, lc) ? TABLES[lc]! : undefined;
+  if (!table) return `-USAGE: ${SHOW_SYNTAX}\n`;
   let as = argv[2] !== undefined && argv[1]?.toLowerCase() === 'as' ? argv[2] : undefined;
-  let rows = [...ctx.channels].map((ch) => channelRow(ctx, ch));
   const sub = argv[1]?.toLowerCase();
-  if (sub === 'count') {
-    if (argv[2]?.toLowerCase() === 'as' && argv[3]) as = argv[3];
-    return showCount(rows.length, as);
+  if (sub === 'count' && (lc === 'channels' || lc === 'calls')) {
+    if (argv[2] !== undefined && argv[3] !== undefined && argv[2].toLowerCase() === 'as') as = argv[3];
+    return showCount(table.rows(ctx).length, as);
   }
-  let delim = argv[3];
-  if (sub === 'like' && argv[2] !== undefined) {
-    const re = likePattern(argv[2]);
-    rows = rows.filter((r) => matchesLike(r, re));
-    as = argv[3]?.toLowerCase() === 'as' && argv[4] ? argv[4] : undefined;
-    delim = argv[5];
+  let rows = table.rows(ctx);
+  if (lc === 'channels' && sub === 'like' && argv[2] !== undefined) {
+    const re = likePattern(argv[2].replace(/[';]/g, ' '));
+    rows = (rows as Row[]).filter((r) => matchesLike(r, re));
+    as = argv[4] !== undefined && argv[3]?.toLowerCase() === 'as' ? argv[4] : undefined;
   }
-  return format(rows, as, delim);
+  // The delimiter of `as delim <char>` is always the fourth word, as show_function reads it.
+  return format(table.columns, rows, as, argv[3]);
 }
 
-function format(rows: Row[], as: string | undefined, delimArg: string | undefined): string {
+function format(columns: readonly string[], rows: AnyRow[], as: string | undefined, delimArg: string | undefined): string {
   const kind = (as ?? 'delim').toLowerCase();
-  if (kind === 'delim' || kind === 'csv') return asCsv(rows, as === undefined ? ',' : delimArg || ',');
-  if (kind === 'json') return asJson(rows);
-  if (kind === 'xml') return asXml(rows);
+  if (kind === 'delim' || kind === 'csv') return asCsv(columns, rows, as === undefined ? ',' : delimArg || ',');
+  if (kind === 'json') return asJson(columns, rows);
+  if (kind === 'xml') return asXml(columns, rows);
   return `-ERR Cannot find format ${as}\n`;
 }
 
