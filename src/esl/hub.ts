@@ -1,8 +1,9 @@
 import type { EventBus } from '../events/bus.ts';
 import type { FsEvent } from '../events/event.ts';
 import { serializeEvent, type EventFormat } from '../events/serialize.ts';
-import { addLogSink, LOG_LEVELS, type LogLevel } from '../lib/logger.ts';
-import { eventEnvelope, logData } from './wire.ts';
+import { cpus } from 'node:os';
+import { addLogSink, LOG_LEVELS, type LogLevel, type LogOrigin } from '../lib/logger.ts';
+import { eventEnvelope, logData, TEXT_CHANNEL_LOG, TEXT_CHANNEL_SESSION } from './wire.ts';
 
 const frames = new WeakMap<FsEvent, Partial<Record<EventFormat, Buffer>>>();
 
@@ -38,6 +39,36 @@ function timestamp(d: Date): string {
 }
 
 /**
+ * The idle CPU percentage FreeSWITCH prints in every log line (switch_core_idle_cpu), over the host's
+ * cores since the previous sample; sampled at most once a second, so a burst of lines costs nothing.
+ */
+class IdleCpu {
+  private last = IdleCpu.times();
+  private at = Date.now();
+  private value = 100;
+
+  percent(nowMs: number): number {
+    if (nowMs - this.at < 1000) return this.value;
+    const now = IdleCpu.times();
+    const total = now.total - this.last.total;
+    if (total > 0) this.value = ((now.idle - this.last.idle) / total) * 100;
+    this.last = now;
+    this.at = nowMs;
+    return this.value;
+  }
+
+  private static times(): { idle: number; total: number } {
+    let idle = 0;
+    let total = 0;
+    for (const c of cpus()) {
+      idle += c.times.idle;
+      total += c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq;
+    }
+    return { idle, total };
+  }
+}
+
+/**
  * One per service: the single bus subscription and log sink of every Event Socket connection
  * (inbound and outbound). The bus subscription exists while a connection exists; the log sink only
  * while a connection logs, so that debug lines are not even built otherwise (Logger.enabled).
@@ -47,6 +78,7 @@ export class EslHub {
   private unsubscribe: (() => void) | undefined;
   private removeSink: (() => void) | undefined;
   private inLog = false;
+  private readonly idleCpu = new IdleCpu();
 
   constructor(private readonly bus: EventBus) {}
 
@@ -74,7 +106,7 @@ export class EslHub {
     let logging = false;
     for (const c of this.clients) if (c.logLevel !== undefined) logging = true;
     if (logging && !this.removeSink) {
-      this.removeSink = addLogSink((level, scope, message) => this.onLog(level, scope, message));
+      this.removeSink = addLogSink((level, scope, message, origin) => this.onLog(level, scope, message, origin));
     } else if (!logging && this.removeSink) {
       this.removeSink();
       this.removeSink = undefined;
@@ -86,7 +118,13 @@ export class EslHub {
     for (const client of this.clients) client.deliverEvent(event);
   }
 
-  private onLog(level: LogLevel, scope: string, message: string): void {
+  /**
+   * A log line as switch_log prints it: `<date> <idle cpu>% [<LEVEL>] <file>:<line> <scope> <message>`,
+   * in a log/data frame whose Log-File, Log-Func and Log-Line name the TypeScript source that logged
+   * it, and whose User-Data is the channel's uuid for a channel's line (Text-Channel 3,
+   * SWITCH_CHANNEL_ID_SESSION, as SWITCH_CHANNEL_SESSION_LOG sends it), empty otherwise (Text-Channel 0).
+   */
+  private onLog(level: LogLevel, scope: string, message: string, origin: LogOrigin): void {
     if (this.inLog) return; // a line logged while delivering a line is not delivered again
     const num = LOG_LEVELS[level];
     let wanted = false;
@@ -94,8 +132,14 @@ export class EslHub {
     if (!wanted) return;
     this.inLog = true;
     try {
-      const data = `${timestamp(new Date())} [${LEVEL_TEXT[level]}] ${scope} ${message}\n`;
-      const frame = Buffer.from(logData({ level: num, file: scope, func: '', line: 0, userData: '', data }));
+      const now = new Date();
+      const site = origin.site();
+      const data = `${timestamp(now)} ${this.idleCpu.percent(now.getTime()).toFixed(2)}% [${LEVEL_TEXT[level]}] `
+        + `${site.file}:${site.line} ${scope} ${message}\n`;
+      const frame = Buffer.from(logData({
+        level: num, channel: origin.uuid ? TEXT_CHANNEL_SESSION : TEXT_CHANNEL_LOG, file: site.file, func: site.func,
+        line: site.line, userData: origin.uuid ?? '', data,
+      }));
       for (const client of this.clients) client.deliverLog(num, frame);
     } finally {
       this.inLog = false;

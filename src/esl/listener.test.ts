@@ -7,7 +7,7 @@ import net from 'node:net';
 import { once } from 'node:events';
 import { Runtime } from '../service/runtime.ts';
 import type { Channel, ChannelEndpoint } from '../channel/channel.ts';
-import { addLogSink } from '../lib/logger.ts';
+import { addLogSink, Logger } from '../lib/logger.ts';
 import { RawEsl, decoded } from '../../test/helpers/esl-raw.ts';
 import { EslListener, type ListenerLimits } from './listener.ts';
 
@@ -109,6 +109,37 @@ test('auth with a wrong password: -ERR invalid, the disconnect notice, then the 
   assert.equal(c.raw.toString(), GREETING + reply('-ERR invalid') + GOODBYE);
   assert.equal(l.authed, false);
   assert.equal(f.runtime.esl.hub.size, 0, 'left the hub');
+});
+
+/** The line of the caller of this function in this file (from the stack). */
+function callerLine(): number {
+  return Number(/:(\d+):\d+\)?$/.exec(new Error().stack!.split('\n')[2]!)![1]);
+}
+
+test('log <level>: log/data frames with FreeSWITCH\'s headers; a channel\'s line names its uuid (Text-Channel 3)', async (t) => {
+  const f = await serve(t);
+  const c = await client(t, f, true);
+  assert.equal((await c.command('log 7')).raw.toString(), reply('+OK log level 7 [7]'));
+  const uuid = '0b3c9a1e-5d2f-4c47-9a55-3f1f2a4b6c7d';
+  // Each callerLine() is on the line that logs, so it is the Log-Line expected.
+  function logsForAChannel(): number {
+    const line = callerLine(); new Logger(`mod_audio_stream(${uuid})`).warning('a channel line');
+    return line;
+  }
+  const channelLine = logsForAChannel();
+  const coreLine = callerLine(); new Logger('esl-unit').debug('a core line');
+  const [a, b] = [await c.nextEvent(), await c.nextEvent()];
+  const headers = (frame: typeof a): string => frame.raw.toString().slice(0, frame.raw.length - frame.body.length);
+  assert.equal(headers(a), `Content-Type: log/data\nContent-Length: ${a.body.length}\nLog-Level: 4\nText-Channel: 3\n`
+    + `Log-File: listener.test.ts\nLog-Func: logsForAChannel\nLog-Line: ${channelLine}\nUser-Data: ${uuid}\n\n`);
+  assert.match(a.body.toString(), new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d\\.\\d{6} \\d+\\.\\d\\d% \\[WARNING\\] `
+    + `listener\\.test\\.ts:${channelLine} mod_audio_stream\\(${uuid}\\) a channel line\\n$`));
+  assert.equal(b.headers.get('text-channel'), '0');
+  assert.equal(b.headers.get('user-data'), '');
+  assert.equal(b.headers.get('log-level'), '7');
+  assert.equal(b.headers.get('log-file'), 'listener.test.ts');
+  assert.equal(b.headers.get('log-line'), String(coreLine));
+  assert.match(b.body.toString(), / \[DEBUG\] listener\.test\.ts:\d+ esl-unit a core line\n$/);
 });
 
 test('a command\'s reply comes before the events fired while it runs', async (t) => {

@@ -54,9 +54,16 @@ export function rudeRejection(): string {
   return `Content-Type: text/rude-rejection\nContent-Length: ${Buffer.byteLength(ACCESS_DENIED)}\n\n${ACCESS_DENIED}`;
 }
 
-/** One log line after `log <level>`. */
+/** switch_text_channel_t: a line of the core (SWITCH_CHANNEL_LOG). */
+export const TEXT_CHANNEL_LOG = 0;
+/** switch_text_channel_t: a line of a session (SWITCH_CHANNEL_SESSION_LOG); User-Data is its uuid. */
+export const TEXT_CHANNEL_SESSION = 3;
+
+/** One log line after `log <level>` (switch_log_node_t). */
 export interface LogLine {
   level: number;
+  /** Text-Channel. */
+  channel: number;
   file: string;
   func: string;
   line: number;
@@ -66,6 +73,6 @@ export interface LogLine {
 
 /** A log/data frame. */
 export function logData(l: LogLine): string {
-  return `Content-Type: log/data\nContent-Length: ${Buffer.byteLength(l.data)}\nLog-Level: ${l.level}\nText-Channel: 0\n`
+  return `Content-Type: log/data\nContent-Length: ${Buffer.byteLength(l.data)}\nLog-Level: ${l.level}\nText-Channel: ${l.channel}\n`
     + `Log-File: ${l.file}\nLog-Func: ${l.func}\nLog-Line: ${l.line}\nUser-Data: ${l.userData}\n\n${l.data}`;
 }

@@ -18,8 +18,23 @@ export function levelOfFreeswitch(level: number): LogLevel {
   return level <= 3 ? 'error' : level === 4 ? 'warning' : level === 5 ? 'notice' : level === 6 ? 'info' : 'debug';
 }
 
+/** Where a line was logged: the source file (base name), the function and the line, as the call stack says. */
+export interface LogSite {
+  file: string;
+  func: string;
+  line: number;
+}
+
+/** What a sink may learn about a line besides its text (the Event Socket's log/data headers). */
+export interface LogOrigin {
+  /** The channel the line belongs to: the uuid of a channel's logger (`new Logger('mod_audio_stream(<uuid>)')`). */
+  readonly uuid: string | undefined;
+  /** Where it was logged; read from the stack captured with the line, on first use. */
+  site(): LogSite;
+}
+
 /** Where log lines go; tests and the ESL `log` command can add sinks. */
-export type LogSink = (level: LogLevel, scope: string, message: string) => void;
+export type LogSink = (level: LogLevel, scope: string, message: string, origin: LogOrigin) => void;
 
 const sinks = new Set<LogSink>();
 let threshold: number = levelFromEnv(process.env.AUDIO_STREAM_LOG_LEVEL);
@@ -41,23 +56,60 @@ export function addLogSink(sink: LogSink): () => void {
   return () => sinks.delete(sink);
 }
 
-function write(level: LogLevel, scope: string, message: string): void {
-  if (LOG_LEVELS[level] <= threshold) {
-    process.stderr.write(`${new Date().toISOString()} [${level.toUpperCase()}] ${scope}: ${message}\n`);
-  }
-  for (const sink of sinks) sink(level, scope, message);
+const UNKNOWN_SITE: LogSite = { file: '', func: '', line: 0 };
+/** One frame of a V8 stack: `at [async] [func (]file:line:column[)]`. */
+const FRAME = /^\s*at (?:async )?(?:(.+?) \()?(.+?):(\d+):\d+\)?$/;
+
+/** The frame just above the logger's method, as a LogSite (file base name; `file://` URLs included). */
+function parseSite(stack: string | undefined): LogSite {
+  const frame = stack?.split('\n', 3)[1];
+  const m = frame === undefined ? null : FRAME.exec(frame);
+  if (!m) return UNKNOWN_SITE;
+  const path = m[2]!;
+  return { file: path.slice(path.lastIndexOf('/') + 1), func: m[1] ?? '', line: Number(m[3]) };
 }
+
+/** A line's origin: the stack is captured now (one frame, cheap) and read only if a sink asks. */
+class Origin implements LogOrigin {
+  private readonly trace: { stack?: string } = {};
+  private parsed: LogSite | undefined;
+  constructor(readonly uuid: string | undefined, above: (message: string) => void) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 1;
+    Error.captureStackTrace(this.trace, above);
+    Error.stackTraceLimit = limit;
+  }
+  site(): LogSite {
+    return (this.parsed ??= parseSite(this.trace.stack));
+  }
+}
+
+function write(level: LogLevel, logger: Logger, message: string, method: (message: string) => void): void {
+  if (LOG_LEVELS[level] <= threshold) {
+    process.stderr.write(`${new Date().toISOString()} [${level.toUpperCase()}] ${logger.scope}: ${message}\n`);
+  }
+  if (sinks.size === 0) return;
+  const origin = new Origin(logger.uuid, method);
+  for (const sink of sinks) sink(level, logger.scope, message, origin);
+}
+
+/** A channel logger's scope ends with the channel's uuid in parentheses: `mod_audio_stream(<uuid>)`. */
+const SCOPE_UUID = /\(([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\)$/i;
 
 /** A named logger; never used per media frame. */
 export class Logger {
-  constructor(readonly scope: string) {}
+  /** The channel its lines belong to (the uuid at the end of the scope, or given). */
+  readonly uuid: string | undefined;
+  constructor(readonly scope: string, uuid?: string) {
+    this.uuid = uuid ?? SCOPE_UUID.exec(scope)?.[1];
+  }
   /** True when a line at `level` would be written somewhere (lets callers skip building it). */
   enabled(level: LogLevel): boolean {
     return LOG_LEVELS[level] <= threshold || sinks.size > 0;
   }
-  debug(message: string): void { if (this.enabled('debug')) write('debug', this.scope, message); }
-  info(message: string): void { write('info', this.scope, message); }
-  notice(message: string): void { write('notice', this.scope, message); }
-  warning(message: string): void { write('warning', this.scope, message); }
-  error(message: string): void { write('error', this.scope, message); }
+  debug(message: string): void { if (this.enabled('debug')) write('debug', this, message, this.debug); }
+  info(message: string): void { write('info', this, message, this.info); }
+  notice(message: string): void { write('notice', this, message, this.notice); }
+  warning(message: string): void { write('warning', this, message, this.warning); }
+  error(message: string): void { write('error', this, message, this.error); }
 }

@@ -297,9 +297,11 @@ test('log <level>: log/data frames with FreeSWITCH\'s headers; nolog', async () 
   const frame = await c.nextEvent();
   assert.equal(frame.contentType, 'log/data');
   assert.equal(frame.headers.get('log-level'), '6');
-  assert.equal(frame.headers.get('log-file'), 'esl-test');
+  assert.equal(frame.headers.get('log-file'), 'esl-inbound.test.ts', 'the source file that logged it');
+  assert.match(frame.headers.get('log-line')!, /^[1-9]\d*$/);
+  assert.equal(frame.headers.get('text-channel'), '0');
   assert.equal(Number(frame.headers.get('content-length')), frame.body.length);
-  assert.match(frame.body.toString(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \[INFO\] esl-test hello from the log\n$/);
+  assert.match(frame.body.toString(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \d+\.\d\d% \[INFO\] esl-inbound\.test\.ts:\d+ esl-test hello from the log\n$/);
   assert.equal((await c.command('log bogus')).headers.get('reply-text'), '-ERR invalid log level');
   assert.equal((await c.command('log warning')).headers.get('reply-text'), '+OK log level warning [4]');
   assert.equal((await c.command('nolog')).headers.get('reply-text'), '+OK no longer logging');
