@@ -16,6 +16,7 @@ export const ERROR_CODES = {
   PLAYBACK_UNSUPPORTED: 'a file to play has a type that cannot be played',
   PLAYBACK_TOO_LARGE: 'a file to play is larger than 64 MiB',
   PLAYBACK_QUEUE_FULL: 'a channel already has 600 s of audio queued',
+  TONE_STREAM_INVALID: 'a tone_stream:// is over its bounds (4096 characters a line, 10000 tones) or its path= file cannot be read',
   // SIP, SDP and RTP.
   SIP_SYNTAX: 'a SIP message or header is malformed (answered 400)',
   SIP_VERSION: 'a SIP request names another version than SIP/2.0 (answered 505)',
