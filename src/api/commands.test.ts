@@ -123,7 +123,35 @@ test('uuid_broadcast: queues playback on the channel (aleg, both, default), not 
   assert.equal(executes[0]!.get('Application-Data'), file);
   assert.equal(await runtime.api.execute('uuid_break', `${channel.uuid} all`), '+OK\n');
   await ev.waitForEvent('CHANNEL_EXECUTE_COMPLETE');
-  assert.equal(ev.events.find((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE')!.get('Application-Response'), 'PLAYBACK BREAK');
+  // mod_dptools answers FILE PLAYED for a playback broken off too (seen with FreeSWITCH 1.10.12).
+  assert.equal(ev.events.find((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE')!.get('Application-Response'), 'FILE PLAYED');
+  channel.hangup();
+});
+
+test('uuid_broadcast tone_stream:// plays the tone with PLAYBACK_START/STOP; an unplayable path answers +OK Message sent as FreeSWITCH and ends FILE NOT FOUND', async () => {
+  const { runtime, channel } = makeChannel({ rateHz: 8000 });
+  const ev = collectEvents(runtime);
+  const tone = 'tone_stream://%(100,50,1000)';
+  assert.equal(await runtime.api.execute('uuid_broadcast', `${channel.uuid} ${tone} aleg`), '+OK Message sent\n');
+  await ev.waitForEvent('CHANNEL_EXECUTE');
+  await channel.playback.loaded();
+  const heard: number[] = [];
+  for (let f = channel.playback.nextFrame(160); f; f = channel.playback.nextFrame(160)) heard.push(...f);
+  assert.equal(heard.length, 1280, '1200 samples in 8 frames, the last one padded with silence');
+  assert.ok(Math.abs(heard.slice(0, 800).filter((v, i) => i > 0 && (heard[i - 1]! < 0) !== (v < 0)).length / 2 / 0.1 - 1000) < 20, '1000 Hz');
+  const complete = await ev.waitForEvent('CHANNEL_EXECUTE_COMPLETE');
+  assert.equal(complete.get('Application-Response'), 'FILE PLAYED');
+  const stop = ev.events.find((e) => e.name === 'PLAYBACK_STOP')!;
+  assert.equal(stop.get('Playback-File-Type'), 'tone_stream');
+  assert.equal(stop.get('Playback-File-Path'), tone);
+  assert.equal(stop.get('Playback-Status'), 'done');
+  // FreeSWITCH 1.10.12: `+OK Message sent`, then CHANNEL_EXECUTE and CHANNEL_EXECUTE_COMPLETE with
+  // FILE NOT FOUND, and no PLAYBACK_START or PLAYBACK_STOP.
+  ev.events.length = 0;
+  assert.equal(await runtime.api.execute('uuid_broadcast', `${channel.uuid} /nonexistent.wav aleg`), '+OK Message sent\n');
+  const failed = await ev.waitForEvent('CHANNEL_EXECUTE_COMPLETE');
+  assert.equal(failed.get('Application-Response'), 'FILE NOT FOUND');
+  assert.deepEqual(ev.events.filter((e) => e.get('Unique-ID') === channel.uuid).map((e) => e.name), ['CHANNEL_EXECUTE', 'CHANNEL_EXECUTE_COMPLETE']);
   channel.hangup();
 });
 

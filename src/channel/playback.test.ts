@@ -169,3 +169,91 @@ test('an action runs after the last sample ahead of it was pulled, not before', 
   assert.equal(ran, 1);
   channel.hangup();
 });
+
+/** PLAYBACK_* events as `NAME [type] path [status]`. */
+function playbackEvents(ev: ReturnType<typeof collectEvents>): string[] {
+  return ev.events.filter((e) => e.name.startsWith('PLAYBACK_'))
+    .map((e) => [e.name, e.get('Playback-File-Type'), e.get('Playback-File-Path'), e.get('Playback-Status')].filter(Boolean).join(' '));
+}
+
+test('tone_stream:// plays as a file: generated at the codec rate, in its place in the queue, with FreeSWITCH\'s PLAYBACK_* headers', async () => {
+  const { runtime, channel } = makeChannel({ rateHz: 16000 });
+  const ev = collectEvents(runtime);
+  const file = join(dir, 'before.r16');
+  writeFileSync(file, Buffer.from(sine(300, 16000, 0.2, 0.3).buffer));
+  const first = channel.playback.enqueue(file);
+  const tone = 'tone_stream://%(200,100,1000);loops=2';
+  const second = channel.playback.enqueue(tone);
+  await channel.playback.loaded();
+  const audio = pullAll(channel, 320, 100);
+  assert.equal(await first, 'done');
+  assert.equal(await second, 'done');
+  assert.equal(audio.length, 3200 + 2 * 4800, 'the file, then two plays of 300 ms at 16 kHz');
+  assert.ok(Math.abs(dominantFrequency(audio.subarray(3200, 3200 + 3200), 16000) - 1000) < 2);
+  assert.ok(audio.subarray(3200 + 3200, 3200 + 4800).every((v) => v === 0), 'the 100 ms off');
+  assert.ok(toneLevelDbfs(audio.subarray(3200 + 4800, 3200 + 8000), 1000, 16000) > -11, 'the second play');
+  assert.deepEqual(playbackEvents(ev), [
+    `PLAYBACK_START ${file}`, `PLAYBACK_STOP ${file} done`,
+    `PLAYBACK_START tone_stream ${tone}`, `PLAYBACK_STOP tone_stream ${tone} done`,
+  ]);
+  // The header order of switch_ivr_play_file: type, path, status.
+  const stop = ev.events.filter((e) => e.name === 'PLAYBACK_STOP').at(-1)!;
+  const names = stop.headers.map(([n]) => n);
+  assert.deepEqual(names.slice(names.indexOf('Playback-File-Type')), ['Playback-File-Type', 'Playback-File-Path', 'Playback-Status']);
+  channel.hangup();
+});
+
+test('a tone that plays for ever ends with break on clear; silence_stream://-1 too; silence_stream://<ms> plays silence frames', async () => {
+  const { runtime, channel } = makeChannel({ rateHz: 8000 });
+  const ev = collectEvents(runtime);
+  const ring = channel.playback.enqueue('tone_stream://%(2000,4000,440,480);loops=-1');
+  await channel.playback.loaded();
+  const heard = pullAll(channel, 160, 400); // 8 s
+  assert.equal(heard.length, 64000);
+  assert.ok(toneLevelDbfs(heard.subarray(48000, 63000), 440, 8000) > -20, 'ringing again in the second cycle');
+  channel.playback.clear();
+  assert.equal(await ring, 'break');
+  const quiet = channel.playback.enqueue('silence_stream://100');
+  await channel.playback.loaded();
+  const frames = [];
+  for (let f = channel.playback.nextFrame(160); f; f = channel.playback.nextFrame(160)) frames.push(Int16Array.from(f));
+  assert.equal(await quiet, 'done');
+  assert.equal(frames.length, 5, '100 ms of silence frames are sent, not skipped');
+  assert.ok(frames.every((f) => f.every((v) => v === 0)));
+  const forever = channel.playback.enqueue('silence_stream://-1');
+  await channel.playback.loaded();
+  for (let i = 0; i < 100; i++) assert.ok(channel.playback.nextFrame(160));
+  channel.playback.clear();
+  assert.equal(await forever, 'break');
+  assert.deepEqual(playbackEvents(ev).map((e) => e.replace(/ \S+:\/\/\S+/, '')), [
+    'PLAYBACK_START tone_stream', 'PLAYBACK_STOP tone_stream break',
+    'PLAYBACK_START', 'PLAYBACK_STOP done', 'PLAYBACK_START', 'PLAYBACK_STOP break',
+  ]);
+  channel.hangup();
+});
+
+test('a tone script with nothing playable starts and stops at once (done, as FreeSWITCH); an unreadable path= file or a script over the bounds fails with no events', async () => {
+  const { runtime, channel } = makeChannel({ rateHz: 8000 });
+  const ev = collectEvents(runtime);
+  const empty = channel.playback.enqueue('tone_stream://%(100)');
+  await channel.playback.loaded();
+  assert.equal(channel.playback.nextFrame(160), null, 'no audio');
+  assert.equal(await empty, 'done');
+  assert.deepEqual(playbackEvents(ev), ['PLAYBACK_START tone_stream tone_stream://%(100)', 'PLAYBACK_STOP tone_stream tone_stream://%(100) done']);
+  ev.events.length = 0;
+  assert.equal(await channel.playback.enqueue(`tone_stream://path=${join(dir, 'no-such-tones.txt')}`), 'fail');
+  assert.equal(await channel.playback.enqueue(`tone_stream://${'1'.repeat(5000)}`), 'fail');
+  assert.equal(await channel.playback.enqueue('TONE_STREAM://%(100,0,440)'), 'fail', 'the prefix is lower case, as FreeSWITCH\'s module name');
+  assert.deepEqual(playbackEvents(ev), []);
+  // A path= file: each line is a script.
+  const tones = join(dir, 'tones.txt');
+  writeFileSync(tones, '%(100,0,500)\n\n%(50,0,1500)\n');
+  const fromFile = channel.playback.enqueue(`tone_stream://path=${tones};loops=2`);
+  await channel.playback.loaded();
+  const audio = pullAll(channel, 160, 100);
+  assert.equal(await fromFile, 'done');
+  assert.equal(audio.length, 2 * 1200);
+  assert.ok(Math.abs(dominantFrequency(audio.subarray(0, 800), 8000) - 500) < 3);
+  assert.ok(Math.abs(dominantFrequency(audio.subarray(800, 1200), 8000) - 1500) < 5);
+  channel.hangup();
+});

@@ -8,6 +8,8 @@ import { Logger } from '../lib/logger.ts';
 import { Deque } from '../lib/deque.ts';
 import { AppError, messageOf } from '../lib/errors.ts';
 import type { FrameFormat } from '../bug/media-bug.ts';
+import type { SampleSource } from '../audio/sample-source.ts';
+import { isStreamPath, openStream } from './stream-files.ts';
 
 /** What the playback queue needs from its channel. */
 export interface PlaybackHost {
@@ -60,7 +62,16 @@ interface ActionItem {
   run: () => void;
 }
 
-type Item = AudioItem | MarkItem | ActionItem;
+/** A generated "file" (tone_stream://, silence_stream://): made a frame at a time, its length not counted as queued. */
+interface SourceItem {
+  kind: 'source';
+  source: SampleSource;
+  path: string;
+  started: boolean;
+  resolve: (status: PlaybackStatus) => void;
+}
+
+type Item = AudioItem | SourceItem | MarkItem | ActionItem;
 
 /** Decodes a file to mono s16: WAV (any rate, channels mixed down), raw .r8...r64 (s16 LE), .pcmu/.pcma (8 kHz). */
 export function decodePlayFile(path: string, data: Buffer): { samples: Int16Array; rateHz: number } {
@@ -174,13 +185,22 @@ export class Playback {
 
   /**
    * Queues a file behind whatever is queued or playing (never cutting it off); resolves when it has
-   * finished playing, was broken off, or could not be read.
+   * finished playing, was broken off, or could not be read. A tone_stream:// or silence_stream://
+   * is generated as it plays, at the codec rate.
    */
   enqueue(path: string): Promise<PlaybackStatus> {
     let resolve!: (s: PlaybackStatus) => void;
     const finished = new Promise<PlaybackStatus>((r) => { resolve = r; });
     this.loading = this.loading.then(async () => {
       try {
+        if (isStreamPath(path)) {
+          const { source, problems } = await openStream(path, this.rateHz);
+          if (problems.length > 0) this.log.warning(`${path}: ${problems.join('; ')}`);
+          if (this.channel.isHungUp) return resolve('break');
+          this.closeTail();
+          this.queue.push({ kind: 'source', source, path, started: false, resolve });
+          return;
+        }
         const size = (await stat(path)).size;
         if (size > MAX_PLAY_FILE_BYTES) throw new AppError('PLAYBACK_TOO_LARGE', `larger than ${MAX_PLAY_FILE_BYTES} bytes`);
         const decoded = decodePlayFile(path, await readFile(path));
@@ -298,6 +318,18 @@ export class Playback {
     let played = false;
     while (filled < samples && this.queue.length > 0) {
       const item = this.queue.first!;
+      if (item.kind === 'source') {
+        if (!item.started) {
+          item.started = true;
+          this.fire('PLAYBACK_START', item.path);
+        }
+        if (item.source.rateHz !== this.rateHz) item.source.setRate(this.rateHz);
+        const take = item.source.read(out, filled, samples - filled);
+        filled += take;
+        played ||= take > 0;
+        if (item.source.ended || take === 0) this.finish('done');
+        continue;
+      }
       if (item.kind !== 'audio') {
         this.reach(item);
         continue;
@@ -339,8 +371,8 @@ export class Playback {
     const kept: ActionItem[] = [];
     while (this.queue.length > 0) {
       const item = this.queue.first!;
-      if (item.kind === 'audio') {
-        dropped += item.length - item.position;
+      if (item.kind === 'audio' || item.kind === 'source') {
+        if (item.kind === 'audio') dropped += item.length - item.position;
         this.finish('break');
       } else {
         this.queue.shift();
@@ -395,6 +427,7 @@ export class Playback {
         this.finish('done');
         continue;
       }
+      if (head.kind === 'source') return; // made as it is pulled: it ends in nextFrame
       this.reach(head);
     }
   }
@@ -436,18 +469,21 @@ export class Playback {
     item.rateHz = rateHz;
   }
 
-  /** Removes the head audio item, ending it with `status`. */
+  /** Removes the head audio or generated item, ending it with `status`. */
   private finish(status: PlaybackStatus): void {
-    const item = this.queue.shift() as AudioItem;
-    this.queuedSamples -= item.length - item.position;
+    const item = this.queue.shift() as AudioItem | SourceItem;
+    if (item.kind === 'audio') this.queuedSamples -= item.length - item.position;
     if (item.started && item.path !== undefined) this.fire('PLAYBACK_STOP', item.path, status);
     item.resolve?.(status);
   }
 
+  /** PLAYBACK_START / PLAYBACK_STOP with switch_ivr_play_file's headers (Playback-File-Type for a tone_stream). */
   private fire(name: 'PLAYBACK_START' | 'PLAYBACK_STOP', path: string, status?: PlaybackStatus): void {
     if (this.channel.isHungUp) return;
-    const headers: Record<string, string> = { 'Playback-File-Path': path };
-    if (status) headers['Playback-Status'] = status === 'done' ? 'done' : status;
+    const headers: Record<string, string> = {};
+    if (path.slice(0, 12).toLowerCase() === 'tone_stream:') headers['Playback-File-Type'] = 'tone_stream';
+    headers['Playback-File-Path'] = path;
+    if (status) headers['Playback-Status'] = status;
     this.channel.fire(name, undefined, undefined, headers);
   }
 }

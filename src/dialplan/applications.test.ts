@@ -104,3 +104,36 @@ test('audio_stream with too few arguments answers -USAGE, as uuid_audio_stream d
   assert.equal(ev.events.find((e) => e.name === 'CHANNEL_EXECUTE_COMPLETE')!.get('Application-Response'), `-USAGE: ${UUID_AUDIO_STREAM_SYNTAX}`);
   channel.hangup();
 });
+
+test('playback: a tone_stream:// answers FILE PLAYED (broken off too, as mod_dptools), a missing file FILE NOT FOUND with no PLAYBACK events', async () => {
+  const { runtime, channel } = makeChannel();
+  const ev = collectEvents(runtime);
+  const played = executeApplication(runtime, channel, 'playback', 'tone_stream://%(100,0,440)');
+  await channel.playback.loaded();
+  let frames = 0;
+  while (channel.playback.nextFrame(160)) frames++;
+  assert.equal(frames, 5);
+  assert.equal(await played, 'FILE PLAYED');
+  const broken = executeApplication(runtime, channel, 'playback', 'silence_stream://-1');
+  await channel.playback.loaded();
+  channel.playback.nextFrame(160);
+  channel.playback.clear();
+  assert.equal(await broken, 'FILE PLAYED');
+  ev.events.length = 0;
+  assert.equal(await executeApplication(runtime, channel, 'playback', '/nonexistent.wav'), 'FILE NOT FOUND');
+  assert.deepEqual(ev.events.map((e) => e.name), ['CHANNEL_EXECUTE', 'CHANNEL_EXECUTE_COMPLETE']);
+  channel.hangup();
+});
+
+test('a route whose playback is a tone script FreeSWITCH would skip parts of is refused at load, naming the problem', () => {
+  const check = (data: string) => runtimeApplications.check('playback', data);
+  assert.equal(check('tone_stream://%(2000,4000,440,480);loops=-1').ok, true);
+  assert.equal(check('tone_stream://%(100,0,${freq})').ok, true, 'variables are expanded when it runs');
+  assert.equal(check('silence_stream://500').ok, true);
+  assert.equal(check('/sounds/hello.wav').ok, true);
+  const bad = check('tone_stream://%(100)');
+  assert.equal(bad.ok, false);
+  assert.match(!bad.ok ? bad.error.message : '', /syntax error at "%\(100\)"/);
+  assert.throws(() => buildConfig({ routes: [{ actions: ['answer', { playback: 'tone_stream://%(100,100,1000);%(100)' }] }] },
+    (app, data) => runtimeApplications.check(app, data)), /syntax error/);
+});

@@ -7,6 +7,7 @@ import { freeswitchLevel, levelOfFreeswitch, Logger } from '../lib/logger.ts';
 import type { Channel } from '../channel/channel.ts';
 import { isHangupCause } from '../channel/hangup-cause.ts';
 import type { ChannelLookup } from '../channel/registry.ts';
+import { checkStreamPath } from '../channel/stream-files.ts';
 import { audioStreamCommand } from '../audio-stream/command.ts';
 import type { AudioStreamEngine } from '../audio-stream/engine.ts';
 import type { Application } from './application.ts';
@@ -47,14 +48,19 @@ const preAnswer: Application<BuiltinContext> = {
   run: (channel) => (channel.preAnswer() ? ok('+OK') : fail('CHANNEL_NO_MEDIA', 'cannot pre-answer')),
 };
 
-/** `playback <file>`: waits until played, broken off or refused (FreeSWITCH's responses). */
+/**
+ * `playback <file>` (a file, tone_stream:// or silence_stream://): waits until played, broken off or
+ * refused, with mod_dptools' responses: played or broken off (uuid_break) is `FILE PLAYED`, a file
+ * that cannot be opened `FILE NOT FOUND` (and, as FreeSWITCH, no PLAYBACK_START/STOP).
+ */
 const playback: Application<BuiltinContext> = {
   name: 'playback',
   needsData: true,
+  check: checkStreamPath,
   async run(channel, data) {
     if (!channel.preAnswer()) return fail('CHANNEL_NO_MEDIA', 'no media');
     const status = await channel.playback.enqueue(data);
-    return ok(status === 'done' ? 'FILE PLAYED' : status === 'break' ? 'PLAYBACK BREAK' : 'FILE NOT FOUND');
+    return ok(status === 'fail' ? 'FILE NOT FOUND' : 'FILE PLAYED');
   },
 };
 
