@@ -36,6 +36,12 @@ const VOL_MIN = -63;
 const SINE = new Int16Array(128);
 for (let i = 0; i < 128; i++) SINE[i] = Math.min(32767, Math.round(32768 * Math.sin(((i + 0.5) * Math.PI) / 256)));
 
+/** The table sample for the accumulator's top 9 bits: the quarter wave mirrored (bit 7) and negated (bit 8). */
+function cycleSample(bits: number): number {
+  const idx = bits & 128 ? 127 - (bits & 127) : bits & 127;
+  return bits & 256 ? -SINE[idx]! : SINE[idx]!;
+}
+
 /** DBM0_MAX_POWER and the full-scale factor, in single precision as libteletone computes them. */
 const DBM0_MAX_POWER = Math.fround(Math.fround(3.14) + Math.fround(3.02));
 const FULL_SCALE = Math.fround(Math.fround(32767) * Math.fround(1.414214));
@@ -46,10 +52,10 @@ export function levelScale(db: number): number {
   return Math.trunc(Math.fround(Math.fround(10 ** exponent) * FULL_SCALE));
 }
 
-/** The phase increment of `freqHz` at `rateHz` (2^32 per cycle), as the C cast gives it on x86. */
+/** The phase increment of `freqHz` at `rateHz` (2^32 per cycle, as int32), as the C cast gives it on x86. */
 function phaseStep(freqHz: number, rateHz: number): number {
   const step = Math.trunc((freqHz * 4294967296) / rateHz);
-  return step >= -2147483648 && step <= 2147483647 ? step >>> 0 : 0x80000000;
+  return step >= -2147483648 && step <= 2147483647 ? step : -2147483648;
 }
 
 /** libteletone's character map: the DTMF digits (its '7', '8', '9', 'C' row is 859 Hz, not 852). */
@@ -66,8 +72,8 @@ export interface ToneSegment {
   readonly offSamples: number;
   /** The frequencies, Hz (1 to 18). */
   readonly freqs: readonly number[];
-  /** Phase increments of the frequencies at the program's rate. */
-  readonly phaseSteps: Uint32Array;
+  /** Phase increments of the frequencies at the program's rate (2^32 per cycle, as int32). */
+  readonly phaseSteps: Int32Array;
   readonly volumeDb: number;
   /** -1: the volume falls by `decayDb` every `decayStepSamples`; 1: it rises; 0: steady. */
   readonly decayDirection: number;
@@ -311,7 +317,7 @@ function emit(st: ScriptState, freqs: number[], tmpOn: number, tmpOff: number, o
     problems.add(`l=${st.loops} repeats the next tone for ever (FreeSWITCH hangs opening this script)`);
   }
   out.push({
-    onSamples: on, offSamples: off, freqs, phaseSteps: Uint32Array.from(freqs, (f) => phaseStep(f, st.rateHz)),
+    onSamples: on, offSamples: off, freqs, phaseSteps: Int32Array.from(freqs, (f) => phaseStep(f, st.rateHz)),
     volumeDb: st.volumeDb, decayDirection: st.decayDirection, decayStepSamples: st.decayStepSamples, decayDb: st.decayDb, times,
   });
 }
@@ -362,10 +368,15 @@ export class ToneGenerator implements SampleSource {
   private offset = 0;
   private play = 0;
   private done: boolean;
-  private readonly phase = new Uint32Array(MAX_TONE_FREQS);
+  private readonly phase = new Int32Array(MAX_TONE_FREQS);
   private volumeDb = 0;
   private scale = 0;
   private decayCount = 0;
+  /** The sums of one run of samples (grown once to the largest frame asked for). */
+  private sums = new Int32Array(0);
+  /** One cycle of the sine at `cycleScale` (modulate_sample's output for each of its 512 table steps). */
+  private readonly cycle = new Int16Array(512);
+  private cycleScale = NaN;
 
   /** Compiles `lines` (a script, or the lines of a path= file) for `rateHz`; the problems are FreeSWITCH's silent skips. */
   static create(lines: readonly string[], plays: number, rateHz: number): Result<{ generator: ToneGenerator; problems: string[] }> {
@@ -459,21 +470,46 @@ export class ToneGenerator implements SampleSource {
     const steps = seg.phaseSteps;
     const k = steps.length;
     const phase = this.phase;
-    const decays = seg.decayDirection !== 0;
+    if (seg.decayDirection === 0) {
+      // Steady level: one tone at a time over the run, each accumulator in a local.
+      if (this.sums.length < n) this.sums = new Int32Array(n);
+      const sums = this.sums;
+      sums.fill(128, 0, n);
+      const table = this.scaledCycle();
+      for (let j = 0; j < k; j++) {
+        let acc = phase[j]!;
+        const step = steps[j]!;
+        for (let i = 0; i < n; i++) {
+          sums[i]! += table[acc >>> 23]!;
+          acc = (acc + step) | 0;
+        }
+        phase[j] = acc;
+      }
+      if (k === 1) for (let i = 0; i < n; i++) out[at + i] = sums[i]!;
+      else for (let i = 0; i < n; i++) out[at + i] = (sums[i]! / k) | 0;
+      return;
+    }
     for (let i = 0; i < n; i++) {
-      if (decays) this.decayTick(seg);
+      this.decayTick(seg);
       const scale = this.scale;
       let sum = 128;
       for (let j = 0; j < k; j++) {
         const acc = phase[j]!;
-        const bits = acc >>> 23;
-        const idx = bits & 128 ? 127 - (bits & 127) : bits & 127;
-        const s = bits & 256 ? -SINE[idx]! : SINE[idx]!;
-        sum += (s * scale) >> 15;
+        sum += (cycleSample(acc >>> 23) * scale) >> 15;
         phase[j] = acc + steps[j]!;
       }
       out[at + i] = (sum / k) | 0;
     }
+  }
+
+  /** The whole cycle (512 steps of the accumulator's top 9 bits) at the current level, rebuilt when the level changes. */
+  private scaledCycle(): Int16Array {
+    if (this.cycleScale !== this.scale) {
+      const scale = this.scale;
+      for (let bits = 0; bits < 512; bits++) this.cycle[bits] = (cycleSample(bits) * scale) >> 15;
+      this.cycleScale = scale;
+    }
+    return this.cycle;
   }
 
   private advance(): void {
@@ -492,8 +528,9 @@ export class ToneGenerator implements SampleSource {
   }
 }
 
-/** (a * n) mod 2^32 for a < 2^32, exactly. */
+/** (a * n) mod 2^32 for an int32 a, exactly (as uint32). */
 function mulMod32(a: number, n: number): number {
+  a >>>= 0;
   const hi = Math.floor(n / 65536) % 65536;
   const lo = n % 65536;
   return ((((a * hi) % 4294967296) * 65536) % 4294967296 + a * lo) % 4294967296 >>> 0;
