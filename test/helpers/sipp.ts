@@ -44,8 +44,8 @@ function send(text: string, retrans = true): string {
   return `  <send${retrans ? ' retrans="500"' : ''}><![CDATA[\n\n${text}\n\n  ]]></send>\n`;
 }
 
-function invite(cseq: number, direction = '', inDialog = false, extra = 'X-Test-Case: sipp-[call_number]'): string {
-  const sdp = SDP.replace('__DIRECTION__', direction ? `a=${direction}` : '');
+function invite(cseq: number, direction = '', inDialog = false, extra = 'X-Test-Case: sipp-[call_number]', ptimeMs = 20): string {
+  const sdp = SDP.replace('__DIRECTION__', direction ? `a=${direction}` : '').replace('a=ptime:20', `a=ptime:${ptimeMs}`);
   return send(`${headers('INVITE', cseq, '[branch]', inDialog ? '[peer_tag_param]' : '')}
 ${extra}
 Content-Type: application/sdp
@@ -164,6 +164,23 @@ ${bye(4)}`);
 /** Calls, streams, and waits for the callee's BYE (answered 200). */
 export function calleeHangsUpScenario(ulawFile: string, timeoutMs: number): string {
   return scenario('callee-bye', `${invite(1)}${answered()}${ack(1)}  <nop><action><exec rtp_stream="${ulawFile},1,0"/></action></nop>
+  <recv request="BYE" timeout="${timeoutMs}"/>
+${OK_TO_LAST_REQUEST}`);
+}
+
+/**
+ * Calls offering PCMU at `ptimeMs` with `mediaPort` in the SDP (the test's own RTP socket sends
+ * and receives there: SIPp's pcap replay sends from source port 0, which FreeSWITCH drops), writes
+ * the callee's RTP port from the 200's SDP into `portFile`, and waits for the callee's BYE.
+ */
+export function externalRtpScenario(mediaPort: number, ptimeMs: number, portFile: string, timeoutMs: number, testCase = 'sipp-[call_number]'): string {
+  const inv = invite(1, '', false, `X-Test-Case: ${testCase}`, ptimeMs).replace('[rtpstream_audio_port]', String(mediaPort));
+  return scenario('external-rtp', `${inv}  <recv response="100" optional="true"/>
+  <recv response="180" optional="true"/>
+  <recv response="183" optional="true"/>
+  <recv response="200" rtd="true"><action><ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="whole,port"/></action></recv>
+  <Reference variables="whole"/>
+${ack(1)}  <nop><action><exec command="echo [$port] > ${portFile}"/></action></nop>
   <recv request="BYE" timeout="${timeoutMs}"/>
 ${OK_TO_LAST_REQUEST}`);
 }

@@ -1,0 +1,99 @@
+// The differential conformance suite: every scenario of scenarios.ts runs against audio-stream and
+// is compared field by field with the golden transcript recorded from the real FreeSWITCH 1.10.12
+// + mod_audio_stream (golden/, re-recorded by `npm run conformance:record`), and, where FreeSWITCH
+// is installed (CI installs it), with a live run of the real module. Every difference must be on
+// the reviewed allow-list (allow-list.ts), each of which the README documents.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { SCENARIOS } from './scenarios.ts';
+import { runAll } from './run.ts';
+import { compareTranscripts, type Difference } from './compare.ts';
+import { ALLOWED, allowedBy } from './allow-list.ts';
+import { TRANSCRIPT_VERSION, type Transcript } from './transcript.ts';
+import { freeswitchMissing, startAudioStream, startFreeswitch, type Target } from './targets.ts';
+import { requireProgram } from '../helpers/sipp.ts';
+
+const GOLDEN = join(import.meta.dirname, 'golden');
+const README = readFileSync(resolve(import.meta.dirname, '../../README.md'), 'utf8');
+const dir = mkdtempSync(join(tmpdir(), 'as-conformance-'));
+const fsMissing = freeswitchMissing();
+if (fsMissing && process.env.CI) throw new Error(`the live comparison must run in CI: ${fsMissing}`);
+if (fsMissing) console.log(`# conformance: live comparison with the real module skipped: ${fsMissing}`);
+
+let ours: Map<string, Transcript>;
+let live: Map<string, Transcript> | undefined;
+const targets: Target[] = [];
+const allowedCount = new Map<string, number>();
+let comparedFields = 0;
+
+before(async () => {
+  requireProgram('sipp');
+  const as = await startAudioStream(join(dir, 'audio-stream'), { min: 51200, max: 51399 });
+  targets.push(as);
+  const fsRun = fsMissing ? undefined : startFreeswitch(join(dir, 'freeswitch'), { sip: 5600, esl: 8542, rtpStart: 51000, rtpEnd: 51199 });
+  if (fsRun) targets.push(fsRun);
+  [ours, live] = await Promise.all([
+    runAll(as, SCENARIOS, join(dir, 'ours')),
+    fsRun ? runAll(fsRun, SCENARIOS, join(dir, 'live')) : Promise.resolve(undefined),
+  ]);
+}, { timeout: 300000 });
+
+after(async () => {
+  await Promise.all(targets.map((t) => t.stop()));
+  rmSync(dir, { recursive: true, force: true });
+  const allowed = [...allowedCount].map(([id, n]) => `${id} ${n}`).join(', ');
+  console.log(`# conformance: ${SCENARIOS.length} scenarios${live ? ' x 2 (golden and live)' : ' (golden)'}, ${comparedFields} fields compared, `
+    + `allowed differences by entry: ${allowed || 'none'}`);
+});
+
+function unallowed(differences: Difference[]): Difference[] {
+  const out: Difference[] = [];
+  for (const d of differences) {
+    const a = allowedBy(d);
+    if (a) allowedCount.set(a.id, (allowedCount.get(a.id) ?? 0) + 1);
+    else out.push(d);
+  }
+  return out;
+}
+
+function describe(list: Difference[]): string {
+  return list.map((d) => `  ${d.where}\n    module:       ${JSON.stringify(d.expected)?.slice(0, 400)}\n    audio-stream: ${JSON.stringify(d.actual)?.slice(0, 400)}`).join('\n');
+}
+
+function check(expected: Transcript, what: string): void {
+  const actual = ours.get(expected.scenario)!;
+  const { differences, fields } = compareTranscripts(expected, actual);
+  comparedFields += fields;
+  const bad = unallowed(differences);
+  assert.equal(bad.length, 0, `${expected.scenario}: ${bad.length} difference(s) from the ${what} not on the allow-list:\n${describe(bad)}`);
+}
+
+for (const scenario of SCENARIOS) {
+  test(`golden: ${scenario.name}`, () => {
+    const file = join(GOLDEN, `${scenario.name}.json`);
+    assert.ok(existsSync(file), `no golden transcript for ${scenario.name}: run npm run conformance:record`);
+    const golden = JSON.parse(readFileSync(file, 'utf8')) as Transcript;
+    assert.equal(golden.version, TRANSCRIPT_VERSION, 're-record the golden transcripts: their format changed');
+    check(golden, 'golden transcript');
+  });
+  test(`live: ${scenario.name}`, { skip: fsMissing ? `FreeSWITCH not here: ${fsMissing}` : false }, () => {
+    check(live!.get(scenario.name)!, 'live run of the real module');
+  });
+}
+
+test('every golden file belongs to a scenario', () => {
+  const names = new Set(SCENARIOS.map((s) => `${s.name}.json`));
+  assert.deepEqual(readdirSync(GOLDEN).filter((f) => !names.has(f)), [], 'stale golden files');
+});
+
+test('every allowed difference is documented where it says', () => {
+  const items = new Set([...README.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1])));
+  for (const a of ALLOWED) {
+    const m = /^README, differs (\d+)/.exec(a.documented);
+    assert.ok(m, `${a.id}: documented must name a README "differs" item`);
+    assert.ok(items.has(Number(m[1])), `${a.id}: README has no item ${m[1]}`);
+  }
+});
