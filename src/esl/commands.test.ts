@@ -301,10 +301,10 @@ test('api with console_execute: true (what fs_cli sends): ;; runs several comman
 });
 
 test('API events: api and bgapi fire one per command (bgapi: before its BACKGROUND_JOB)', async (t) => {
-  const { conn, bus } = setup(t);
+  const { conn, bus, runtime } = setup(t);
   await run(conn, 'api switchname');
   await run(conn, 'api uuid_getvar abc x');
-  const job = new Promise<void>((resolve) => { const timer = setInterval(() => { if (bus.some((e) => e.name === 'BACKGROUND_JOB')) { clearInterval(timer); resolve(); } }, 5); });
+  const job = nextEvent(runtime, 'BACKGROUND_JOB');
   await run(conn, 'bgapi hostname');
   await job;
   const fired = bus.filter((e) => e.name === 'API' || e.name === 'BACKGROUND_JOB')
