@@ -2,18 +2,21 @@ import { AppError, type ErrorCode } from '../lib/errors.ts';
 
 /**
  * The number each stream failure is reported as in a `mod_audio_stream::error` event body: the
- * module's codes (libwsc's enum).
+ * codes of libwsc 1.1 (the library the module links), each given to the faults the real module
+ * reports it for (the fault matrix of docs/errors.md). libwsc's 3 SERVER_MASKED and
+ * 8 SSL_HANDSHAKE_FAILED are not here: the module reports a masked frame as 11 and every TLS
+ * handshake failure as 9, and so does audio-stream.
  */
 export const STREAM_ERROR_NUMBERS = {
   STREAM_IO: 1,
   STREAM_INVALID_HEADER: 2,
-  STREAM_SERVER_MASKED: 3,
   STREAM_NOT_SUPPORTED: 4,
   STREAM_PING_TIMEOUT: 5,
   STREAM_CONNECT_FAILED: 6,
   STREAM_TLS_INIT_FAILED: 7,
-  STREAM_SSL_HANDSHAKE_FAILED: 8,
   STREAM_SSL_ERROR: 9,
+  STREAM_TIMEOUT: 10,
+  STREAM_PROTOCOL: 11,
 } as const satisfies Partial<Record<ErrorCode, number>>;
 
 /** The error codes of a stream's connection. */
@@ -32,7 +35,7 @@ export function isStreamError(err: unknown): err is StreamError {
   return err instanceof AppError && Object.hasOwn(STREAM_ERROR_NUMBERS, err.code);
 }
 
-/** The number of a stream error in the event body (1..9). */
+/** The number of a stream error in the event body (1..11). */
 export function streamErrorNumber(code: StreamErrorCode): number {
   return STREAM_ERROR_NUMBERS[code];
 }
@@ -40,8 +43,9 @@ export function streamErrorNumber(code: StreamErrorCode): number {
 /** Where the connection was when a failure happened: it decides between some codes. */
 export type ConnectPhase = 'connecting' | 'open';
 
+// What ws says when a 101 answer fails its checks (the module, which checks only the status line
+// and that a Sec-WebSocket-Accept header exists, connects in these cases: ours stay code 2).
 const HANDSHAKE_MESSAGES = [
-  'Unexpected server response',
   'Invalid Upgrade header',
   'Invalid Sec-WebSocket-Accept header',
   'Missing Sec-WebSocket-Accept header',
@@ -69,12 +73,53 @@ const CERT_VERIFY_CODES = new Set([
   'PATH_LENGTH_EXCEEDED',
 ]);
 
-const CONNECT_CODES = new Set([
-  'ENOTFOUND', 'EAI_AGAIN', 'EAI_FAIL', 'EAI_NONAME', 'ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH',
-  'ETIMEDOUT', 'EADDRNOTAVAIL', 'ENETDOWN', 'EHOSTDOWN',
-]);
+/** ws's codes for an incoming message over the size bound: the module has no bound, ours is code 4. */
+const TOO_LARGE_CODES = new Set(['WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH']);
 
-/** Maps an error from `ws`, `net` or `tls` to mod_audio_stream's code (the table in docs/errors.md). */
+/** What each protocol violation of the server is, in words (ws's own text follows in the message). */
+const PROTOCOL_VIOLATIONS: Record<string, string> = {
+  WS_ERR_UNEXPECTED_MASK: 'the server sent a masked frame',
+  WS_ERR_UNEXPECTED_RSV_1: 'the server set the reserved bit RSV1 without a negotiated extension',
+  WS_ERR_UNEXPECTED_RSV_2_3: 'the server set the reserved bits RSV2/RSV3',
+  WS_ERR_EXPECTED_FIN: 'the server sent a fragmented control frame',
+  WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: 'the server sent a control frame with an invalid length',
+  WS_ERR_INVALID_CLOSE_CODE: 'the server sent a close frame with an invalid status code',
+  WS_ERR_INVALID_UTF8: 'the server sent invalid UTF-8 in a text message',
+  WS_ERR_TOO_MANY_BUFFERED_PARTS: 'the server sent a message in too many fragments',
+};
+
+/** ws's text without its "Invalid WebSocket frame: " prefix, with its code. */
+function detail(message: string, code: string): string {
+  const text = message.replace(/^Invalid WebSocket frame: /, '');
+  return code && !text.includes(code) ? `${text}, ${code}` : text;
+}
+
+/** A protocol violation of the server: code 11, worded as libwsc does (with the close code it answers). */
+function protocolError(code: string, message: string): StreamError {
+  const closeCode = code === 'WS_ERR_INVALID_UTF8' ? 1007 : code === 'WS_ERR_TOO_MANY_BUFFERED_PARTS' ? 1008 : 1002;
+  let what = PROTOCOL_VIOLATIONS[code];
+  if (code === 'WS_ERR_INVALID_OPCODE') {
+    const opcode = /invalid opcode (\d+)/.exec(message)?.[1];
+    what = opcode === '0' ? 'the server sent a continuation frame with no message to continue' : `the server sent a frame with the unknown opcode ${opcode ?? '?'}`;
+  }
+  return streamError('STREAM_PROTOCOL', `WebSocket protocol error (${closeCode}): ${what ?? 'the server broke the protocol'} (${detail(message, code)})`);
+}
+
+/**
+ * The reason of an OpenSSL error string ("…:error:0A00010B:SSL routines:ssl3_get_record:wrong
+ * version number:…" gives "wrong version number (EPROTO)"), or undefined for another text.
+ */
+function openSslReason(message: string, code: string): string | undefined {
+  const reason = /error:[0-9A-F]+:[^:]*:[^:]*:([^:]+)/.exec(message)?.[1]?.trim();
+  return reason ? `${reason} (${code})` : undefined;
+}
+
+/**
+ * Maps an error from `ws`, `net` or `tls` to the code the module reports for the same fault (the
+ * fault matrix in docs/errors.md): a failure before the upgrade is 6 unless it is a TLS failure
+ * (9) or the server's 101 fails a check the module does not make (2); after the upgrade a socket
+ * failure is 1, a TLS failure 9, a protocol violation 11, a message over our bound 4.
+ */
 export function classifyError(err: unknown, phase: ConnectPhase): StreamError {
   if (isStreamError(err)) return err;
   const e = err as { code?: unknown; message?: unknown };
@@ -82,17 +127,22 @@ export function classifyError(err: unknown, phase: ConnectPhase): StreamError {
   // OpenSSL messages end with a newline; keep the event text on one line.
   const message = (typeof e?.message === 'string' && e.message.trim() ? e.message : String(err)).trim().replace(/\s*\n\s*/g, ' ');
   const text = code && !message.includes(code) ? `${message} (${code})` : message;
-  if (code === 'WS_ERR_UNEXPECTED_MASK') return streamError('STREAM_SERVER_MASKED', text);
-  if (HANDSHAKE_MESSAGES.some((m) => message.startsWith(m))) return streamError('STREAM_INVALID_HEADER', text);
-  if (code.startsWith('WS_ERR_')) {
-    if (code === 'WS_ERR_INVALID_UTF8') return streamError('STREAM_IO', text);
-    return streamError('STREAM_NOT_SUPPORTED', text);
+  if (HANDSHAKE_MESSAGES.some((m) => message.startsWith(m))) {
+    return streamError('STREAM_INVALID_HEADER', `invalid WebSocket upgrade answer: ${message}`);
   }
-  if (CERT_VERIFY_CODES.has(code)) return streamError('STREAM_SSL_HANDSHAKE_FAILED', text);
-  if (code.startsWith('ERR_OSSL_')) return streamError('STREAM_TLS_INIT_FAILED', text);
+  if (message.startsWith('Unexpected server response')) return streamError('STREAM_CONNECT_FAILED', `WebSocket upgrade failed: ${message}`);
+  if (TOO_LARGE_CODES.has(code)) return streamError('STREAM_NOT_SUPPORTED', `the server sent a message over the size limit (${detail(message, code)})`);
+  if (code.startsWith('WS_ERR_')) return protocolError(code, message);
+  if (CERT_VERIFY_CODES.has(code)) return streamError('STREAM_SSL_ERROR', `TLS certificate verification failed: ${text}`);
+  if (code.startsWith('ERR_OSSL_')) return streamError('STREAM_TLS_INIT_FAILED', `TLS setup failed: ${text}`);
   if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || code.startsWith('ERR_TLS_')) {
-    return streamError(phase === 'open' ? 'STREAM_SSL_ERROR' : 'STREAM_SSL_HANDSHAKE_FAILED', text);
+    const tlsText = openSslReason(message, code) ?? text;
+    return streamError('STREAM_SSL_ERROR', phase === 'open' ? `TLS error after the upgrade: ${tlsText}` : `TLS handshake failed: ${tlsText}`);
   }
-  if (CONNECT_CODES.has(code)) return streamError('STREAM_CONNECT_FAILED', text);
-  return streamError('STREAM_IO', text);
+  if (phase === 'open') return streamError('STREAM_IO', `the connection broke after the upgrade (${detail(message, code)})`);
+  if (code.startsWith('HPE_')) return streamError('STREAM_CONNECT_FAILED', `WebSocket upgrade failed: the answer is not HTTP (${detail(message, code)})`);
+  if (message === 'socket hang up') {
+    return streamError('STREAM_CONNECT_FAILED', `the server closed the connection before answering the upgrade (socket hang up${code ? `, ${code}` : ''})`);
+  }
+  return streamError('STREAM_CONNECT_FAILED', text);
 }

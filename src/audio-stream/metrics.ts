@@ -12,7 +12,7 @@ export class StreamMetrics {
   bytesSent = 0;
   /** Audio messages dropped because the server was not connected yet or read too slowly. */
   messagesDropped = 0;
-  /** Error events by their number (1..9). */
+  /** Error events by their number (1..11). */
   readonly errorsByCode = new Map<number, number>();
   /** Full duplex: marks answered played / cleared, clears (clearAudio, breaks), xoff messages, audio refused over STREAM_PLAYBACK_MAX_MS (ms). */
   marksPlayed = 0;

@@ -148,9 +148,11 @@ test('with deflate negotiated, a reusable buffer is copied before it is compress
   assert.deepEqual(sc.messages, expected.map((data) => ({ kind: 'binary', data })));
 });
 
-test('the connect deadline fires on fake time: STREAM_CONNECT_FAILED', async (t) => {
+test('the connect deadline fires on fake time: STREAM_TIMEOUT (10, as the module), 5000 ms unless set', async (t) => {
+  assert.equal(connection('ws://127.0.0.1:9', {}).options.connectTimeoutMs, 5000);
   const accepted = deferred<Socket>();
-  const raw = await startRawServer((s) => accepted.resolve(s)); // accepts and never answers the upgrade
+  // Accepts and never answers the upgrade; resolves once the request is in (the client saw its connect).
+  const raw = await startRawServer((s) => s.once('data', () => accepted.resolve(s)));
   t.after(() => raw.close());
   const c = connection(`ws://127.0.0.1:${raw.port}`, { STREAM_CONNECT_TIMEOUT_MS: '2500' });
   assert.equal(c.options.connectTimeoutMs, 2500);
@@ -162,8 +164,8 @@ test('the connect deadline fires on fake time: STREAM_CONNECT_FAILED', async (t)
   assert.deepEqual(c.calls, [], 'not before the deadline');
   c.clock.advance(1);
   const error = await c.errored();
-  assert.equal(error.code, 'STREAM_CONNECT_FAILED');
-  assert.equal(error.message, 'connection timeout after 2500 ms');
+  assert.equal(error.code, 'STREAM_TIMEOUT');
+  assert.equal(error.message, 'connection timeout after 2500 ms (STREAM_CONNECT_TIMEOUT_MS): the server accepted the connection but did not answer the WebSocket upgrade');
   await within(socketClosed, 'the client to drop the TCP connection');
   await turn();
   assert.deepEqual(c.calls, ['error'], 'one error, no close or closed after it');
@@ -324,4 +326,31 @@ test('a close frame with no reason gives onClose(1000, "")', async (t) => {
   c.conn.connect();
   assert.deepEqual(await c.closedByServer(), { code: 1000, reason: '' });
   assert.deepEqual(c.calls, ['open', 'close']);
+});
+
+test('UTF-8 is checked on whole messages: a character split across fragments arrives whole, with deflate too', async (t) => {
+  const srv = await testServer(t, { perMessageDeflate: true }, (sc) => {
+    // ws sends each fragment as its own frame; 'é' (c3 a9) is cut between the two.
+    const bytes = Buffer.from('{"text":"café au lait"}');
+    const cut = bytes.indexOf(0xc3) + 1;
+    sc.socket.send(bytes.subarray(0, cut), { binary: false, fin: false });
+    sc.socket.send(bytes.subarray(cut), { binary: false, fin: true });
+  });
+  const c = connection(srv.url);
+  c.conn.connect();
+  await c.textCount(1);
+  assert.deepEqual(c.texts, ['{"text":"café au lait"}']);
+  assert.deepEqual(c.calls, ['open', 'text']);
+});
+
+test('a text message that is not UTF-8 fails with STREAM_PROTOCOL and we close with 1007', async (t) => {
+  const srv = await testServer(t, {}, (sc) => sc.socket.send(Buffer.from([0x22, 0xc3, 0x28, 0x22]), { binary: false }));
+  const c = connection(srv.url);
+  c.conn.connect();
+  const error = await c.errored();
+  assert.equal(error.code, 'STREAM_PROTOCOL');
+  assert.equal(error.message, 'WebSocket protocol error (1007): the server sent invalid UTF-8 in a text message');
+  const sc = await srv.nextConnection();
+  assert.equal((await within(sc.closed, 'the close at the server')).code, 1007);
+  assert.deepEqual(c.calls, ['open', 'error']);
 });

@@ -1,7 +1,9 @@
 import WebSocket from 'ws';
 import { messageOf } from '../lib/errors.ts';
 import type { ClientRequest, IncomingMessage } from 'node:http';
-import type { Socket } from 'node:net';
+import { isUtf8 } from 'node:buffer';
+import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
 import { classifyError, isStreamError, streamError, type ConnectPhase, type StreamError } from './errors.ts';
 import type { StreamOptions } from './options.ts';
 import { tlsClientOptions } from './tls.ts';
@@ -84,6 +86,8 @@ export class WsConnection {
   private awaitingPongSince = 0;
   private lastPingAt = 0;
   private failed = false;
+  /** How far the connection got before the upgrade: it names the cause of a timeout. */
+  private reached: 'start' | 'tcp' | 'tls' = 'start';
   private closeAfterOpen = false;
   private deflating = false;
 
@@ -112,9 +116,15 @@ export class WsConnection {
         // After the server's Close frame, ws waits this long for the server to end TCP before it emits
         // 'close' (its default, 30 s, would hold back the disconnect event that long).
         closeTimeout: this.limits.closeTimeoutMs,
+        // UTF-8 is checked here: invalid text is error 11, an invalid close reason a disconnect 1002
+        // (as the module); ws reports both alike.
+        skipUTF8Validation: true,
+        // ws calls it with the options object of the request (never a port or a path).
+        createConnection: ((opts: net.NetConnectOpts & tls.ConnectionOptions) => this.createSocket(opts)) as unknown as typeof net.createConnection,
       } as WebSocket.ClientOptions);
     } catch (err) {
-      const error = isStreamError(err) ? err : streamError('STREAM_NOT_SUPPORTED', messageOf(err));
+      // As the module's "Invalid host or port" (the URL was checked before; this is a safety net).
+      const error = isStreamError(err) ? err : streamError('STREAM_CONNECT_FAILED', `invalid WebSocket URL: ${messageOf(err)}`);
       queueMicrotask(() => this.fail(error));
       return;
     }
@@ -184,26 +194,69 @@ export class WsConnection {
     this.closeTimer = this.deps.clock.setTimeout(() => this.ws?.terminate(), this.limits.closeTimeoutMs);
   }
 
+  /**
+   * Opens the TCP (or TLS) connection as ws itself does (SNI = the host name, none for an IP
+   * address), noting how far it gets so that a timeout can name what did not finish.
+   */
+  private createSocket(opts: net.NetConnectOpts & tls.ConnectionOptions): Socket {
+    let socket: Socket;
+    if (this.url.secure) {
+      const host = opts.host ?? '';
+      const o = { ...opts, path: undefined } as tls.ConnectionOptions;
+      if (!o.servername && o.servername !== '') o.servername = net.isIP(host) ? '' : host;
+      const tlsSocket = tls.connect(o);
+      tlsSocket.once('secureConnect', () => { this.reached = 'tls'; });
+      socket = tlsSocket;
+    } else {
+      socket = net.connect({ ...opts, path: (opts as { socketPath?: string }).socketPath } as net.NetConnectOpts);
+    }
+    socket.once('connect', () => { if (this.reached === 'start') this.reached = 'tcp'; });
+    return socket;
+  }
+
   private bindEvents(ws: WebSocket): void {
     ws.on('upgrade', (res: IncomingMessage) => {
       this.socket = res.socket as Socket;
       // Errors after open are only visible on the raw socket (ws reports just close 1006).
       this.socket.prependListener('error', (err: Error) => { this.socketError ??= err; });
+      // The module requires a Sec-WebSocket-Accept header (it does not check its value): without
+      // one its upgrade fails with code 6, before ws's own checks (which give 2).
+      if (res.headers['sec-websocket-accept'] === undefined) {
+        this.fail(streamError('STREAM_CONNECT_FAILED', 'WebSocket upgrade failed: the 101 answer has no Sec-WebSocket-Accept header'));
+      }
     });
     ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
       req.destroy();
       res.resume();
-      this.fail(streamError('STREAM_INVALID_HEADER', `Unexpected server response: ${res.statusCode}`));
+      this.fail(unexpectedResponse(res));
     });
     ws.on('open', () => this.onOpen());
     ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
       if (this.state !== 'open') return;
-      if (!isBinary) this.handlers.onText(data.toString());
-      else this.handlers.onBinary(data instanceof ArrayBuffer ? Buffer.from(data) : data);
+      if (isBinary) {
+        this.handlers.onBinary(data instanceof ArrayBuffer ? Buffer.from(data) : data);
+        return;
+      }
+      const text = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+      if (isUtf8(text)) {
+        this.handlers.onText(text.toString());
+        return;
+      }
+      this.ws!.close(1007, 'Invalid UTF-8 in text message');
+      this.fail(streamError('STREAM_PROTOCOL', 'WebSocket protocol error (1007): the server sent invalid UTF-8 in a text message'));
     });
     ws.on('pong', () => { this.awaitingPongSince = 0; });
-    ws.on('error', (err: Error) => this.fail(classifyError(err, this.phase())));
-    ws.on('close', (code: number, reason: Buffer) => this.onSocketClose(code, reason.toString()));
+    ws.on('error', (err: Error) => {
+      // A malformed Close frame: the module answers Close 1002 and reports a disconnect 1002 with
+      // no reason, not an error (ws has sent that Close already).
+      if (this.state === 'open' && isBadCloseFrame(err)) this.serverClosed(1002, '');
+      else this.fail(classifyError(err, this.phase()));
+    });
+    ws.on('close', (code: number, reason: Buffer) => {
+      // A close reason that is not UTF-8 makes libwsc report 1002 with no reason.
+      if (isUtf8(reason)) this.onSocketClose(code, reason.toString());
+      else this.onSocketClose(1002, '');
+    });
   }
 
   private phase(): ConnectPhase {
@@ -248,7 +301,11 @@ export class WsConnection {
 
   private onConnectTimeout(): void {
     if (this.state !== 'connecting') return;
-    this.fail(streamError('STREAM_CONNECT_FAILED', `connection timeout after ${this.options.connectTimeoutMs} ms`));
+    const what = this.reached === 'start' ? `no TCP connection to ${this.url.host}:${this.url.port}`
+      : this.reached === 'tcp' && this.url.secure ? 'the TLS handshake did not finish'
+        : 'the server accepted the connection but did not answer the WebSocket upgrade';
+    this.fail(streamError('STREAM_TIMEOUT',
+      `connection timeout after ${this.options.connectTimeoutMs} ms (STREAM_CONNECT_TIMEOUT_MS): ${what}`));
   }
 
   private onSocketClose(code: number, reason: string): void {
@@ -259,12 +316,24 @@ export class WsConnection {
       const cause = this.socketError;
       this.fail(cause ? classifyError(cause, this.phase())
         : streamError(this.state === 'connecting' ? 'STREAM_CONNECT_FAILED' : 'STREAM_IO',
-          this.state === 'connecting' ? 'connection closed during handshake' : 'connection closed without websocket close (abnormal EOF)'));
+          this.state === 'connecting' ? 'the server closed the connection during the handshake (EOF)'
+            : 'the server closed the connection without a WebSocket Close frame (abnormal EOF)'));
       return;
     }
+    if (wasClosing) {
+      this.finish();
+      this.handlers.onClosed();
+      return;
+    }
+    // A Close frame without a status code: libwsc reports it as 1000 (ws says 1005, "no status").
+    this.serverClosed(code === 1005 ? 1000 : code, reason);
+  }
+
+  /** The server ended the WebSocket with a Close frame: a disconnect, not an error. */
+  private serverClosed(code: number, reason: string): void {
+    if (this.failed || this.state === 'closed') return;
     this.finish();
-    if (wasClosing) this.handlers.onClosed();
-    else this.handlers.onClose(code, reason);
+    this.handlers.onClose(code, reason);
   }
 
   private fail(error: StreamError): void {
@@ -307,4 +376,24 @@ export class WsConnection {
     this.deps.metrics.messagesDropped++;
     return false;
   }
+}
+
+/** The error of a non-101 answer to the upgrade (or a 101 that Node's HTTP parser took as no upgrade). */
+function unexpectedResponse(res: IncomingMessage): StreamError {
+  const status = `${res.statusCode ?? '?'}${res.statusMessage ? ` ${res.statusMessage}` : ''}`;
+  if (res.statusCode === 101) {
+    // No Upgrade header: the module checks only the status and Sec-WebSocket-Accept.
+    if (res.headers['sec-websocket-accept'] === undefined) {
+      return streamError('STREAM_CONNECT_FAILED', 'WebSocket upgrade failed: the 101 answer has no Sec-WebSocket-Accept header');
+    }
+    return streamError('STREAM_INVALID_HEADER', 'invalid WebSocket upgrade answer: the 101 answer has no Upgrade: websocket header');
+  }
+  return streamError('STREAM_CONNECT_FAILED', `WebSocket upgrade failed: the server answered HTTP ${status} instead of 101 Switching Protocols`);
+}
+
+/** ws's errors for a Close frame with an invalid status code or a 1-byte payload. */
+function isBadCloseFrame(err: Error): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'WS_ERR_INVALID_CLOSE_CODE'
+    || (code === 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH' && / invalid payload length 1$/.test(err.message));
 }

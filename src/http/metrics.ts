@@ -1,5 +1,6 @@
 import type { ChannelRegistry } from '../channel/registry.ts';
 import type { AudioStreamEngine } from '../audio-stream/engine.ts';
+import { STREAM_ERROR_NUMBERS } from '../audio-stream/errors.ts';
 
 /** Extra gauges and counters other parts register (ESL clients, SIP counters...). */
 export type MetricSource = () => Array<{ name: string; help: string; type: 'gauge' | 'counter'; value: number; labels?: Record<string, string> }>;
@@ -37,7 +38,7 @@ export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEng
   family('audio_stream_bytes_sent_total', 'WebSocket payload bytes sent.', 'counter', [[undefined, streamMetrics.bytesSent]]);
   family('audio_stream_messages_dropped_total', 'Audio messages dropped (not connected yet, or a slow server).', 'counter', [[undefined, streamMetrics.messagesDropped]]);
   const errors: Array<[Record<string, string>, number]> = [];
-  for (let code = 1; code <= 9; code++) errors.push([{ code: String(code) }, streamMetrics.errorsByCode.get(code) ?? 0]);
+  for (const code of Object.values(STREAM_ERROR_NUMBERS).sort((a, b) => a - b)) errors.push([{ code: String(code) }, streamMetrics.errorsByCode.get(code) ?? 0]);
   family('audio_stream_playback_queued_ms', 'Audio queued for the callers of channels with a stream (full duplex), ms.', 'gauge', [[undefined, Math.round(queuedMs)]]);
   family('audio_stream_marks_total', 'Marks answered to the servers, by outcome.', 'counter', [
     [{ event: 'played' }, streamMetrics.marksPlayed], [{ event: 'cleared' }, streamMetrics.marksCleared]]);
