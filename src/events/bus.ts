@@ -4,6 +4,39 @@ import { FsEvent } from './event.ts';
 import { FailureLog } from '../lib/failure-log.ts';
 import { Logger } from '../lib/logger.ts';
 
+/**
+ * Where an event is made, for its Event-Calling-File, -Function and -Line-Number headers (FreeSWITCH
+ * names its C source there): one of our files (its base name, as switch_cut_path leaves it) and the
+ * function as V8 names it in a stack trace (`Channel.hangup`, `new Channel`). The line is looked up once, from the
+ * stack of the first event made at that site, and kept on the site.
+ */
+export interface EventSite {
+  readonly file: string;
+  readonly func: string;
+  /** Filled on first use (0 when the function is not on the stack). */
+  line?: number;
+}
+
+/** Declares the site of a function that makes events (keep one per function, at module level). */
+export function eventSite(file: string, func: string): EventSite {
+  return { file, func };
+}
+
+/** Events made without a site name the bus itself. */
+const BUS_SITE = eventSite('bus.ts', 'EventBus.create');
+
+const STACK_FRAME = /^\s*at (?:async )?((?:new )?\S+) \((.*):(\d+):\d+\)$/;
+
+/** The line of `site.func` in `site.file` on the current stack (a one-time cost per site). */
+function lineOf(site: EventSite): number {
+  const stack = new Error().stack ?? '';
+  for (const frame of stack.split('\n')) {
+    const m = STACK_FRAME.exec(frame);
+    if (m && m[1] === site.func && (m[2]!.endsWith(`/${site.file}`) || m[2] === site.file)) return Number(m[3]);
+  }
+  return 0;
+}
+
 /** Receives every fired event; must not throw and must be quick (queue work elsewhere). */
 export type EventListener = (event: FsEvent) => void;
 
@@ -32,9 +65,13 @@ export class EventBus {
     return () => this.listeners.delete(listener);
   }
 
-  /** Creates an event stamped with the standard headers, in FreeSWITCH's order. */
-  create(name: string, subclass?: string): FsEvent {
+  /**
+   * Creates an event stamped with the standard headers, in FreeSWITCH's order (after Event-Subclass
+   * and Event-Name); `site` is the function making it (Event-Calling-*), the bus itself by default.
+   */
+  create(name: string, subclass?: string, site: EventSite = BUS_SITE): FsEvent {
     const event = new FsEvent(name, subclass);
+    site.line ??= lineOf(site);
     const now = new Date();
     const micros = BigInt(now.getTime()) * 1000n;
     event
@@ -46,12 +83,10 @@ export class EventBus {
       .add('Event-Date-Local', formatLocalDate(now))
       .add('Event-Date-GMT', now.toUTCString())
       .add('Event-Date-Timestamp', micros.toString())
-      .add('Event-Calling-File', 'audio-stream')
-      .add('Event-Calling-Function', event.subclass ?? event.name)
-      .add('Event-Calling-Line-Number', 0)
+      .add('Event-Calling-File', site.file)
+      .add('Event-Calling-Function', site.func)
+      .add('Event-Calling-Line-Number', site.line)
       .add('Event-Sequence', ++this.sequence);
-    // As captured from FreeSWITCH: a CUSTOM event's Event-Subclass follows Event-Sequence.
-    if (subclass !== undefined) event.add('Event-Subclass', subclass);
     return event;
   }
 

@@ -5,8 +5,14 @@ export class FsEvent {
   /** Event body (for mod_audio_stream events: compact JSON), or undefined. */
   body: string | undefined;
 
-  /** Creates an event with its Event-Name header; the bus adds the standard headers (and Event-Subclass after them). */
+  /**
+   * Creates an event with its Event-Name header, preceded by Event-Subclass when there is a subclass:
+   * the order every Event Socket client of FreeSWITCH sees (mod_event_socket hands each listener a
+   * switch_event_dup copy, which starts with Event-Subclass and then copies the other headers). The
+   * bus adds the standard headers after them.
+   */
   constructor(readonly name: string, readonly subclass?: string) {
+    if (subclass !== undefined) this.headers.push(['Event-Subclass', subclass]);
     this.headers.push(['Event-Name', name]);
   }
 
