@@ -11,8 +11,10 @@ export interface FrameFormat {
  * packet time's read frame (what the remote party said) and write frame (what was sent to it).
  */
 export interface MediaBug {
-  /** Bug name, e.g. `audio_stream`; one bug per name and channel. */
+  /** Bug name, e.g. `audio_stream`; one bug per name and channel (MEDIA_BUG_* events' Media-Bug-Function). */
   readonly name: string;
+  /** What the bug works for, if anything (Media-Bug-Target; `N/A` without, as FreeSWITCH's default). */
+  readonly target?: string;
   /**
    * One packet time of audio, s16 at the channel's codec rate. A direction with no audio in this tick
    * is null. `dueMs` is the media clock's time (ms) the frame was due. Never throws.

@@ -10,6 +10,7 @@ import { ChannelRegistry } from './registry.ts';
 import type { Channel, ChannelCodec, ChannelEndpoint } from './channel.ts';
 import type { HangupCause } from './hangup-cause.ts';
 import { addLogSink } from '../lib/logger.ts';
+import { FS_OTHER_EVENTS, FS_PARK_CALL, headerNames, type FsEventEntry } from './fs-event-headers.test-data.ts';
 
 const PCMU: ChannelCodec = { name: 'PCMU', rateHz: 8000, ptimeMs: 20 };
 
@@ -81,7 +82,7 @@ function setup(opts: { accept?: boolean; uuid?: string } = {}): Setup {
   });
   const endpoint = new RecordingEndpoint(opts.accept ?? true, log);
   const channel = registry.create(endpoint, 'sofia/internal/1000@192.0.2.1', PCMU, {
-    callerIdName: 'Alice', callerIdNumber: '1000', destinationNumber: '5551234', networkAddr: '192.0.2.1',
+    callerIdName: 'Alice', callerIdNumber: '1000', destinationNumber: '5551234', networkAddr: '192.0.2.1', username: '1000',
   }, opts.uuid);
   return { bus, registry, events, endpoint, channel, log };
 }
@@ -90,19 +91,19 @@ function names(events: FsEvent[]): string[] {
   return events.map((e) => e.name);
 }
 
-test('create: registered, CHANNEL_CREATE fired once with the channel headers and variables', () => {
+test('create: registered, CHANNEL_STATE CS_NEW and CS_INIT, then CHANNEL_CREATE with the channel headers and variables', () => {
   const { registry, events, channel, endpoint } = setup({ uuid: '11111111-2222-3333-4444-555555555555' });
   assert.equal(channel.uuid, '11111111-2222-3333-4444-555555555555');
   assert.equal(registry.get(channel.uuid), channel);
   assert.equal(registry.size, 1);
   assert.deepEqual([...registry], [channel]);
-  assert.deepEqual(names(events), ['CHANNEL_CREATE']);
-  const e = events[0]!;
+  assert.deepEqual(names(events), ['CHANNEL_STATE', 'CHANNEL_STATE', 'CHANNEL_CREATE']);
+  const e = events[2]!;
   assert.equal(e.get('Unique-ID'), channel.uuid);
   assert.equal(e.get('Channel-Name'), 'sofia/internal/1000@192.0.2.1');
-  assert.equal(e.get('Channel-State'), 'CS_NEW');
-  assert.equal(e.get('Channel-State-Number'), '0');
-  assert.equal(e.get('Channel-Call-State'), 'RINGING');
+  assert.equal(e.get('Channel-State'), 'CS_INIT', 'running in CS_INIT');
+  assert.equal(e.get('Channel-State-Number'), '2', 'headed for CS_ROUTING');
+  assert.equal(e.get('Channel-Call-State'), 'DOWN');
   assert.equal(e.get('Answer-State'), 'ringing');
   assert.equal(e.get('Caller-Caller-ID-Number'), '1000');
   assert.equal(e.get('Caller-Destination-Number'), '5551234');
@@ -111,7 +112,7 @@ test('create: registered, CHANNEL_CREATE fired once with the channel headers and
   // The bus stamps its standard headers first, in FreeSWITCH's order.
   assert.deepEqual(e.headers.slice(0, 2).map(([n]) => n), ['Event-Name', 'Core-UUID']);
   assert.equal(endpoint.calls.length, 0, 'creating asks nothing of the endpoint');
-  assert.equal(channel.state, 'CS_NEW');
+  assert.equal(channel.state, 'CS_INIT');
   assert.equal(channel.answerState, 'ringing');
   assert.equal(channel.isHungUp, false);
   channel.hangup();
@@ -125,31 +126,43 @@ test('create: a uuid already registered is refused with RangeError', () => {
   channel.hangup();
 });
 
-test('standard variables: uuid, channel name, caller profile, codec; defaults of the caller profile', () => {
+test('standard variables: those of switch_core_session_request, channel name, codec; the caller profile through getVariable', () => {
   const { channel, registry } = setup();
   assert.deepEqual([...channel.variables], [
+    ['direction', 'inbound'],
     ['uuid', channel.uuid],
+    ['call_uuid', channel.uuid],
+    ['session_id', '1'],
     ['channel_name', 'sofia/internal/1000@192.0.2.1'],
-    ['caller_id_number', '1000'],
-    ['caller_id_name', 'Alice'],
-    ['destination_number', '5551234'],
     ['read_codec', 'PCMU'],
+    ['original_read_codec', 'PCMU'],
     ['read_rate', '8000'],
+    ['original_read_rate', '8000'],
     ['write_codec', 'PCMU'],
     ['write_rate', '8000'],
   ]);
   assert.equal(channel.getVariable('read_rate'), '8000');
   assert.equal(channel.getVariable('nope'), undefined);
+  // Not variables, as in FreeSWITCH: the caller profile's fields answer for their names.
+  assert.equal(channel.getVariable('caller_id_number'), '1000');
+  assert.equal(channel.getVariable('caller_id_name'), 'Alice');
+  assert.equal(channel.getVariable('destination_number'), '5551234');
+  assert.equal(channel.getVariable('context'), 'default');
+  assert.equal(channel.getVariable('ani'), '1000');
   channel.setVariable('foo', 'bar');
   assert.equal(channel.getVariable('foo'), 'bar');
+  channel.setVariable('session_id', '1');
+  assert.equal([...channel.variables.keys()].at(-1), 'session_id', 'setting a variable again moves it to the end');
   channel.setVariable('foo', undefined);
   assert.equal(channel.getVariable('foo'), undefined);
   assert.equal(channel.variables.has('foo'), false, 'undefined unsets');
   assert.deepEqual(channel.caller, {
     callerIdName: 'Alice', callerIdNumber: '1000', destinationNumber: '5551234', networkAddr: '192.0.2.1',
-    source: 'audio-stream', context: 'default', dialplan: 'XML', username: '',
+    source: 'audio-stream', context: 'default', dialplan: 'XML', username: '1000',
+    screenBit: true, privacyHideName: false, privacyHideNumber: false,
   });
   const bare = registry.create(new RecordingEndpoint(), 'bare', PCMU, {});
+  assert.equal(bare.getVariable('session_id'), '2', 'sessions are counted');
   assert.equal(bare.getVariable('caller_id_number'), '');
   assert.equal(bare.caller.context, 'default');
   assert.equal(bare.direction, 'inbound');
@@ -172,12 +185,18 @@ test('preAnswer and answer ask the endpoint once each and fire CHANNEL_PROGRESS_
   assert.equal(channel.answer(), true, 'already answered');
   assert.equal(channel.preAnswer(), true, 'pre-answer of an answered channel is a no-op');
   assert.deepEqual(endpoint.calls, ['preAnswer', 'answer']);
-  assert.deepEqual(names(events), ['CHANNEL_CREATE', 'CHANNEL_PROGRESS_MEDIA', 'CHANNEL_ANSWER']);
-  assert.equal(events[1]!.get('Answer-State'), 'early');
-  assert.equal(events[1]!.get('Channel-Call-State'), 'EARLY');
-  assert.equal(events[2]!.get('Answer-State'), 'answered');
-  assert.equal(events[2]!.get('Channel-Call-State'), 'ACTIVE');
-  assert.equal(events[2]!.get('Caller-Channel-Answered-Time'), channel.answeredAtUs.toString());
+  const after = events.slice(3);
+  assert.deepEqual(names(after), ['CHANNEL_PROGRESS_MEDIA', 'CHANNEL_CALLSTATE', 'CHANNEL_ANSWER', 'CHANNEL_CALLSTATE']);
+  assert.equal(after[0]!.get('Answer-State'), 'early');
+  assert.equal(after[0]!.get('Channel-Call-State'), 'DOWN', 'the call state follows the event');
+  assert.equal(after[0]!.get('variable_endpoint_disposition'), 'EARLY MEDIA');
+  assert.equal(after[0]!.get('Caller-Channel-Progress-Media-Time'), channel.progressMediaAtUs.toString());
+  assert.deepEqual([after[1]!.get('Original-Channel-Call-State'), after[1]!.get('Channel-Call-State'), after[1]!.get('Channel-Call-State-Number')],
+    ['DOWN', 'EARLY', '3']);
+  assert.equal(after[2]!.get('Answer-State'), 'answered');
+  assert.equal(after[2]!.get('Caller-Channel-Answered-Time'), channel.answeredAtUs.toString());
+  assert.equal(after[3]!.get('Channel-Call-State'), 'ACTIVE');
+  assert.equal(channel.getVariable('endpoint_disposition'), 'ANSWER');
   channel.hangup();
 });
 
@@ -185,7 +204,7 @@ test('answer without pre-answer asks only answer', () => {
   const { channel, endpoint, events } = setup();
   assert.equal(channel.answer(), true);
   assert.deepEqual(endpoint.calls, ['answer']);
-  assert.deepEqual(names(events), ['CHANNEL_CREATE', 'CHANNEL_ANSWER']);
+  assert.deepEqual(names(events).slice(3), ['CHANNEL_ANSWER', 'CHANNEL_CALLSTATE']);
   channel.hangup();
 });
 
@@ -197,38 +216,54 @@ test('an endpoint that refuses: preAnswer and answer return false, the state is 
   assert.equal(channel.answerState, 'ringing');
   assert.equal(channel.answeredAtUs, 0n);
   assert.deepEqual(endpoint.calls, ['preAnswer', 'answer']);
-  assert.deepEqual(names(events), ['CHANNEL_CREATE']);
+  assert.equal(events.length, 3, 'nothing after CHANNEL_CREATE');
   // It may be asked again later (a refusal is not remembered).
   assert.equal(channel.answer(), false);
   assert.deepEqual(endpoint.calls, ['preAnswer', 'answer', 'answer']);
   channel.hangup();
 });
 
-test('hangup: CHANNEL_HANGUP, endpoint, bugs closed, CHANNEL_HANGUP_COMPLETE, CHANNEL_DESTROY, with the cause', async () => {
+test('hangup, in FreeSWITCH\'s order: CHANNEL_HANGUP, CS_HANGUP, bugs closed (MEDIA_BUG_STOP), the call state, the endpoint, CS_REPORTING, CHANNEL_HANGUP_COMPLETE, CHANNEL_DESTROY, CS_DESTROY', async () => {
   const { channel, endpoint, events, registry, log } = setup();
   const bug = new RecordingBug('tap', log);
+  channel.setState('CS_ROUTING');
+  channel.setState('CS_EXECUTE');
   assert.equal(channel.addBug(bug), true);
   channel.answer();
   log.length = 0;
   events.length = 0;
   channel.hangup('USER_BUSY');
   assert.deepEqual(log, [
-    'event:CHANNEL_HANGUP', 'endpoint:hangup:USER_BUSY', 'bug:tap:close', 'event:CHANNEL_HANGUP_COMPLETE', 'event:CHANNEL_DESTROY',
+    'event:CHANNEL_HANGUP', 'event:CHANNEL_STATE', 'bug:tap:close', 'event:MEDIA_BUG_STOP', 'event:CHANNEL_CALLSTATE',
+    'endpoint:hangup:USER_BUSY', 'event:CHANNEL_STATE', 'event:CHANNEL_HANGUP_COMPLETE', 'event:CHANNEL_DESTROY', 'event:CHANNEL_STATE',
   ]);
-  assert.deepEqual(events.map((e) => [e.name, e.get('Channel-State'), e.get('Channel-State-Number')]), [
-    ['CHANNEL_HANGUP', 'CS_HANGUP', '10'],
-    ['CHANNEL_HANGUP_COMPLETE', 'CS_REPORTING', '11'],
-    ['CHANNEL_DESTROY', 'CS_DESTROY', '12'],
+  // Channel-State is the state the channel runs in, Channel-State-Number the one it is headed for.
+  assert.deepEqual(events.map((e) => [e.name, e.get('Channel-State'), e.get('Channel-State-Number'), e.get('Channel-Call-State')]), [
+    ['CHANNEL_HANGUP', 'CS_EXECUTE', '10', 'ACTIVE'],
+    ['CHANNEL_STATE', 'CS_HANGUP', '10', 'ACTIVE'],
+    ['MEDIA_BUG_STOP', 'CS_HANGUP', '10', 'ACTIVE'],
+    ['CHANNEL_CALLSTATE', 'CS_HANGUP', '10', 'HANGUP'],
+    ['CHANNEL_STATE', 'CS_REPORTING', '11', 'HANGUP'],
+    ['CHANNEL_HANGUP_COMPLETE', 'CS_REPORTING', '11', 'HANGUP'],
+    ['CHANNEL_DESTROY', 'CS_REPORTING', '12', 'HANGUP'],
+    ['CHANNEL_STATE', 'CS_DESTROY', '12', 'HANGUP'],
   ]);
   for (const e of events) {
     assert.equal(e.get('Hangup-Cause'), 'USER_BUSY', e.name);
-    assert.equal(e.get('variable_hangup_cause'), 'USER_BUSY', e.name);
-    assert.equal(e.get('variable_hangup_cause_q850'), '17', e.name);
     assert.equal(e.get('Answer-State'), 'hangup', e.name);
-    assert.equal(e.get('Channel-Call-State'), 'HANGUP', e.name);
     assert.equal(e.get('Unique-ID'), channel.uuid, e.name);
   }
-  assert.equal(events[0]!.get('Caller-Channel-Hangup-Time'), channel.hangupAtUs.toString());
+  const [hangupEvent, , bugStop, , , complete, destroy] = events;
+  assert.equal(hangupEvent!.get('variable_hangup_cause'), undefined, 'set after the bugs are closed');
+  assert.equal(hangupEvent!.get('Caller-Channel-Hangup-Time'), '0', 'set in CS_HANGUP');
+  assert.equal(bugStop!.get('Media-Bug-Function'), 'tap');
+  for (const e of [complete!, destroy!]) {
+    assert.equal(e.get('variable_hangup_cause'), 'USER_BUSY', e.name);
+    assert.equal(e.get('variable_hangup_cause_q850'), '17', e.name);
+    assert.equal(e.get('Caller-Channel-Hangup-Time'), channel.hangupAtUs.toString(), e.name);
+  }
+  assert.deepEqual(complete!.headers.filter(([n]) => n === 'Hangup-Cause').length, 2, 'HANGUP_COMPLETE names the cause first, and again');
+  assert.equal(complete!.headers[13]![0], 'Hangup-Cause');
   assert.ok(channel.hangupAtUs > 0n);
   assert.equal(channel.hangupCause, 'USER_BUSY');
   assert.equal(channel.getVariable('hangup_cause_q850'), '17');
@@ -247,12 +282,39 @@ test('hangup is idempotent: no second set of events, the first cause stays, the 
   channel.hangup('CALL_REJECTED');
   channel.hangup('USER_BUSY');
   assert.equal(events.length, count);
-  assert.deepEqual(names(events), ['CHANNEL_CREATE', 'CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY']);
-  assert.equal(events[1]!.get('Hangup-Cause'), 'NORMAL_CLEARING', 'the default cause');
-  assert.equal(events[1]!.get('variable_hangup_cause_q850'), '16');
+  const hangup = events.filter((e) => !e.name.startsWith('CHANNEL_STATE') && e.name !== 'CHANNEL_CALLSTATE');
+  assert.deepEqual(names(hangup), ['CHANNEL_CREATE', 'CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY']);
+  assert.equal(hangup[1]!.get('Hangup-Cause'), 'NORMAL_CLEARING', 'the default cause');
+  assert.equal(hangup[2]!.get('variable_hangup_cause_q850'), '16');
   assert.equal(channel.hangupCause, 'NORMAL_CLEARING');
   assert.deepEqual(endpoint.calls, ['hangup:NORMAL_CLEARING']);
   assert.equal(await channel.ended, 'NORMAL_CLEARING');
+});
+
+test('the CDR variables of switch_channel_set_timestamps, in its order, at hangup', () => {
+  const { channel, events } = setup();
+  channel.setState('CS_ROUTING');
+  channel.setState('CS_EXECUTE');
+  channel.executing('answer', '');
+  channel.answer();
+  channel.executing('park', '');
+  channel.park();
+  channel.hangup();
+  const complete = events.find((e) => e.name === 'CHANNEL_HANGUP_COMPLETE')!;
+  const fs = headerNames(FS_PARK_CALL.find(([n]) => n === 'CHANNEL_HANGUP_COMPLETE')!);
+  const block = (list: string[]): string[] => list.slice(list.indexOf('variable_hangup_cause'), list.indexOf('variable_flow_billusec') + 1);
+  assert.deepEqual(block(complete.headers.filter(([, v]) => v !== '').map(([n]) => n)), block(fs));
+  const v = (n: string): string | undefined => complete.get(`variable_${n}`);
+  assert.equal(v('digits_dialed'), 'none');
+  assert.equal(v('last_app'), 'park');
+  assert.equal(v('last_arg'), undefined, 'park had no data');
+  assert.equal(v('caller_id'), '"Alice" <1000>');
+  assert.equal(v('start_uepoch'), channel.createdAtUs.toString());
+  assert.equal(v('answer_uepoch'), channel.answeredAtUs.toString());
+  assert.equal(v('end_uepoch'), channel.hangupAtUs.toString());
+  assert.equal(v('uduration'), (channel.hangupAtUs - channel.createdAtUs).toString());
+  assert.equal(v('billusec'), (channel.hangupAtUs - channel.answeredAtUs).toString());
+  assert.equal(v('progress_mediausec'), '0');
 });
 
 test('after hangup nothing changes state: answer, preAnswer, park and setState are refused', () => {
@@ -282,15 +344,31 @@ test('the registry forgets only the destroyed channel', () => {
   assert.equal(registry.size, 0);
 });
 
-test('park: CS_PARK with CHANNEL_STATE then CHANNEL_PARK; setState fires CHANNEL_STATE only on a change', () => {
+test('park: CHANNEL_PARK in CS_EXECUTE (the park application runs there), CHANNEL_UNPARK at the hangup; setState fires CHANNEL_STATE only on a change', () => {
   const { channel, events } = setup();
+  events.length = 0;
   channel.setState('CS_ROUTING');
   channel.setState('CS_ROUTING');
+  channel.setState('CS_EXECUTE');
   channel.park();
-  assert.deepEqual(events.map((e) => [e.name, e.get('Channel-State')]), [
-    ['CHANNEL_CREATE', 'CS_NEW'], ['CHANNEL_STATE', 'CS_ROUTING'], ['CHANNEL_STATE', 'CS_PARK'], ['CHANNEL_PARK', 'CS_PARK'],
+  channel.park();
+  assert.equal(channel.isParked, true);
+  assert.deepEqual(events.map((e) => [e.name, e.get('Channel-State'), e.get('Channel-State-Number'), e.get('Channel-Call-State')]), [
+    ['CHANNEL_CALLSTATE', 'CS_ROUTING', '2', 'RINGING'], ['CHANNEL_STATE', 'CS_ROUTING', '2', 'RINGING'],
+    ['CHANNEL_STATE', 'CS_EXECUTE', '4', 'RINGING'], ['CHANNEL_PARK', 'CS_EXECUTE', '4', 'RINGING'],
   ]);
-  assert.equal(events[2]!.get('Channel-State-Number'), '6');
+  assert.equal(channel.state, 'CS_EXECUTE');
+  events.length = 0;
+  channel.hangup();
+  assert.deepEqual(names(events).slice(0, 3), ['CHANNEL_HANGUP', 'CHANNEL_UNPARK', 'CHANNEL_STATE']);
+  assert.equal(channel.isParked, false);
+});
+
+test('CS_ROUTING sets call_uuid again (switch_core_standard_on_routing): it moves after the variables set before', () => {
+  const { channel } = setup();
+  channel.setVariable('sip_h_X-A', '1');
+  channel.setState('CS_ROUTING');
+  assert.equal([...channel.variables.keys()].at(-1), 'call_uuid');
   channel.hangup();
 });
 
@@ -455,19 +533,22 @@ test('setCodec: a bug that detaches itself in onFormatChange does not make anoth
 test('addEventData: channel state, caller profile and variable_* headers', () => {
   const { channel } = setup();
   channel.setVariable('sip_h_X-Tenant', 'acme');
-  const event = new FsEvent('TEST');
+  const event = new FsEvent('CHANNEL_DATA');
   channel.addEventData(event);
   const get = (n: string): string | undefined => event.get(n);
-  assert.equal(get('Channel-State'), 'CS_NEW');
-  assert.equal(get('Channel-State-Number'), '0');
-  assert.equal(get('Channel-Call-State'), 'RINGING');
+  assert.equal(get('Channel-State'), 'CS_INIT');
+  assert.equal(get('Channel-State-Number'), '2');
+  assert.equal(get('Channel-Call-State'), 'DOWN');
   assert.equal(get('Channel-Name'), 'sofia/internal/1000@192.0.2.1');
   assert.equal(get('Unique-ID'), channel.uuid);
   assert.equal(get('Call-Direction'), 'inbound');
+  assert.equal(get('Channel-Call-UUID'), channel.uuid);
   assert.equal(get('Answer-State'), 'ringing');
   assert.equal(get('Channel-Read-Codec-Name'), 'PCMU');
   assert.equal(get('Channel-Read-Codec-Rate'), '8000');
+  assert.equal(get('Channel-Read-Codec-Bit-Rate'), '64000');
   assert.equal(get('Channel-Write-Codec-Name'), 'PCMU');
+  assert.equal(get('Channel-Write-Codec-Bit-Rate'), '64000');
   assert.equal(get('Caller-Caller-ID-Number'), '1000');
   assert.equal(get('Caller-Caller-ID-Name'), 'Alice');
   assert.equal(get('Caller-Orig-Caller-ID-Number'), '1000');
@@ -481,8 +562,12 @@ test('addEventData: channel state, caller profile and variable_* headers', () =>
   assert.equal(get('Caller-Channel-Name'), 'sofia/internal/1000@192.0.2.1');
   assert.equal(get('Caller-Profile-Index'), '1');
   assert.equal(get('Caller-Channel-Created-Time'), channel.createdAtUs.toString());
-  assert.equal(get('Caller-Channel-Answered-Time'), '0');
-  assert.equal(get('Caller-Channel-Hangup-Time'), '0');
+  for (const n of ['Answered', 'Progress', 'Progress-Media', 'Hangup', 'Transfer', 'Resurrect', 'Bridged']) {
+    assert.equal(get(`Caller-Channel-${n}-Time`), '0', n);
+  }
+  assert.equal(get('Caller-Channel-Last-Hold'), '0');
+  assert.equal(get('Caller-Channel-Hold-Accum'), '0');
+  assert.deepEqual([get('Caller-Screen-Bit'), get('Caller-Privacy-Hide-Name'), get('Caller-Privacy-Hide-Number')], ['true', 'false', 'false']);
   assert.equal(get('Hangup-Cause'), undefined);
   // Every variable, in the order set, after the fixed headers.
   const variables = event.headers.filter(([n]) => n.startsWith('variable_'));
@@ -492,24 +577,164 @@ test('addEventData: channel state, caller profile and variable_* headers', () =>
   assert.ok(event.headers.slice(firstVariable).every(([n]) => n.startsWith('variable_')), 'variables come last');
   assert.deepEqual(event.headers.slice(0, 6).map(([n]) => n),
     ['Event-Name', 'Channel-State', 'Channel-Call-State', 'Channel-State-Number', 'Channel-Name', 'Unique-ID']);
+  // presence_id and presence_data show as Channel-Presence-*; call_uuid as Channel-Call-UUID.
+  channel.setVariable('presence_id', '1000@example.com');
+  channel.setVariable('call_uuid', 'other');
+  const again = new FsEvent('CHANNEL_DATA');
+  channel.addEventData(again);
+  const order = again.headers.map(([n]) => n);
+  assert.deepEqual(order.slice(8, 12), ['Channel-HIT-Dialplan', 'Channel-Presence-ID', 'Channel-Call-UUID', 'Answer-State']);
+  assert.equal(again.get('Channel-Call-UUID'), 'other');
+  // Only the events FreeSWITCH lists carry the variables.
+  for (const [name, withVariables] of [['CHANNEL_STATE', false], ['CHANNEL_CALLSTATE', false], ['DTMF', false], ['CHANNEL_HOLD', true],
+    ['CUSTOM', true], ['MEDIA_BUG_START', true], ['PLAYBACK_START', true], ['CHANNEL_PARK', true]] as const) {
+    const e = new FsEvent(name);
+    channel.addEventData(e);
+    assert.equal(e.headers.some(([n]) => n.startsWith('variable_')), withVariables, name);
+  }
   channel.hangup();
 });
 
-test('fire: extra headers come before the channel data; the body is kept', () => {
+test('codecBitRate: 64000 for G.711 and G.722, 16 bits a sample for L16', () => {
   const { channel, events } = setup();
-  channel.fire('DTMF', undefined, undefined, { 'DTMF-Digit': '5', 'DTMF-Duration': '2000' });
+  channel.setCodec({ name: 'L16', rateHz: 16000, ptimeMs: 20 });
+  channel.fire('CUSTOM', 'test::codec');
+  assert.equal(events.at(-1)!.get('Channel-Read-Codec-Bit-Rate'), '256000');
+  channel.setCodec({ name: 'G722', rateHz: 16000, ptimeMs: 20 });
+  channel.fire('CUSTOM', 'test::codec');
+  assert.equal(events.at(-1)!.get('Channel-Write-Codec-Bit-Rate'), '64000');
+  assert.equal(channel.getVariable('original_read_codec'), 'PCMU', 'the first codec stays the original');
+  channel.hangup();
+});
+
+test('fire: extra headers come after the channel data (as PLAYBACK_START, CHANNEL_EXECUTE...); CUSTOM events start with Event-Subclass', () => {
+  const { channel, events } = setup();
+  channel.fire('PLAYBACK_START', undefined, undefined, { 'Playback-File-Path': '/tmp/a.wav' });
   channel.fire('CUSTOM', 'mod_audio_stream::json', '{"a":1}');
-  const dtmf = events.at(-2)!;
-  assert.equal(dtmf.name, 'DTMF');
-  assert.equal(dtmf.get('DTMF-Digit'), '5');
-  const names = dtmf.headers.map(([n]) => n);
-  assert.ok(names.indexOf('DTMF-Duration') < names.indexOf('Channel-State'), 'extra headers first');
-  assert.equal(dtmf.body, undefined);
+  const playback = events.at(-2)!;
+  assert.deepEqual(playback.headers.at(-1), ['Playback-File-Path', '/tmp/a.wav']);
+  assert.equal(playback.body, undefined);
   const custom = events.at(-1)!;
   assert.equal(custom.subclass, 'mod_audio_stream::json');
-  assert.equal(custom.get('Event-Subclass'), 'mod_audio_stream::json');
+  assert.deepEqual(custom.headers.slice(0, 2), [['Event-Subclass', 'mod_audio_stream::json'], ['Event-Name', 'CUSTOM']]);
   assert.equal(custom.body, '{"a":1}');
   assert.equal(custom.get('Unique-ID'), channel.uuid);
+  assert.deepEqual(['Event-Calling-File', 'Event-Calling-Function'].map((n) => custom.get(n)), ['channel.ts', 'Channel.fire']);
+  assert.ok(Number(custom.get('Event-Calling-Line-Number')) > 0, 'the line of Channel.fire in channel.ts');
+  channel.hangup();
+});
+
+test('MEDIA_BUG_START when a bug is attached and MEDIA_BUG_STOP when it is removed or closed at hangup: Media-Bug-Function and -Target first', () => {
+  const { channel, events } = setup();
+  const a = new RecordingBug('audio_stream');
+  const targeted: MediaBug = Object.assign(new RecordingBug('other'), { target: 'sofia/internal/2000@192.0.2.2' });
+  events.length = 0;
+  channel.addBug(a);
+  assert.equal(channel.addBug(new RecordingBug('audio_stream')), false);
+  channel.addBug(targeted);
+  channel.removeBug(a);
+  channel.removeBug(a);
+  channel.hangup();
+  const bugEvents = events.filter((e) => e.name.startsWith('MEDIA_BUG'));
+  assert.deepEqual(bugEvents.map((e) => [e.name, e.get('Media-Bug-Function'), e.get('Media-Bug-Target'), e.get('Channel-State')]), [
+    ['MEDIA_BUG_START', 'audio_stream', 'N/A', 'CS_INIT'],
+    ['MEDIA_BUG_START', 'other', 'sofia/internal/2000@192.0.2.2', 'CS_INIT'],
+    ['MEDIA_BUG_STOP', 'audio_stream', 'N/A', 'CS_INIT'],
+    ['MEDIA_BUG_STOP', 'other', 'sofia/internal/2000@192.0.2.2', 'CS_HANGUP'],
+  ], 'a refused bug and a second removal fire nothing');
+  for (const e of bugEvents) {
+    assert.deepEqual(e.headers.slice(13, 16).map(([n]) => n), ['Media-Bug-Function', 'Media-Bug-Target', 'Channel-State']);
+    assert.equal(e.get('Event-Calling-File'), 'channel.ts');
+  }
+});
+
+test('hold: CHANNEL_CALLSTATE HELD, CHANNEL_HOLD; unhold: UNHELD, CHANNEL_UNHOLD, ACTIVE; the hold times and hold_events', () => {
+  const { channel, events } = setup();
+  channel.answer();
+  events.length = 0;
+  channel.setHold(true);
+  channel.setHold(true);
+  const heldAt = channel.lastHoldAtUs;
+  channel.setHold(false);
+  channel.setHold(false);
+  assert.deepEqual(events.map((e) => [e.name, e.get('Channel-Call-State')]), [
+    ['CHANNEL_CALLSTATE', 'HELD'], ['CHANNEL_HOLD', 'HELD'], ['CHANNEL_CALLSTATE', 'UNHELD'], ['CHANNEL_UNHOLD', 'UNHELD'],
+    ['CHANNEL_CALLSTATE', 'ACTIVE'],
+  ]);
+  assert.equal(events[0]!.get('Caller-Channel-Last-Hold'), '0', 'the hold time is taken after the call state changes');
+  assert.equal(events[1]!.get('Caller-Channel-Last-Hold'), heldAt.toString());
+  assert.equal(events[3]!.get('Caller-Channel-Hold-Accum'), channel.holdAccumUs.toString());
+  channel.hangup();
+  const complete = events.find((e) => e.name === 'CHANNEL_HANGUP_COMPLETE')!;
+  assert.match(complete.get('variable_hold_events')!, new RegExp(`^\\{\\{${heldAt},\\d+\\}\\}$`));
+  assert.equal(complete.get('variable_hold_accum_usec'), channel.holdAccumUs.toString());
+});
+
+/** The names of the headers an Event Socket client receives (FreeSWITCH leaves out empty values). */
+function wireNames(e: FsEvent): string[] {
+  return e.headers.filter(([, v]) => v !== '').map(([n]) => n);
+}
+
+function withoutVariables(list: string[]): string[] {
+  return list.filter((n) => !n.startsWith('variable_'));
+}
+
+function statesOf(e: FsEvent): string {
+  return ['Channel-State', 'Channel-State-Number', 'Channel-Call-State', 'Answer-State'].map((n) => e.get(n) ?? '').join(' ').trim();
+}
+
+test('the events of a parked call have FreeSWITCH 1.10.12\'s headers in its order, and its state headers, event by event', () => {
+  const { channel, events } = setup();
+  // What the dialplan and mod_audio_stream do for the oracle's call: answer, park, a stream started,
+  // a server message, stopped, started again; then the caller hangs up.
+  channel.setState('CS_ROUTING');
+  channel.setState('CS_EXECUTE');
+  const app = (name: string): void => {
+    channel.executing(name, '');
+    channel.fire('CHANNEL_EXECUTE', undefined, undefined, { Application: name, 'Application-Data': '', 'Application-UUID': 'u' });
+  };
+  app('answer');
+  channel.answer();
+  channel.fire('CHANNEL_EXECUTE_COMPLETE', undefined, undefined,
+    { Application: 'answer', 'Application-Data': '', 'Application-Response': '_none_', 'Application-UUID': 'u' });
+  app('park');
+  channel.park();
+  const stream = new RecordingBug('audio_stream');
+  channel.addBug(stream);
+  channel.fire('CUSTOM', 'mod_audio_stream::connect', '{"status":"connected"}');
+  channel.fire('CUSTOM', 'mod_audio_stream::json', '{}');
+  channel.removeBug(stream);
+  channel.addBug(new RecordingBug('audio_stream'));
+  channel.fire('CUSTOM', 'mod_audio_stream::connect', '{"status":"connected"}');
+  channel.hangup();
+  // audio-stream does not fire the park application's CHANNEL_EXECUTE_COMPLETE after the hangup.
+  const fs = FS_PARK_CALL.filter((entry, i) => !(entry[0] === 'CHANNEL_EXECUTE_COMPLETE' && FS_PARK_CALL[i - 1]![0] === 'CHANNEL_UNPARK'));
+  const ours = events.map((e) => e.subclass ? `CUSTOM ${e.subclass}` : e.name);
+  assert.deepEqual(ours, fs.map(([name]) => name));
+  fs.forEach((entry: FsEventEntry, i) => {
+    const e = events[i]!;
+    const what = `${entry[0]} (#${i})`;
+    assert.deepEqual(withoutVariables(wireNames(e)), withoutVariables(headerNames(entry)), what);
+    assert.equal(wireNames(e).some((n) => n.startsWith('variable_')), headerNames(entry).some((n) => n.startsWith('variable_')), what);
+    assert.equal(statesOf(e), entry[1], what);
+  });
+});
+
+test('DTMF, CHANNEL_HOLD and CHANNEL_UNHOLD have FreeSWITCH\'s headers (the DTMF ones after the channel data)', () => {
+  const { channel, events } = setup();
+  channel.setState('CS_ROUTING');
+  channel.setState('CS_EXECUTE');
+  channel.answer();
+  channel.executing('park', '');
+  channel.park();
+  channel.dtmf('1', 100, 'RTP');
+  channel.setHold(true);
+  channel.setHold(false);
+  for (const entry of FS_OTHER_EVENTS) {
+    const e = events.find((x) => x.name === entry[0])!;
+    assert.deepEqual(withoutVariables(wireNames(e)), withoutVariables(headerNames(entry)), entry[0]);
+    assert.equal(statesOf(e), entry[1], entry[0]);
+  }
   channel.hangup();
 });
 
@@ -525,7 +750,10 @@ test('a bug or an endpoint that throws at hangup is counted and logged; the hang
     channel.addBug(after);
     channel.hangup('USER_BUSY');
     assert.equal(after.closes, 1, 'the next bug was still closed');
-    assert.deepEqual(names(events).slice(-3), ['CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY']);
+    assert.deepEqual(names(events).filter((n) => n.startsWith('CHANNEL_HANGUP') || n === 'CHANNEL_DESTROY'),
+      ['CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY']);
+    assert.deepEqual(events.filter((e) => e.name === 'MEDIA_BUG_STOP').map((e) => e.get('Media-Bug-Function')), ['broken', 'after'],
+      'a bug that failed to close is still reported stopped');
     assert.equal(registry.get(channel.uuid), undefined);
     assert.equal(await channel.ended, 'USER_BUSY');
     assert.equal(registry.failures.count, 1);

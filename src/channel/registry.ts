@@ -10,18 +10,25 @@ export interface ChannelLookup {
 
 /**
  * Live channels by uuid (FreeSWITCH's session hash), and where channels are made: a new channel is
- * registered and announced (CHANNEL_CREATE) on the bus, and forgotten once destroyed.
+ * registered and announced (CHANNEL_STATE CS_INIT, CHANNEL_CREATE) on the bus, and forgotten once
+ * destroyed.
  */
 export class ChannelRegistry implements ChannelHost, ChannelLookup {
   private readonly channels = new Map<string, Channel>();
+  /** Channels made so far: the next one's session_id (switch_core_session_request's session counter). */
+  private sessions = 0;
   /** Hangup steps that threw (an endpoint, a media bug): counted and logged once per cause. */
   readonly failures = new FailureLog(new Logger('channel'), 'a hangup step');
 
   /** `bus` receives every event of the channels made here. */
   constructor(readonly bus: EventBus) {}
 
-  /** Creates, registers and announces (CHANNEL_CREATE) a channel; its uuid (random by default) must be new. */
-  create(endpoint: ChannelEndpoint, name: string, codec: ChannelCodec, caller: Partial<CallerProfile>, uuid?: string): Channel {
+  /**
+   * Creates, registers and announces (CHANNEL_CREATE) a channel; its uuid (random by default) must be
+   * new. `init` sets the endpoint's variables before the channel is announced, in their order.
+   */
+  create(endpoint: ChannelEndpoint, name: string, codec: ChannelCodec, caller: Partial<CallerProfile>, uuid?: string,
+    init?: (channel: Channel) => void): Channel {
     const profile: CallerProfile = {
       callerIdName: caller.callerIdName ?? '',
       callerIdNumber: caller.callerIdNumber ?? '',
@@ -31,11 +38,15 @@ export class ChannelRegistry implements ChannelHost, ChannelLookup {
       context: caller.context ?? 'default',
       dialplan: caller.dialplan ?? 'XML',
       username: caller.username ?? '',
+      screenBit: caller.screenBit ?? true,
+      privacyHideName: caller.privacyHideName ?? false,
+      privacyHideNumber: caller.privacyHideNumber ?? false,
     };
-    const channel = new Channel(this, endpoint, name, codec, profile, 'inbound', uuid);
+    if (uuid !== undefined && this.channels.has(uuid)) throw new RangeError(`channel ${uuid} exists`);
+    const channel = new Channel(this, endpoint, name, codec, profile, 'inbound', uuid, ++this.sessions, init);
     if (this.channels.has(channel.uuid)) throw new RangeError(`channel ${channel.uuid} exists`);
     this.channels.set(channel.uuid, channel);
-    channel.fire('CHANNEL_CREATE');
+    channel.announce();
     return channel;
   }
 

@@ -1,11 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Channel } from '../channel/channel.ts';
+import { eventSite } from '../events/bus.ts';
 import type { Route } from '../config/config.ts';
 import { fail, messageOf, type Result } from '../lib/errors.ts';
 import { Logger } from '../lib/logger.ts';
 import type { ApplicationRegistry } from './application.ts';
 
 const log = new Logger('dialplan');
+
+const SITE_EXECUTE = eventSite('dialplan.ts', 'Dialplan.execute');
+const SITE_EXECUTE_COMPLETE = eventSite('dialplan.ts', 'Dialplan.execute');
 
 /** The channel variable switch_ivr_parse_event sets from a sendmsg's `Event-UUID` while the application starts. */
 export const APP_UUID_VARIABLE = 'app_uuid';
@@ -79,8 +83,9 @@ export class Dialplan<C> implements ApplicationQueue {
   async execute(channel: Channel, appName: string, rawData: string, applicationUuid?: string): Promise<Result<string>> {
     if (channel.isHungUp) return fail('CHANNEL_HUNG_UP', 'channel hung up');
     const data = expandVariables(channel, rawData);
-    const headers = { Application: appName, 'Application-Data': data, 'Application-UUID': applicationUuid ?? randomUUID() };
-    channel.fire('CHANNEL_EXECUTE', undefined, undefined, headers);
+    const uuid = applicationUuid ?? randomUUID();
+    channel.executing(appName, data);
+    channel.fire('CHANNEL_EXECUTE', undefined, undefined, { Application: appName, 'Application-Data': data, 'Application-UUID': uuid }, SITE_EXECUTE);
     let result: Result<string>;
     const app = this.applications.get(appName);
     try {
@@ -90,7 +95,10 @@ export class Dialplan<C> implements ApplicationQueue {
       result = fail('APPLICATION_FAILED', messageOf(err));
     }
     const response = applicationResponse(result);
-    if (!channel.isHungUp) channel.fire('CHANNEL_EXECUTE_COMPLETE', undefined, undefined, { ...headers, 'Application-Response': response });
+    if (!channel.isHungUp) {
+      channel.fire('CHANNEL_EXECUTE_COMPLETE', undefined, undefined,
+        { Application: appName, 'Application-Data': data, 'Application-Response': response, 'Application-UUID': uuid }, SITE_EXECUTE_COMPLETE);
+    }
     return result;
   }
 
