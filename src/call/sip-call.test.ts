@@ -16,6 +16,7 @@ import type { IncomingCall } from '../sip/dialog/call.ts';
 import { FakeClock } from '../../test/helpers/fake-clock.ts';
 import { parseSent, sentStatuses, sipRequest, startTestUa, type RequestSpec, type TestUa } from '../../test/helpers/sip/test-kit.ts';
 import { SipCall } from './sip-call.ts';
+import { FS_PARK_CALL, NOT_FILLED, headerNames } from '../channel/fs-event-headers.test-data.ts';
 
 const HOST = '127.0.0.1';
 /** RTP ports of this file only (rtp-session.test.ts uses 41000-41199, the interop tests 31000-38400). */
@@ -99,7 +100,7 @@ interface CallSetup extends TestUa {
 
 /** An INVITE from the phone (offer from `offer(phonePort)`, or none) handed to a new SipCall in onInvite. */
 async function startCall(
-  t: TestContext, opts: { offer?: ((phonePort: number) => string) | null; headers?: string[]; rtpTimeoutSec?: number } = {},
+  t: TestContext, opts: { offer?: ((phonePort: number) => string) | null; headers?: string[]; contact?: string; rtpTimeoutSec?: number } = {},
 ): Promise<CallSetup> {
   const kit = await startTestUa({ closeGraceMs: 0 });
   const mediaTime = new FakeClock();
@@ -124,7 +125,7 @@ async function startCall(
     await kit.ua.close();
   });
   const offer = opts.offer === undefined ? pcmuOffer : opts.offer;
-  kit.transport.inject(sipRequest({ method: 'INVITE', body: offer ? offer(phone.port) : undefined, headers: opts.headers }));
+  kit.transport.inject(sipRequest({ method: 'INVITE', body: offer ? offer(phone.port) : undefined, headers: opts.headers, contact: opts.contact }));
   assert.ok(sipCall && incoming, 'onInvite made the SipCall');
   let seq = 1;
   const toTag = (): string => {
@@ -201,9 +202,10 @@ test('negotiate() with a PCMU offer answers PCMU; the channel has the call\'s va
   const c = await startCall(t, { headers: ['X-Tenant: acme'] });
   const ch = c.sipCall.channel;
   assert.equal(c.channels.get(ch.uuid), ch);
-  assert.deepEqual(c.events.map((e) => e.name), ['CHANNEL_CREATE']);
-  assert.equal(ch.name, 'sofia/internal/alice@192.0.2.10');
-  assert.equal(c.sipCall.negotiate(), true);
+  assert.deepEqual(c.events.map((e) => e.name), ['CHANNEL_STATE', 'CHANNEL_STATE', 'CHANNEL_CREATE']);
+  assert.equal(ch.name, 'sofia/internal/alice@192.0.2.10:5062');
+  assert.equal(c.sipCall.negotiate(), true, 'negotiated before CHANNEL_CREATE');
+  assert.equal(c.events[2]!.get('variable_read_codec'), 'PCMU', 'CHANNEL_CREATE carries the SDP\'s variables');
   assert.deepEqual(ch.codec, { name: 'PCMU', rateHz: 8000, ptimeMs: 20 });
   assert.equal(ch.getVariable('read_codec'), 'PCMU');
   assert.equal(ch.getVariable('read_rate'), '8000');
@@ -218,14 +220,14 @@ test('negotiate() with a PCMU offer answers PCMU; the channel has the call\'s va
   assert.equal(v('sip_req_user'), 'service');
   assert.equal(v('sip_network_ip'), '192.0.2.10');
   assert.equal(v('sip_network_port'), '5062');
-  assert.equal(v('sip_transport'), 'udp');
+  assert.equal(v('sip_via_protocol'), 'udp');
   assert.equal(v('sip_h_X-Tenant'), 'acme');
   assert.equal(v('caller_id_number'), 'alice');
   assert.equal(v('caller_id_name'), 'Alice');
   assert.equal(v('destination_number'), 'service');
   assert.equal(ch.caller.networkAddr, '192.0.2.10');
   assert.equal(ch.caller.source, 'mod_sofia');
-  assert.equal(ch.caller.context, 'public');
+  assert.equal(ch.caller.context, 'default');
   assert.deepEqual(sentStatuses(c.transport), [100], 'negotiating sends nothing');
   assert.equal(c.mediaClock.size, 0, 'no media before (pre-)answer');
 });
@@ -233,12 +235,15 @@ test('negotiate() with a PCMU offer answers PCMU; the channel has the call\'s va
 test('negotiate() with a PCMA offer at 30 ms switches the channel codec', async (t) => {
   const c = await startCall(t, { offer: (port) => offerSdp(port, '8', ['8 PCMA/8000'], ['a=ptime:30']) });
   const ch = c.sipCall.channel;
-  const bug = new RecordingBug();
-  ch.addBug(bug);
   assert.equal(c.sipCall.negotiate(), true);
   assert.deepEqual(ch.codec, { name: 'PCMA', rateHz: 8000, ptimeMs: 30 });
   assert.equal(ch.getVariable('read_codec'), 'PCMA');
-  assert.deepEqual(bug.formats, [{ name: 'PCMA', rateHz: 8000, ptimeMs: 30 }], 'the ptime change reached the bug');
+  assert.equal(ch.getVariable('rtp_use_codec_ptime'), '30');
+  assert.equal(ch.getVariable('dtmf_type'), 'info', 'no telephone-event: SIP INFO');
+  const bug = new RecordingBug();
+  ch.addBug(bug);
+  ch.setCodec({ name: 'PCMA', rateHz: 8000, ptimeMs: 20 });
+  assert.deepEqual(bug.formats, [{ name: 'PCMA', rateHz: 8000, ptimeMs: 20 }], 'a ptime change reaches the bug');
   assert.equal(ch.answer(), true);
   const ok = lastResponse(c, 200);
   assert.equal(ok.body, expectedAnswer(ok.body, c.rtp.localPort, 1, '8', ['a=rtpmap:8 PCMA/8000', 'a=ptime:30', 'a=sendrecv']));
@@ -256,17 +261,18 @@ test('an offer with no common codec: negotiate() is false; hanging up INCOMPATIB
   ch.hangup('INCOMPATIBLE_DESTINATION');
   assert.deepEqual(sentStatuses(c.transport), [100, 488]);
   assert.equal(c.incoming.state, 'terminated');
-  assert.deepEqual(c.events.map((e) => [e.name, e.get('Hangup-Cause') ?? '']), [
+  assert.deepEqual(c.events.filter((e) => !e.name.startsWith('CHANNEL_STATE') && e.name !== 'CHANNEL_CALLSTATE')
+    .map((e) => [e.name, e.get('Hangup-Cause') ?? '']), [
     ['CHANNEL_CREATE', ''], ['CHANNEL_HANGUP', 'INCOMPATIBLE_DESTINATION'],
     ['CHANNEL_HANGUP_COMPLETE', 'INCOMPATIBLE_DESTINATION'], ['CHANNEL_DESTROY', 'INCOMPATIBLE_DESTINATION'],
   ]);
+  assert.equal(c.events.find((e) => e.name === 'CHANNEL_DESTROY')!.get('variable_sip_hangup_disposition'), 'send_refuse');
   assert.equal(c.rtp.sendFrame(new Int16Array(160)), false, 'the RTP session was closed');
 });
 
 test('channel.answer() sends 200 with our SDP answer and starts the media tick; preAnswer() sends 183 with it', async (t) => {
   const c = await startCall(t);
   const ch = c.sipCall.channel;
-  assert.equal(ch.answer(), false, 'no answer before negotiate()');
   assert.deepEqual(sentStatuses(c.transport), [100]);
   assert.equal(c.sipCall.negotiate(), true);
   assert.equal(ch.preAnswer(), true);
@@ -284,7 +290,8 @@ test('channel.answer() sends 200 with our SDP answer and starts the media tick; 
   assert.equal(ok.body, early.body, 'the same answer');
   assert.equal(c.mediaClock.size, 1, 'answering after early media does not add a second tick');
   assert.equal(c.incoming.state, 'confirmed');
-  assert.deepEqual(c.events.map((e) => e.name), ['CHANNEL_CREATE', 'CHANNEL_PROGRESS_MEDIA', 'CHANNEL_ANSWER']);
+  assert.deepEqual(c.events.map((e) => e.name).slice(3),
+    ['CHANNEL_PROGRESS_MEDIA', 'CHANNEL_CALLSTATE', 'CHANNEL_ANSWER', 'CHANNEL_CALLSTATE']);
 });
 
 test('each 20 ms tick sends one PCMU packet of silence (0xFF bytes) to the offer\'s address', async (t) => {
@@ -443,7 +450,7 @@ test('SIP INFO application/dtmf-relay and application/dtmf fire DTMF events (200
   ]);
   assert.equal(dtmf[0]!.get('Unique-ID'), ch.uuid);
   const names = dtmf[0]!.headers.map(([n]) => n);
-  assert.ok(names.indexOf('DTMF-Digit') < names.indexOf('Channel-State'), 'DTMF headers come before the channel data');
+  assert.deepEqual(names.slice(-3), ['DTMF-Digit', 'DTMF-Duration', 'DTMF-Source'], 'DTMF headers come after the channel data');
 });
 
 test('an RFC 4733 digit from the phone fires DTMF with its duration in samples and reaches the media bugs', async (t) => {
@@ -465,11 +472,17 @@ test('BYE from the phone hangs the channel up with NORMAL_CLEARING and stops the
   const from = c.events.length;
   c.inDialog({ method: 'BYE' });
   assert.equal(lastResponse(c, 200).cseq, '2 BYE');
-  assert.deepEqual(c.events.slice(from).map((e) => [e.name, e.get('Hangup-Cause'), e.get('variable_hangup_cause_q850')]), [
-    ['CHANNEL_HANGUP', 'NORMAL_CLEARING', '16'],
+  const hangup = c.events.slice(from).filter((e) => e.name.startsWith('CHANNEL_HANGUP') || e.name === 'CHANNEL_DESTROY');
+  assert.deepEqual(hangup.map((e) => [e.name, e.get('Hangup-Cause'), e.get('variable_hangup_cause_q850')]), [
+    ['CHANNEL_HANGUP', 'NORMAL_CLEARING', undefined],
     ['CHANNEL_HANGUP_COMPLETE', 'NORMAL_CLEARING', '16'],
     ['CHANNEL_DESTROY', 'NORMAL_CLEARING', '16'],
   ]);
+  // As sofia notes a BYE it received: the status it answered and the cause, then the disposition.
+  const v = (n: string): string | undefined => hangup[1]!.get(`variable_${n}`);
+  assert.deepEqual(['sip_term_status', 'proto_specific_hangup_cause', 'sip_term_cause', 'sip_hangup_disposition'].map(v),
+    ['200', 'sip:200', '16', 'recv_bye']);
+  assert.equal(hangup[0]!.get('variable_sip_hangup_disposition'), undefined, 'set right after CHANNEL_HANGUP');
   assert.equal(ch.hangupCause, 'NORMAL_CLEARING');
   assert.equal(await ch.ended, 'NORMAL_CLEARING');
   assert.equal(c.transport.sentStarting('BYE').length, 0, 'no BYE back');
@@ -569,7 +582,9 @@ test('no RTP from the phone for rtpTimeoutSec: the call is hung up with MEDIA_TI
   assert.equal(ch.isHungUp, false, '800 ms without RTP is within the limit');
   for (let i = 0; i < 60 && !ch.isHungUp; i++) c.mediaTime.advance(20);
   assert.equal(ch.hangupCause, 'MEDIA_TIMEOUT', 'hung up within 2 s of silence');
-  assert.equal(c.events.find((e) => e.name === 'CHANNEL_HANGUP')?.get('variable_hangup_cause_q850'), '604');
+  assert.equal(c.events.find((e) => e.name === 'CHANNEL_HANGUP')?.get('Hangup-Cause'), 'MEDIA_TIMEOUT');
+  assert.equal(c.events.find((e) => e.name === 'CHANNEL_HANGUP_COMPLETE')?.get('variable_hangup_cause_q850'), '604');
+  assert.equal(c.events.find((e) => e.name === 'CHANNEL_DESTROY')!.get('variable_sip_hangup_disposition'), 'send_bye');
   assert.equal(c.transport.sentStarting('BYE').length, 1);
   assert.equal(c.mediaClock.size, 0);
 });
@@ -593,4 +608,68 @@ test('a re-INVITE without SDP: the answer in its ACK moves the media', async (t)
   c.mediaTime.advance(20);
   await moved.received(1);
   assert.equal(c.phone.packets.length, 0);
+});
+
+test('the variables of a SIP call are FreeSWITCH 1.10.12\'s, in its order, event by event (but those audio-stream cannot fill)', async (t) => {
+  // The oracle's call (fs-event-headers.test-data.ts): a SIPp-like INVITE, answer, park, then the
+  // ACK, a stream started, stopped and started again, and a BYE from the phone.
+  const c = await startCall(t, { headers: ['X-Test-Case: sipp-1'], contact: '<sip:alice@192.0.2.10:5062;transport=UDP>' });
+  const ch = c.sipCall.channel;
+  const app = (name: string, run: () => void): void => {
+    ch.executing(name, '');
+    ch.fire('CHANNEL_EXECUTE', undefined, undefined, { Application: name, 'Application-UUID': 'u' });
+    run();
+  };
+  ch.setState('CS_ROUTING');
+  ch.setState('CS_EXECUTE');
+  app('answer', () => ch.answer());
+  ch.fire('CHANNEL_EXECUTE_COMPLETE', undefined, undefined, { Application: 'answer', 'Application-Response': '_none_', 'Application-UUID': 'u' });
+  app('park', () => ch.park());
+  c.ackLast();
+  const stream = new RecordingBug();
+  Object.assign(stream, { name: 'audio_stream' });
+  ch.addBug(stream);
+  ch.fire('CUSTOM', 'mod_audio_stream::connect', '{}');
+  ch.fire('CUSTOM', 'mod_audio_stream::json', '{}');
+  ch.removeBug(stream);
+  ch.addBug(stream);
+  ch.fire('CUSTOM', 'mod_audio_stream::connect', '{}');
+  c.inDialog({ method: 'BYE' });
+  const fs = FS_PARK_CALL.filter((entry, i) => !(entry[0] === 'CHANNEL_EXECUTE_COMPLETE' && FS_PARK_CALL[i - 1]![0] === 'CHANNEL_UNPARK'));
+  assert.deepEqual(c.events.map((e) => (e.subclass ? `CUSTOM ${e.subclass}` : e.name)), fs.map(([n]) => n));
+  fs.forEach((entry, i) => {
+    const ours = c.events[i]!.headers.filter(([n, v]) => n.startsWith('variable_') && v !== '').map(([n]) => n);
+    const theirs = headerNames(entry).filter((n) => n.startsWith('variable_') && !NOT_FILLED.has(n));
+    assert.deepEqual(ours, theirs, `${entry[0]} (#${i})`);
+  });
+  const complete = c.events.find((e) => e.name === 'CHANNEL_HANGUP_COMPLETE')!;
+  const v = (n: string): string | undefined => complete.get(`variable_${n}`);
+  assert.equal(v('sip_full_from'), '"Alice" <sip:alice@192.0.2.10:5062>;tag=from-1');
+  assert.equal(v('sip_full_to'), `<sip:service@127.0.0.1:5060>;tag=${c.toTag()}`, 'the ACK\'s To');
+  assert.equal(v('sip_full_via'), 'SIP/2.0/UDP 192.0.2.10:5062;branch=z9hG4bK-ack-1;rport', 'the ACK\'s Via');
+  assert.equal(v('sip_from_uri'), 'alice@192.0.2.10:5062');
+  assert.equal(v('sip_req_uri'), 'service@127.0.0.1:5060');
+  assert.equal(v('sip_contact_params'), 'transport=UDP');
+  assert.equal(v('switch_r_sdp'), pcmuOffer(c.phone.port));
+  const answer = c.transport.sentStarting('SIP/2.0 200').map((m) => parseSent(m.text)).find((m) => m.cseq.method === 'INVITE')!;
+  assert.equal(v('rtp_local_sdp_str'), answer.bodyText);
+  assert.deepEqual([v('local_media_ip'), v('local_media_port'), v('remote_media_ip'), v('remote_media_port')],
+    [HOST, String(c.rtp.localPort), HOST, String(c.phone.port)]);
+  assert.equal(v('rtp_use_ssrc'), String(c.rtp.ssrc));
+  assert.deepEqual([v('rtp_use_codec_name'), v('rtp_use_codec_rate'), v('rtp_use_codec_ptime'), v('rtp_last_audio_codec_string')],
+    ['PCMU', '8000', '20', 'PCMU@8000h@20i@1c']);
+  assert.deepEqual([v('audio_media_flow'), v('remote_audio_media_flow'), v('remote_video_media_flow')], ['sendrecv', 'sendrecv', 'inactive']);
+  assert.deepEqual([v('endpoint_disposition'), v('sip_hangup_disposition'), v('dtmf_type')], ['ANSWER', 'recv_bye', 'rfc2833']);
+  assert.equal(v('sip_invite_stamp'), ch.createdAtUs.toString());
+  assert.equal(ch.getVariable('sip_full_from'), v('sip_full_from'), 'real channel variables (uuid_getvar, uuid_dump)');
+});
+
+test('privacy and screening of the caller profile come from Privacy and Remote-Party-ID', async (t) => {
+  const hidden = await startCall(t, { headers: ['Privacy: id'] });
+  const caller = hidden.sipCall.channel.caller;
+  assert.deepEqual([caller.screenBit, caller.privacyHideName, caller.privacyHideNumber], [true, true, true]);
+  assert.equal(hidden.sipCall.channel.getVariable('sip_Privacy'), 'id');
+  const rpid = await startCall(t, { headers: ['Remote-Party-ID: "Bob" <sip:bob@192.0.2.10>;party=calling;privacy=name;screen=no'] });
+  const e = rpid.events.find((x) => x.name === 'CHANNEL_CREATE')!;
+  assert.deepEqual(['Caller-Screen-Bit', 'Caller-Privacy-Hide-Name', 'Caller-Privacy-Hide-Number'].map((n) => e.get(n)), ['false', 'true', 'false']);
 });

@@ -40,8 +40,8 @@ export interface IncomingCall {
   reject(status: number, reason?: string): void;
   /** Ends the call: BYE once confirmed (after the ACK if it is still awaited), 480 before answer; idempotent. */
   hangup(): void;
-  /** ACK for our 2xx; carries the SDP answer when the INVITE had no offer. */
-  onAck?: (sdp: string | undefined) => void;
+  /** ACK for our 2xx (the request itself: its tags, Via, CSeq); carries the SDP answer when the INVITE had no offer. */
+  onAck?: (sdp: string | undefined, ack: SipMessage) => void;
   /** CANCEL before answer; 200 (CANCEL) and 487 (INVITE) are already sent. */
   onCancel?: () => void;
   /** Remote BYE, already answered 200. */
@@ -50,7 +50,7 @@ export interface IncomingCall {
    * re-INVITE or UPDATE in the dialog; answer with reply(200, sdp) or reply(488) etc. (491/500 glare
    * is handled here). A re-INVITE without an offer asks for ours: the answer then comes in onAck.
    */
-  onReinvite?: (offer: string | undefined, reply: (status: number, sdp?: string) => void, method: 'INVITE' | 'UPDATE') => void;
+  onReinvite?: (offer: string | undefined, reply: (status: number, sdp?: string) => void, method: 'INVITE' | 'UPDATE', req: SipMessage) => void;
   /** INFO (e.g. application/dtmf-relay); already answered 200. */
   onInfo?: (contentType: string, body: string) => void;
   /** Called once, whatever ended the call. */
@@ -78,10 +78,10 @@ type OfferTx = { kind: 'invite'; tx: InviteServerTransaction; req: SipMessage } 
 
 /** The UAS side of one INVITE dialog usage (RFC 3261 §13.3, §14, §15; RFC 3311 UPDATE; RFC 6086 INFO). */
 export class ServerCall implements IncomingCall {
-  onAck?: (sdp: string | undefined) => void;
+  onAck?: (sdp: string | undefined, ack: SipMessage) => void;
   onCancel?: () => void;
   onBye?: () => void;
-  onReinvite?: (offer: string | undefined, reply: (status: number, sdp?: string) => void, method: 'INVITE' | 'UPDATE') => void;
+  onReinvite?: (offer: string | undefined, reply: (status: number, sdp?: string) => void, method: 'INVITE' | 'UPDATE', req: SipMessage) => void;
   onInfo?: (contentType: string, body: string) => void;
   onTerminated?: (reason: TerminationReason) => void;
 
@@ -176,7 +176,7 @@ export class ServerCall implements IncomingCall {
       this.release();
       return;
     }
-    if (!this.ended) this.emit('onAck', () => this.onAck?.(answer));
+    if (!this.ended) this.emit('onAck', () => this.onAck?.(answer, ack));
   }
 
   /** A BYE of this dialog (already checked for CSeq order); answers 200 and ends the call. */
@@ -303,7 +303,7 @@ export class ServerCall implements IncomingCall {
       reply(488);
       return;
     }
-    this.emit('onReinvite', () => this.onReinvite?.(offer, reply, pending.kind === 'invite' ? 'INVITE' : 'UPDATE'));
+    this.emit('onReinvite', () => this.onReinvite?.(offer, reply, pending.kind === 'invite' ? 'INVITE' : 'UPDATE', pending.req));
   }
 
   private replyToOffer(pending: OfferTx, status: number, sdp: string | undefined): void {
