@@ -110,7 +110,7 @@ export const SCENARIOS: Scenario[] = [
     name: 'json-reply', about: 'a text message from the server becomes a json event, verbatim',
     steps: [
       { api: `${START} mono 8k` }, { event: 'connect' }, { serverSend: '{"type":"transcript","text":"hello world","final":true}' },
-      { event: 'json' }, { serverSend: 'not json at all' }, { event: 'json', count: 2 }, { api: STOP }, wait(300),
+      { event: 'json' }, { serverSend: 'not json at all' }, { event: 'json', count: 2 }, { binaries: 3 }, { api: STOP }, wait(300),
     ],
   },
   {
