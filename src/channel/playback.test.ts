@@ -45,6 +45,32 @@ test('files play in order at the codec rate: a 16 kHz WAV then a raw .r8 file', 
   channel.hangup();
 });
 
+test('while a file plays the channel shows its loop; once it ends, how much played (switch_ivr_play_file\'s variables)', async () => {
+  const { runtime, channel } = makeChannel({ rateHz: 8000 });
+  const ev = collectEvents(runtime);
+  const raw = join(dir, 'loops.r8');
+  writeFileSync(raw, Buffer.from(sine(700, 8000, 1).buffer));
+  const playing = channel.playback.enqueue(raw);
+  await channel.playback.loaded();
+  for (let i = 0; i < 10; i++) channel.playback.nextFrame(160);
+  assert.equal(channel.getVariable('current_loop'), '1');
+  assert.equal(channel.getVariable('total_loops'), '1');
+  const start = ev.events.find((e) => e.name === 'PLAYBACK_START')!;
+  assert.equal(start.get('variable_current_loop'), '1', 'the start event shows the loop');
+  channel.playback.clear();
+  assert.equal(await playing, 'break');
+  assert.equal(channel.getVariable('current_loop'), undefined);
+  assert.equal(channel.getVariable('total_loops'), undefined);
+  assert.equal(channel.getVariable('playback_samples'), '1600');
+  assert.equal(channel.getVariable('playback_ms'), '200');
+  assert.equal(channel.getVariable('playback_seconds'), '0');
+  assert.equal(channel.getVariable('playback_last_offset_pos'), '1600');
+  const stop = ev.events.find((e) => e.name === 'PLAYBACK_STOP')!;
+  assert.equal(stop.get('variable_playback_ms'), '200');
+  assert.equal(stop.get('variable_current_loop'), undefined);
+  channel.hangup();
+});
+
 test('an unreadable or unsupported file fails without blocking the queue; hangup breaks playback', async () => {
   const { channel } = makeChannel({ rateHz: 8000 });
   const bad = channel.playback.enqueue(join(dir, 'missing.wav'));

@@ -19,6 +19,9 @@ export interface PlaybackHost {
   readonly isHungUp: boolean;
   /** Fires a channel event (PLAYBACK_START, PLAYBACK_STOP) with extra headers. */
   fire(name: string, subclass: undefined, body: undefined, extraHeaders: Record<string, string>): void;
+  /** Sets (moved last) or (undefined) unsets a channel variable: the ones switch_ivr_play_file sets. */
+  setVariable(name: string, value: string | undefined): void;
+  getVariable(name: string): string | undefined;
 }
 
 /** Largest file played, in bytes. */
@@ -68,6 +71,8 @@ interface SourceItem {
   source: SampleSource;
   path: string;
   started: boolean;
+  /** Samples sent to the caller so far. */
+  played: number;
   resolve: (status: PlaybackStatus) => void;
 }
 
@@ -198,7 +203,7 @@ export class Playback {
           if (problems.length > 0) this.log.warning(`${path}: ${problems.join('; ')}`);
           if (this.channel.isHungUp) return resolve('break');
           this.closeTail();
-          this.queue.push({ kind: 'source', source, path, started: false, resolve });
+          this.queue.push({ kind: 'source', source, path, started: false, played: 0, resolve });
           return;
         }
         const size = (await stat(path)).size;
@@ -325,6 +330,7 @@ export class Playback {
         }
         if (item.source.rateHz !== this.rateHz) item.source.setRate(this.rateHz);
         const take = item.source.read(out, filled, samples - filled);
+        item.played += take;
         filled += take;
         played ||= take > 0;
         if (item.source.ended || take === 0) this.finish('done');
@@ -473,13 +479,41 @@ export class Playback {
   private finish(status: PlaybackStatus): void {
     const item = this.queue.shift() as AudioItem | SourceItem;
     if (item.kind === 'audio') this.queuedSamples -= item.length - item.position;
-    if (item.started && item.path !== undefined) this.fire('PLAYBACK_STOP', item.path, status);
+    if (item.started && item.path !== undefined) {
+      this.setPlayedVariables(item.kind === 'audio' ? item.position : item.played);
+      this.fire('PLAYBACK_STOP', item.path, status);
+    }
     item.resolve?.(status);
+  }
+
+  /**
+   * What switch_ivr_play_file leaves on the channel once a file ends: the loop counters go, and
+   * playback_samples, playback_ms, playback_seconds and playback_last_offset_pos say how much
+   * reached the caller (samples at the channel's rate).
+   */
+  private setPlayedVariables(samples: number): void {
+    const ms = Math.floor((samples * 1000) / this.rateHz);
+    this.channel.setVariable('current_loop', undefined);
+    this.channel.setVariable('total_loops', undefined);
+    this.channel.setVariable('playback_last_offset_pos', String(samples));
+    this.channel.setVariable('playback_seconds', String(Math.floor(ms / 1000)));
+    this.channel.setVariable('playback_ms', String(ms));
+    this.channel.setVariable('playback_samples', String(samples));
   }
 
   /** PLAYBACK_START / PLAYBACK_STOP with switch_ivr_play_file's headers (Playback-File-Type for a tone_stream). */
   private fire(name: 'PLAYBACK_START' | 'PLAYBACK_STOP', path: string, status?: PlaybackStatus): void {
     if (this.channel.isHungUp) return;
+    if (name === 'PLAYBACK_START') {
+      // While a file plays, switch_ivr_play_file shows its loop (we play each file once). In
+      // FreeSWITCH 1.10.12's events the application's two variables then come after them again.
+      this.channel.setVariable('current_loop', '1');
+      this.channel.setVariable('total_loops', '1');
+      for (const name of ['current_application_data', 'current_application']) {
+        const value = this.channel.getVariable(name);
+        if (value !== undefined) this.channel.setVariable(name, value);
+      }
+    }
     const headers: Record<string, string> = {};
     if (path.slice(0, 12).toLowerCase() === 'tone_stream:') headers['Playback-File-Type'] = 'tone_stream';
     headers['Playback-File-Path'] = path;
