@@ -3,6 +3,8 @@
 // and a recording WebSocket server. The result is a raw transcript (see transcript.ts for how it
 // is normalised and compared).
 import { RawEsl, plainHeaders, plainBody, type EslFrame } from '../helpers/esl-raw.ts';
+import { spawnSync } from 'node:child_process';
+import { hostname } from 'node:os';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { writeWav } from '../../src/audio/wav.ts';
 import { join } from 'node:path';
@@ -197,4 +199,38 @@ function* plainHeaderList(f: EslFrame): Generator<[string, string]> {
     try { value = decodeURIComponent(value); } catch { /* kept as sent */ }
     yield [line.slice(0, colon), value];
   }
+}
+
+/** Where fs_cli is, when FreeSWITCH is installed. */
+export const FS_CLI = '/usr/local/freeswitch/bin/fs_cli';
+
+/**
+ * What `fs_cli -x <command>` prints against `target`: the real fs_cli when installed, else the
+ * same request it sends (`api <command>` with `console_execute: true`) and what it prints (the
+ * reply and a newline).
+ */
+export async function runCliCommands(target: Target, commands: string[]): Promise<Array<{ command: string; output: string }>> {
+  const out: Array<{ command: string; output: string }> = [];
+  if (existsSync(FS_CLI)) {
+    for (const command of commands) {
+      const r = spawnSync(FS_CLI, ['-H', '127.0.0.1', '-P', String(target.eslPort), '-p', target.eslPassword, '-x', command], { encoding: 'utf8', timeout: 10000 });
+      out.push({ command, output: r.stdout });
+    }
+    return out.map(hostnameOut);
+  }
+  const esl = await RawEsl.authed(target.eslPort, target.eslPassword);
+  try {
+    for (const command of commands) {
+      esl.send(`api ${command}\nconsole_execute: true\n\n`);
+      out.push({ command, output: `${(await esl.nextReply(10000)).body.toString()}\n` });
+    }
+  } finally {
+    esl.close();
+  }
+  return out.map(hostnameOut);
+}
+
+/** `hostname` and `switchname` print the machine's name: a placeholder, so goldens hold on any machine. */
+function hostnameOut(r: { command: string; output: string }): { command: string; output: string } {
+  return r.output === `${hostname()}\n` ? { ...r, output: '<hostname>\n' } : r;
 }

@@ -4,7 +4,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SCENARIOS } from './scenarios.ts';
+import { CLI_COMMANDS, SCENARIOS } from './scenarios.ts';
+import { runCliCommands } from './driver.ts';
 import { runAll } from './run.ts';
 import { forGolden } from './transcript.ts';
 import { freeswitchMissing, startFreeswitch } from './targets.ts';
@@ -19,6 +20,11 @@ if (missing) {
 const dir = mkdtempSync(join(tmpdir(), 'conformance-record-'));
 const fs = startFreeswitch(join(dir, 'fs'), { sip: 5590, esl: 8532, rtpStart: 51400, rtpEnd: 51599 });
 try {
+  if (!only.length || only.includes('fs-cli')) {
+    const cli = await runCliCommands(fs, CLI_COMMANDS);
+    writeFileSync(join(GOLDEN, 'fs-cli.json'), `${JSON.stringify(cli, null, 1)}\n`);
+    console.log(`fs-cli: ${cli.length} commands`);
+  }
   const scenarios = only.length ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
   const transcripts = await runAll(fs, scenarios, dir);
   for (const [name, t] of transcripts) {

@@ -1,31 +1,9 @@
-// The caller's audio in conformance calls: a deterministic test signal sent as PCMU RTP from the
-// port the SDP offered, paced by the clock (no drift), so that FreeSWITCH and audio-stream receive
-// the same packets and their streams can be compared sample by sample.
-import { createSocket, type Socket } from 'node:dgram';
-import { ulawEncode } from '../../src/codec/g711.ts';
+// The caller's audio in conformance calls: the test signal sent as PCMU RTP from the port the SDP
+// offered, paced by the clock (no drift), so that FreeSWITCH and audio-stream receive the same
+// packets and their streams can be compared sample by sample. The sending runs in a worker thread.
+import { Worker } from 'node:worker_threads';
 
-/** Deterministic noise-like test signal (a seeded LCG through a gentle low-pass), int16. */
-export function testSignal(samples: number, seed = 12345, amplitude = 6000): Int16Array {
-  const out = new Int16Array(samples);
-  let state = seed >>> 0;
-  let smoothed = 0;
-  for (let i = 0; i < samples; i++) {
-    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
-    const white = (state / 0x100000000) * 2 - 1;
-    smoothed = 0.6 * smoothed + 0.4 * white;
-    out[i] = Math.round(smoothed * amplitude * 2);
-  }
-  return out;
-}
-
-/** The signal every call sends, as PCMU bytes (8 kHz): it loops. */
-const SIGNAL_SECONDS = 8;
-const ULAW = (() => {
-  const sig = testSignal(8000 * SIGNAL_SECONDS);
-  const out = new Uint8Array(sig.length);
-  ulawEncode(sig, out);
-  return out;
-})();
+export { testSignal } from './rtp-signal.ts';
 
 export interface RtpSender {
   port: number;
@@ -34,46 +12,51 @@ export interface RtpSender {
   close(): void;
 }
 
-/** Binds `port` on loopback (RTP received there is read and dropped). */
-export function openRtpSender(port: number, ptimeMs: number): Promise<RtpSender> {
-  const socket: Socket = createSocket('udp4');
-  socket.on('message', () => undefined);
-  socket.on('error', () => undefined);
-  let timer: NodeJS.Timeout | undefined;
-  let closed = false;
-  const perPacket = 8 * ptimeMs;
-  return new Promise((resolve, reject) => {
-    socket.once('error', reject);
-    socket.bind(port, '127.0.0.1', () => {
-      resolve({
-        port,
-        start(remotePort: number) {
-          const t0 = performance.now();
-          let n = 0;
-          const send = () => {
-            if (closed) return;
-            while (n * ptimeMs <= performance.now() - t0) {
-              const off = (n * perPacket) % ULAW.length;
-              const packet = Buffer.alloc(12 + perPacket); // dgram keeps it until sent
-              packet[0] = 0x80;
-              packet[1] = n === 0 ? 0x80 : 0x00;
-              packet.writeUInt16BE((1000 + n) & 0xffff, 2);
-              packet.writeUInt32BE((n * perPacket) >>> 0, 4);
-              packet.writeUInt32BE(0x5eed1234, 8);
-              packet.set(ULAW.subarray(off, off + perPacket), 12);
-              socket.send(packet, remotePort, '127.0.0.1');
-              n++;
-            }
-            timer = setTimeout(send, Math.max(1, t0 + n * ptimeMs - performance.now()));
-          };
-          send();
-        },
-        close() {
-          closed = true;
-          clearTimeout(timer);
-          socket.close();
-        },
-      });
+let worker: Worker | undefined;
+let nextId = 1;
+const pending = new Map<number, { resolve: () => void; reject: (e: Error) => void }>();
+let open = 0;
+
+function theWorker(): Worker {
+  if (!worker) {
+    // A worker does not get the parent's tsx loader: it registers it, then loads the TypeScript.
+    const entry = new URL('./rtp-sender-worker.ts', import.meta.url).href;
+    worker = new Worker(`import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(entry)}); })`, { eval: true });
+    worker.on('message', (m: { id: number; ok?: boolean; error?: string }) => {
+      const p = pending.get(m.id);
+      pending.delete(m.id);
+      if (m.error) p?.reject(new Error(m.error));
+      else p?.resolve();
     });
-  });
+    worker.on('error', (err) => { for (const p of pending.values()) p.reject(err); pending.clear(); });
+  }
+  return worker;
+}
+
+/** Binds `port` on loopback (RTP received there is read and dropped). */
+export async function openRtpSender(port: number, ptimeMs: number): Promise<RtpSender> {
+  const id = nextId++;
+  const w = theWorker();
+  open++;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      pending.set(id, { resolve, reject });
+      w.postMessage({ op: 'open', id, port, ptimeMs });
+    });
+  } catch (err) {
+    if (--open === 0) { void w.terminate(); worker = undefined; }
+    throw err;
+  }
+  let closed = false;
+  return {
+    port,
+    start: (remotePort: number) => w.postMessage({ op: 'start', id, remotePort }),
+    close: () => {
+      if (closed) return;
+      closed = true;
+      w.postMessage({ op: 'close', id });
+      // The last sender gone: the worker goes too, so the process can exit.
+      if (--open === 0) { void w.terminate(); worker = undefined; }
+    },
+  };
 }

@@ -74,8 +74,8 @@ export const SCENARIOS: Scenario[] = [
     name: 'send-text', about: 'send_text goes out as a text message between the audio; quoted text keeps its spaces',
     steps: [
       { api: `${START} mono 16k` }, { event: 'connect' }, { binaries: 5 },
-      { api: 'uuid_audio_stream ${uuid} send_text {"event":"hello"}' },
-      { api: "uuid_audio_stream ${uuid} send_text 'two words'" }, { binaries: 10 }, { api: STOP }, wait(300),
+      { api: 'uuid_audio_stream ${uuid} send_text {"event":"hello"}' }, { binaries: 10 },
+      { api: "uuid_audio_stream ${uuid} send_text 'two words'" }, { binaries: 15 }, { api: STOP }, wait(300),
     ],
   },
   {
@@ -183,4 +183,12 @@ export const SCENARIOS: Scenario[] = [
     channelEvents: ['CHANNEL_PARK', 'CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY'],
     steps: [{ api: `${START} mono 8k` }, { event: 'connect' }, { binaries: 3 }, { hangup: true }, wait(300)],
   },
+];
+
+/** fs_cli -x commands run on an idle target (no channels), compared byte for byte. */
+export const CLI_COMMANDS: string[] = [
+  'hostname', 'switchname', 'version', 'version short', 'nosuch foo', 'show channels count', 'show calls count', 'show calls',
+  'show channels as json', 'hupall', 'uuid_audio_stream', 'uuid_audio_stream 00000000-0000-4000-8000-000000000000 stop',
+  ...['uuid_exists', 'uuid_kill', 'uuid_getvar', 'uuid_setvar', 'uuid_setvar_multi', 'uuid_dump', 'uuid_break', 'uuid_answer',
+    'uuid_pre_answer', 'uuid_broadcast'].flatMap((c) => [c, `${c} 00000000-0000-4000-8000-000000000000 x y`]),
 ];

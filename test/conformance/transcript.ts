@@ -66,6 +66,8 @@ export interface Transcript {
   version: number;
   scenario: string;
   about: string;
+  /** Rate of the audio compared, when the scenario compares audio. */
+  audioRateHz?: number;
   replies: Array<{ command: string; reply: string }>;
   events: NormalEvent[];
   connections: NormalConnection[];
@@ -167,7 +169,7 @@ export function normalise(raw: RawTranscript, scenario: Scenario): Transcript {
     return conn;
   });
   return {
-    version: TRANSCRIPT_VERSION, scenario: scenario.name, about: scenario.about,
+    version: TRANSCRIPT_VERSION, scenario: scenario.name, about: scenario.about, audioRateHz: audio?.rateHz,
     replies: raw.replies.map((r) => ({ command: r.command, reply: normaliseText(r.reply, uuid, tempDir) })),
     events, connections,
   };
