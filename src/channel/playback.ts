@@ -219,6 +219,8 @@ export class Playback {
         this.push(this.audioItem(samples, rateHz, path, resolve));
       } catch (err) {
         this.log.error(`cannot play ${path}: ${messageOf(err)}`);
+        // FreeSWITCH fires no playback event for a file it cannot open; we say so (README).
+        this.fire('PLAYBACK_STOP', path, 'fail', messageOf(err));
         resolve('fail');
       }
     });
@@ -502,7 +504,7 @@ export class Playback {
   }
 
   /** PLAYBACK_START / PLAYBACK_STOP with switch_ivr_play_file's headers (Playback-File-Type for a tone_stream). */
-  private fire(name: 'PLAYBACK_START' | 'PLAYBACK_STOP', path: string, status?: PlaybackStatus): void {
+  private fire(name: 'PLAYBACK_START' | 'PLAYBACK_STOP', path: string, status?: PlaybackStatus, error?: string): void {
     if (this.channel.isHungUp) return;
     if (name === 'PLAYBACK_START') {
       // While a file plays, switch_ivr_play_file shows its loop (we play each file once). In
@@ -515,9 +517,10 @@ export class Playback {
       }
     }
     const headers: Record<string, string> = {};
-    if (path.slice(0, 12).toLowerCase() === 'tone_stream:') headers['Playback-File-Type'] = 'tone_stream';
+    if (path.startsWith('tone_stream:')) headers['Playback-File-Type'] = 'tone_stream';
     headers['Playback-File-Path'] = path;
     if (status) headers['Playback-Status'] = status;
+    if (error) headers['Playback-Error'] = error;
     this.channel.fire(name, undefined, undefined, headers);
   }
 }

@@ -105,7 +105,7 @@ test('audio_stream with too few arguments answers -USAGE, as uuid_audio_stream d
   channel.hangup();
 });
 
-test('playback: a tone_stream:// answers FILE PLAYED (broken off too, as mod_dptools), a missing file FILE NOT FOUND with no PLAYBACK events', async () => {
+test('playback: a tone_stream:// answers FILE PLAYED (broken off too, as mod_dptools), a missing file FILE NOT FOUND and PLAYBACK_STOP with the failure', async () => {
   const { runtime, channel } = makeChannel();
   const ev = collectEvents(runtime);
   const played = executeApplication(runtime, channel, 'playback', 'tone_stream://%(100,0,440)');
@@ -121,7 +121,11 @@ test('playback: a tone_stream:// answers FILE PLAYED (broken off too, as mod_dpt
   assert.equal(await broken, 'FILE PLAYED');
   ev.events.length = 0;
   assert.equal(await executeApplication(runtime, channel, 'playback', '/nonexistent.wav'), 'FILE NOT FOUND');
-  assert.deepEqual(ev.events.map((e) => e.name), ['CHANNEL_EXECUTE', 'CHANNEL_EXECUTE_COMPLETE']);
+  assert.deepEqual(ev.events.map((e) => e.name), ['CHANNEL_EXECUTE', 'PLAYBACK_STOP', 'CHANNEL_EXECUTE_COMPLETE']);
+  const stop = ev.events.find((e) => e.name === 'PLAYBACK_STOP')!;
+  assert.equal(stop.get('Playback-Status'), 'fail');
+  assert.equal(stop.get('Playback-File-Path'), '/nonexistent.wav');
+  assert.match(stop.get('Playback-Error') ?? '', /ENOENT|no such file/i);
   channel.hangup();
 });
 

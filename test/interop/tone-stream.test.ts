@@ -110,7 +110,8 @@ test('uuid_broadcast tone_stream:// over ESL reaches the phone at the right freq
     });
     await new Promise((r) => setTimeout(r, 500));
 
-    // A missing file: FreeSWITCH answers `+OK Message sent`, the playback ends FILE NOT FOUND, no PLAYBACK_*.
+    // A missing file: `+OK Message sent` as FreeSWITCH, the playback ends FILE NOT FOUND, and (ours)
+    // PLAYBACK_STOP says it failed (checked with the other events below).
     let done = completeOf('/nonexistent.wav');
     assert.equal(await modeslApi(conn, 'uuid_broadcast', `${uuid} /nonexistent.wav aleg`), '+OK Message sent\n');
     assert.equal((await done).getHeader('Application-Response'), 'FILE NOT FOUND');
@@ -143,9 +144,10 @@ test('uuid_broadcast tone_stream:// over ESL reaches the phone at the right freq
     const r = await call;
     assert.ok(r.heardWav, `baresip wrote what it heard (exit ${r.code}): ${r.output.slice(-2000)}`);
 
-    // The events, as FreeSWITCH fires them.
+    // The events, as FreeSWITCH fires them (and ours for the file that could not be played).
     const playbacks = events.filter((e) => e.name !== 'CHANNEL_EXECUTE_COMPLETE').map((e) => [e.name, e.type, e.path, e.status].filter(Boolean).join(' '));
     assert.deepEqual(playbacks, [
+      'PLAYBACK_STOP /nonexistent.wav fail',
       `PLAYBACK_START tone_stream ${twoTones}`, `PLAYBACK_STOP tone_stream ${twoTones} done`,
       'PLAYBACK_START tone_stream tone_stream://%(600,0,600)', 'PLAYBACK_STOP tone_stream tone_stream://%(600,0,600) done',
       'PLAYBACK_START tone_stream tone_stream://%(100)', 'PLAYBACK_STOP tone_stream tone_stream://%(100) done',
