@@ -1,6 +1,7 @@
 import type { FrameFormat, MediaBug } from '../bug/media-bug.ts';
 import type { Channel } from '../channel/channel.ts';
 import { Logger } from '../lib/logger.ts';
+import { eventSite } from '../events/bus.ts';
 import { streamErrorNumber, type StreamError } from './errors.ts';
 import type { StreamOptions } from './options.ts';
 import type { StreamUrl } from './url.ts';
@@ -14,6 +15,9 @@ export type { MixType } from './pipeline.ts';
 
 /** Name of the media bug, as the C module names it. */
 export const AUDIO_STREAM_BUG = 'audio_stream';
+
+/** Where the module's events are made (their Event-Calling-* headers name it). */
+const SITE_FIRE = eventSite('audio-stream.ts', 'AudioStream.fire');
 
 /** Event subclasses fired by a stream. */
 export const EVENT_CONNECT = 'mod_audio_stream::connect';
@@ -321,6 +325,6 @@ export class AudioStream implements MediaBug {
   private fire(subclass: string, body: string): void {
     const channel = this.p.channel;
     if (this.ended || channel.isHungUp) return;
-    channel.fire('CUSTOM', subclass, body);
+    channel.fire('CUSTOM', subclass, body, undefined, SITE_FIRE);
   }
 }

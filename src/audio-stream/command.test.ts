@@ -92,6 +92,10 @@ test('connect event carries the channel headers and the exact body', async () =>
   assert.equal(e.get('variable_sip_h_X-Tenant'), 'acme');
   assert.equal(e.get('Core-UUID'), runtime.bus.coreUuid);
   assert.match(e.get('Event-Date-Timestamp')!, /^\d{16}$/);
+  // Event-Calling-*: our own source, honestly (the module's say mod_audio_stream.c responseHandler).
+  assert.equal(e.get('Event-Calling-File'), 'audio-stream.ts');
+  assert.equal(e.get('Event-Calling-Function'), 'AudioStream.fire');
+  assert.ok(Number(e.get('Event-Calling-Line-Number')) > 0);
   assert.equal(e.body, '{"status":"connected"}');
   channel.hangup();
 });

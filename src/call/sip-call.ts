@@ -90,7 +90,8 @@ function remoteFlow(sdp: string, type: string): MediaDirection {
  */
 export class SipCall implements ChannelEndpoint {
   private ch!: Channel;
-  private readonly log: Logger;
+  /** Named after the Call-ID; its lines carry the channel's uuid (User-Data) once the channel exists. */
+  private log: Logger;
   private media: NegotiatedMedia | undefined;
   private localSdp: string | undefined;
   /** Our last 2xx carried an offer (an INVITE or re-INVITE without one): the answer comes in the ACK. */
@@ -130,6 +131,7 @@ export class SipCall implements ChannelEndpoint {
     }, undefined, (channel) => {
       // Before CHANNEL_CREATE, as sofia does for an INVITE: its variables, then the SDP's.
       this.ch = channel;
+      this.log = new Logger(`sip(${call.callId})`, channel.uuid);
       this.setSipVariables();
       this.negotiated = this.negotiateInvite();
       channel.setVariable('endpoint_disposition', 'RECEIVED');
