@@ -1,4 +1,4 @@
-import { cpus } from 'node:os';
+import { IdleCpu } from '../lib/idle-cpu.ts';
 import type { EventBus } from '../events/bus.ts';
 import type { FsEvent } from '../events/event.ts';
 
@@ -35,7 +35,7 @@ export class CoreStats {
   private secondStartMs = 0;
   private createsThisSecond = 0;
   private createsLastSecond = 0;
-  private cpuSample = cpuTimes();
+  private readonly idleCpu = new IdleCpu();
   /** The last application run on each live channel (`show channels` application columns). */
   private readonly applications = new Map<string, { app: string; data: string }>();
 
@@ -106,20 +106,6 @@ export class CoreStats {
 
   /** Idle CPU in percent since the previous call (or since the counters started). */
   idleCpuPercent(): number {
-    const now = cpuTimes();
-    const total = now.total - this.cpuSample.total;
-    const idle = now.idle - this.cpuSample.idle;
-    this.cpuSample = now;
-    return total > 0 ? (idle / total) * 100 : 100;
+    return this.idleCpu.percent();
   }
-}
-
-function cpuTimes(): { idle: number; total: number } {
-  let idle = 0;
-  let total = 0;
-  for (const c of cpus()) {
-    idle += c.times.idle;
-    total += c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq;
-  }
-  return { idle, total };
 }

@@ -1,7 +1,7 @@
 import type { EventBus } from '../events/bus.ts';
 import type { FsEvent } from '../events/event.ts';
 import { serializeEvent, type EventFormat } from '../events/serialize.ts';
-import { cpus } from 'node:os';
+import { IdleCpu } from '../lib/idle-cpu.ts';
 import { addLogSink, LOG_LEVELS, type LogLevel, type LogOrigin } from '../lib/logger.ts';
 import { eventEnvelope, logData, TEXT_CHANNEL_LOG, TEXT_CHANNEL_SESSION } from './wire.ts';
 
@@ -38,35 +38,6 @@ function timestamp(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds() * 1000, 6)}`;
 }
 
-/**
- * The idle CPU percentage FreeSWITCH prints in every log line (switch_core_idle_cpu), over the host's
- * cores since the previous sample; sampled at most once a second, so a burst of lines costs nothing.
- */
-class IdleCpu {
-  private last = IdleCpu.times();
-  private at = Date.now();
-  private value = 100;
-
-  percent(nowMs: number): number {
-    if (nowMs - this.at < 1000) return this.value;
-    const now = IdleCpu.times();
-    const total = now.total - this.last.total;
-    if (total > 0) this.value = ((now.idle - this.last.idle) / total) * 100;
-    this.last = now;
-    this.at = nowMs;
-    return this.value;
-  }
-
-  private static times(): { idle: number; total: number } {
-    let idle = 0;
-    let total = 0;
-    for (const c of cpus()) {
-      idle += c.times.idle;
-      total += c.times.user + c.times.nice + c.times.sys + c.times.idle + c.times.irq;
-    }
-    return { idle, total };
-  }
-}
 
 /**
  * One per service: the single bus subscription and log sink of every Event Socket connection
@@ -78,7 +49,8 @@ export class EslHub {
   private unsubscribe: (() => void) | undefined;
   private removeSink: (() => void) | undefined;
   private inLog = false;
-  private readonly idleCpu = new IdleCpu();
+  /** The idle CPU of every log line, sampled at most once a second. */
+  private readonly idleCpu = new IdleCpu(1000);
 
   constructor(private readonly bus: EventBus) {}
 
