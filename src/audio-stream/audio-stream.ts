@@ -286,7 +286,8 @@ export class AudioStream implements MediaBug {
     this.connectionGone = true;
     const code = streamErrorNumber(error.code);
     const errors = this.deps.metrics.errorsByCode;
-    errors.set(code, (errors.get(code) ?? 0) + 1);
+    // The metric counts error events: none fires after a stop.
+    if (!this.ended) errors.set(code, (errors.get(code) ?? 0) + 1);
     // After a stop the stream is gone for the application: its failure is only logged.
     if (this.ended) this.log.info(`connection error ${code} (${error.code}) after stop: ${error.message}`);
     else this.log.error(`connection error ${code} (${error.code}): ${error.message}`);

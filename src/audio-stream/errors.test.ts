@@ -9,7 +9,7 @@ function err(message: string, code?: string): Error {
   return Object.assign(new Error(message), code ? { code } : {});
 }
 
-function number(e: Error, phase: 'connecting' | 'open'): number {
+function number(e: Error, phase: 'connecting' | 'tls' | 'open'): number {
   return streamErrorNumber(classifyError(e, phase).code);
 }
 
@@ -72,6 +72,13 @@ test('TLS: verification and handshake failures are 9, so are TLS failures after 
   assert.equal(after.code, 'STREAM_SSL_ERROR');
   assert.match(after.message, /^TLS error after the upgrade: /);
   assert.equal(number(err('no start line', 'ERR_OSSL_PEM_NO_START_LINE'), 'connecting'), 7);
+  // During the handshake every failure is TLS (9), a certificate code we do not list included;
+  // an OpenSSL error once connected is 9 too (7 is only the setup before any connection).
+  for (const code of ['CERT_REVOKED', 'CERT_CHAIN_TOO_LONG', 'INVALID_PURPOSE', 'ERR_OSSL_SSL_SOMETHING', 'ECONNRESET']) {
+    assert.equal(number(err('handshake went wrong', code), 'tls'), 9, code);
+  }
+  assert.match(classifyError(err('handshake went wrong', 'CERT_REVOKED'), 'tls').message, /^TLS handshake failed: /);
+  assert.equal(number(err('bad record', 'ERR_OSSL_BAD_RECORD'), 'open'), 9);
 });
 
 test('a StreamError passes through unchanged', () => {

@@ -40,8 +40,12 @@ export function streamErrorNumber(code: StreamErrorCode): number {
   return STREAM_ERROR_NUMBERS[code];
 }
 
-/** Where the connection was when a failure happened: it decides between some codes. */
-export type ConnectPhase = 'connecting' | 'open';
+/**
+ * Where the connection was when a failure happened: it decides between some codes. `tls` is a
+ * wss connection whose TCP connection is up and whose TLS handshake has not finished: every
+ * failure there is a TLS failure (9), as libwsc reports it.
+ */
+export type ConnectPhase = 'connecting' | 'tls' | 'open';
 
 // What ws says when a 101 answer fails its checks (the module, which checks only the status line
 // and that a Sec-WebSocket-Accept header exists, connects in these cases: ours stay code 2).
@@ -134,7 +138,10 @@ export function classifyError(err: unknown, phase: ConnectPhase): StreamError {
   if (TOO_LARGE_CODES.has(code)) return streamError('STREAM_NOT_SUPPORTED', `the server sent a message over the size limit (${detail(message, code)})`);
   if (code.startsWith('WS_ERR_')) return protocolError(code, message);
   if (CERT_VERIFY_CODES.has(code)) return streamError('STREAM_SSL_ERROR', `TLS certificate verification failed: ${text}`);
-  if (code.startsWith('ERR_OSSL_')) return streamError('STREAM_TLS_INIT_FAILED', `TLS setup failed: ${text}`);
+  if (phase === 'tls') return streamError('STREAM_SSL_ERROR', `TLS handshake failed: ${openSslReason(message, code) ?? text}`);
+  // An OpenSSL error before any connection is the TLS setup (7); once connected it is TLS (9).
+  if (code.startsWith('ERR_OSSL_') && phase === 'connecting') return streamError('STREAM_TLS_INIT_FAILED', `TLS setup failed: ${text}`);
+  if (code.startsWith('ERR_OSSL_')) return streamError('STREAM_SSL_ERROR', `TLS error after the upgrade: ${text}`);
   if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || code.startsWith('ERR_TLS_')) {
     const tlsText = openSslReason(message, code) ?? text;
     return streamError('STREAM_SSL_ERROR', phase === 'open' ? `TLS error after the upgrade: ${tlsText}` : `TLS handshake failed: ${tlsText}`);

@@ -260,7 +260,8 @@ export class WsConnection {
   }
 
   private phase(): ConnectPhase {
-    return this.state === 'connecting' ? 'connecting' : 'open';
+    if (this.state !== 'connecting') return 'open';
+    return this.url.secure && this.reached === 'tcp' ? 'tls' : 'connecting';
   }
 
   private onOpen(): void {

@@ -12,6 +12,9 @@ import type { RtpSession } from '../rtp/index.ts';
 import { Logger } from '../lib/logger.ts';
 
 /** Settings a call takes from the configuration. */
+/** Distinct sip_h_X-* variables a call may collect over its INVITE and re-INVITEs. */
+const MAX_X_HEADER_VARIABLES = 200;
+
 export interface SipCallSettings {
   rtpAddress: string;
   advertisedAddress: string;
@@ -107,6 +110,8 @@ export class SipCall implements ChannelEndpoint {
   /** The local media variables were set (the first 183 or 200). */
   private mediaVariablesSet = false;
   private gotBye = false;
+  /** The sip_h_X-* variables set so far (at most MAX_X_HEADER_VARIABLES). */
+  private readonly xHeaderNames = new Set<string>();
   private gotCancel = false;
 
   constructor(
@@ -245,6 +250,11 @@ export class SipCall implements ChannelEndpoint {
       let key = `sip_h_${name}`;
       if (numberRepeats) for (let n = 1; seen.has(key); n++) key = `sip_h_${name}-${n}`;
       seen.add(key);
+      // Re-INVITEs with new X- headers each time must not grow the channel (and every event) for ever.
+      if (!this.xHeaderNames.has(key)) {
+        if (this.xHeaderNames.size >= MAX_X_HEADER_VARIABLES) continue;
+        this.xHeaderNames.add(key);
+      }
       ch.setVariable(key, value);
     }
   }

@@ -99,6 +99,8 @@ const DTMF_LOG_LEN = 1000;
 
 // Where the channel's own events are made (Event-Calling-File/-Function/-Line-Number).
 const SITE_FIRE = eventSite('channel.ts', 'Channel.fire');
+/** Hold periods kept for hold_events. */
+const MAX_HOLD_RECORD = 100;
 const SITE_ANNOUNCE = eventSite('channel.ts', 'Channel.announce');
 const SITE_STATE = eventSite('channel.ts', 'Channel.setRunningState');
 const SITE_NEW = eventSite('channel.ts', 'new Channel');
@@ -161,7 +163,7 @@ export class Channel implements PlaybackHost {
   /** Resolves with the cause once the channel has hung up. */
   readonly ended: Promise<HangupCause>;
   private resolveEnded!: (cause: HangupCause) => void;
-  /** Hold periods (on, off µs; off 0 while held), newest first, for hold_events. */
+  /** Hold periods (on, off µs; off 0 while held), newest first, for hold_events (at most MAX_HOLD_RECORD). */
   private readonly holdRecord: Array<{ on: bigint; off: bigint }> = [];
   private dtmfLog = '';
   private held = false;
@@ -381,6 +383,8 @@ export class Channel implements PlaybackHost {
       this.setCallState('HELD');
       this.lastHoldAtUs = now;
       this.holdRecord.unshift({ on: now, off: 0n });
+      // A re-INVITE flood must not grow every event: keep the newest periods (the accumulated hold time stays whole).
+      if (this.holdRecord.length > MAX_HOLD_RECORD) this.holdRecord.length = MAX_HOLD_RECORD;
       this.emit('CHANNEL_HOLD', SITE_HOLD);
     } else {
       if (this.lastHoldAtUs > 0n) this.holdAccumUs += now - this.lastHoldAtUs;
