@@ -52,7 +52,6 @@ export type ConnectPhase = 'connecting' | 'tls' | 'open';
 const HANDSHAKE_MESSAGES = [
   'Invalid Upgrade header',
   'Invalid Sec-WebSocket-Accept header',
-  'Missing Sec-WebSocket-Accept header',
   'Server sent a Sec-WebSocket-Extensions header',
   'Server sent a subprotocol',
   'Server sent no subprotocol',

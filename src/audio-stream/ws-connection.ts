@@ -42,7 +42,7 @@ export interface WsLimits {
   closeTimeoutMs: number;
 }
 
-/** Defaults: 1024 messages or 1 MiB while connecting, 256 KiB buffered once open, 16 MiB incoming, 1 s close wait. */
+/** Defaults: 1024 messages or 1 MiB while connecting, 256 KiB buffered once open (a stream sets its own, about 2 s of its audio), 16 MiB incoming, 1 s close wait. */
 export const DEFAULT_WS_LIMITS: WsLimits = {
   maxQueuedMessages: 1024,
   maxQueuedBytes: 1 << 20,

@@ -11,10 +11,10 @@ import { answerOffer, createOffer, acceptAnswer, parseSdp, type MediaDirection, 
 import type { RtpSession } from '../rtp/index.ts';
 import { Logger } from '../lib/logger.ts';
 
-/** Settings a call takes from the configuration. */
 /** Distinct sip_h_X-* variables a call may collect over its INVITE and re-INVITEs. */
 const MAX_X_HEADER_VARIABLES = 200;
 
+/** Settings a call takes from the configuration. */
 export interface SipCallSettings {
   rtpAddress: string;
   advertisedAddress: string;

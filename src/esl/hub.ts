@@ -38,7 +38,6 @@ function timestamp(d: Date): string {
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds() * 1000, 6)}`;
 }
 
-
 /**
  * One per service: the single bus subscription and log sink of every Event Socket connection
  * (inbound and outbound). The bus subscription exists while a connection exists; the log sink only

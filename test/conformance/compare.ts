@@ -9,19 +9,21 @@ export interface Difference {
   where: string;
   expected: unknown;
   actual: unknown;
+  /** What audio-stream was compared with: a golden file or a live run of the real module. */
+  against: 'golden' | 'live';
 }
 
 /** How many fields a comparison looked at (for the closing figures). */
 export interface Counted { differences: Difference[]; fields: number }
 
-export function compareTranscripts(expected: Transcript, actual: Transcript): Counted {
+export function compareTranscripts(expected: Transcript, actual: Transcript, against: 'golden' | 'live'): Counted {
   const out: Difference[] = [];
   const seen = new Set<string>();
   let fields = 0;
   const diff = (where: string, e: unknown, a: unknown) => {
     if (seen.has(where)) return;
     seen.add(where);
-    out.push({ scenario: expected.scenario, where, expected: e, actual: a });
+    out.push({ scenario: expected.scenario, where, expected: e, actual: a, against });
   };
   const field = (where: string, e: unknown, a: unknown) => {
     fields++;
@@ -67,13 +69,16 @@ type Field = (where: string, e: unknown, a: unknown) => void;
 const SET_AGAIN_ON_ACK = new Set(['variable_sip_call_id', 'variable_sip_from_tag', 'variable_sip_full_via', 'variable_sip_from_display',
   'variable_sip_full_from', 'variable_sip_full_to', 'variable_sip_to_tag', 'variable_sip_cseq']);
 const RACY_PRESENCE = new Set(['variable_sip_to_tag', 'variable_sip_cseq']);
+const AFTER_THE_ACK = new Set(['CHANNEL_HANGUP', 'CHANNEL_HANGUP_COMPLETE', 'CHANNEL_DESTROY']);
 
 function compareEvent(name: string, e: NormalEvent, a: NormalEvent, field: Field, diff: Field): number {
   let n = 0;
   const actualNames = new Set(a.names);
   const expectedNames = new Set(e.names);
-  for (const h of e.names) { n++; if (!actualNames.has(h) && !RACY_PRESENCE.has(h)) diff(`event[${name}].missing:${h}`, h, undefined); }
-  for (const h of a.names) if (!expectedNames.has(h) && !RACY_PRESENCE.has(h)) diff(`event[${name}].extra:${h}`, undefined, h);
+  // By the hangup the ACK has long been handled: there the racy ones are checked too.
+  const racy = (h: string) => RACY_PRESENCE.has(h) && !AFTER_THE_ACK.has(name);
+  for (const h of e.names) { n++; if (!actualNames.has(h) && !racy(h)) diff(`event[${name}].missing:${h}`, h, undefined); }
+  for (const h of a.names) if (!expectedNames.has(h) && !racy(h)) diff(`event[${name}].extra:${h}`, undefined, h);
   const common = e.names.filter((h) => actualNames.has(h) && !SET_AGAIN_ON_ACK.has(h));
   const commonActual = a.names.filter((h) => expectedNames.has(h) && !SET_AGAIN_ON_ACK.has(h));
   field(`event[${name}].order`, common, commonActual);
@@ -109,13 +114,13 @@ function compareConnection(e: NormalConnection, a: NormalConnection, field: Fiel
   const es = shape(e.runs);
   const as = shape(a.runs);
   // A trailing partial chunk (ours flushes it on stop and hangup) is compared on its own.
-  const partial = (s: string[], runs: MessageRun[]) => {
+  const partial = (runs: MessageRun[]) => {
     const last = runs.filter((r) => 'binary' in r).at(-1);
     const first = runs.find((r) => 'binary' in r);
     return last && first && last !== first && 'binary' in last && 'binary' in first && last.binary < first.binary && last.count === 1 ? `binary ${last.binary} B` : undefined;
   };
-  const ep = partial(es, e.runs);
-  const ap = partial(as, a.runs);
+  const ep = partial(e.runs);
+  const ap = partial(a.runs);
   field('messages', es.filter((s) => s !== ep), as.filter((s) => s !== ap));
   field('messages.partial-chunk', ep ?? null, ap ?? null);
   field('close', e.close, a.close);
@@ -147,7 +152,7 @@ function compareAudio(excerptB64: string, pcm: Int16Array | undefined, rateHz: n
   const found: boolean[] = [];
   const shiftedAt: number[] = [];
   for (let b = 0; b < blocks; b++) {
-    const pos = findRun(pcm, ex, b * block, from, block, lastOffset === undefined ? pcm.length : from + 10 * block);
+    const pos = findRun(pcm, ex, b * block, from, block, lastOffset === undefined ? pcm.length : from + 6 * block);
     found.push(pos >= 0);
     if (pos < 0) continue;
     const offset = pos - b * block;
@@ -168,7 +173,8 @@ function compareAudio(excerptB64: string, pcm: Int16Array | undefined, rateHz: n
     return !shiftedAt.some((at) => Math.abs(at - b) <= 2);
   }).length;
   const hits = found.filter(Boolean).length;
-  if (lastOffset !== undefined && unexplained === 0 && hits >= blocks / 2 && (lostSamples > 0 || silentSubstitutes > 0)) {
+  // At most 100 ms lost and 3 blocks of 20 ms that differ: more is not a hiccup of FreeSWITCH's.
+  if (lastOffset !== undefined && unexplained === 0 && blocks - hits <= 3 && lostSamples <= 5 * block && (lostSamples > 0 || silentSubstitutes > 0)) {
     return `identical where the module has audio: it lost ${Math.round((lostSamples * 1000) / rateHz)} ms and put silence in ${silentSubstitutes} blocks of 20 ms (${blocks - hits} of ${blocks} blocks differ)`;
   }
   return `${hits} of ${blocks} blocks of 20 ms found, ${lostSamples} samples apart`;

@@ -4,8 +4,8 @@
 // is normalised and compared).
 import { RawEsl, plainHeaders, plainBody, type EslFrame } from '../helpers/esl-raw.ts';
 import { spawnSync } from 'node:child_process';
-import { hostname } from 'node:os';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { writeWav } from '../../src/audio/wav.ts';
 import { join } from 'node:path';
 import { runSipp, externalRtpScenario, type SippResult } from '../helpers/sipp.ts';
@@ -65,7 +65,8 @@ let nextSippPort = 0;
 /** SIPp signalling and media ports for the next call (distinct for calls that overlap). */
 function sippPorts(): { local: number; media: number } {
   const k = nextSippPort++ % 50;
-  return { local: 50000 + k * 4, media: 50400 + k * 8 };
+  // Below the ephemeral range (32768-60999), where no socket of another test can take them.
+  return { local: 28000 + k * 4, media: 28400 + k * 8 };
 }
 
 function eventName(f: EslFrame): { name: string; subclass: string | undefined; uuid: string | undefined } {
@@ -84,10 +85,17 @@ export async function runScenario(target: Target, scenario: Scenario, dir: strin
     port = recorder.port;
   }
   const url = `ws://127.0.0.1:${port}${scenario.path ?? '/conformance'}`;
-  const esl = await RawEsl.authed(target.eslPort, target.eslPassword);
+  let esl: RawEsl;
+  try {
+    esl = await RawEsl.authed(target.eslPort, target.eslPassword);
+  } catch (err) {
+    await recorder?.close();
+    throw err;
+  }
   const transcript: RawTranscript = { scenario: scenario.name, uuid: '', replies: [], events: [], connections: [], sipp: undefined, tempDir: target.tempDir };
   let sipp: Promise<SippResult> | undefined;
   let rtp: Awaited<ReturnType<typeof openRtpSender>> | undefined;
+  let isDestroyed = (): boolean => false;
   try {
     const names = ['CHANNEL_PARK', 'CHANNEL_DESTROY', ...(scenario.channelEvents ?? [])];
     await esl.command(`event plain ${[...new Set(names)].join(' ')} CUSTOM ${MODULE_EVENTS.join(' ')}`);
@@ -115,6 +123,7 @@ export async function runScenario(target: Target, scenario: Scenario, dir: strin
     const events: RawEvent[] = transcript.events;
     const counts = new Map<string, number>();
     let destroyed = false;
+    isDestroyed = () => destroyed;
     const waiters: Array<() => void> = [];
     esl.onEventFrame = (f) => {
       const e = eventName(f);
@@ -170,6 +179,8 @@ export async function runScenario(target: Target, scenario: Scenario, dir: strin
     transcript.connections = (recorder?.connections ?? []).map(({ path, headers, messages, close, pings }) => ({ path, headers, messages, close, pings }));
   } finally {
     rtp?.close();
+    // A scenario that failed half-way must not leave its call up (nor SIPp waiting for its BYE).
+    if (transcript.uuid && !isDestroyed()) await esl.command(`api uuid_kill ${transcript.uuid}`, 5000).catch(() => undefined);
     esl.socket.destroy();
     transcript.sipp = await Promise.race([sipp, new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
     await recorder?.close();
@@ -212,10 +223,14 @@ export const FS_CLI = '/usr/local/freeswitch/bin/fs_cli';
 export async function runCliCommands(target: Target, commands: string[]): Promise<Array<{ command: string; output: string }>> {
   const out: Array<{ command: string; output: string }> = [];
   if (existsSync(FS_CLI)) {
+    const home = mkdtempSync(join(tmpdir(), 'fs-cli-home-'));
     for (const command of commands) {
-      const r = spawnSync(FS_CLI, ['-H', '127.0.0.1', '-P', String(target.eslPort), '-p', target.eslPassword, '-x', command], { encoding: 'utf8', timeout: 10000 });
+      // An empty HOME: no ~/.fs_cli_conf of the machine's user changes what it prints.
+      const r = spawnSync(FS_CLI, ['-H', '127.0.0.1', '-P', String(target.eslPort), '-p', target.eslPassword, '-x', command],
+        { encoding: 'utf8', timeout: 10000, env: { ...process.env, HOME: home } });
       out.push({ command, output: r.stdout });
     }
+    rmSync(home, { recursive: true, force: true });
     return out.map(hostnameOut);
   }
   const esl = await RawEsl.authed(target.eslPort, target.eslPassword);

@@ -18,8 +18,9 @@ if (missing) {
   process.exit(2);
 }
 const dir = mkdtempSync(join(tmpdir(), 'conformance-record-'));
-const fs = startFreeswitch(join(dir, 'fs'), { sip: 5590, esl: 8532, rtpStart: 51400, rtpEnd: 51599 });
+let fs: ReturnType<typeof startFreeswitch> | undefined;
 try {
+  fs = startFreeswitch(join(dir, 'fs'), { sip: 5590, esl: 8532, rtpStart: 29400, rtpEnd: 29599 });
   if (!only.length || only.includes('fs-cli')) {
     const cli = await runCliCommands(fs, CLI_COMMANDS);
     writeFileSync(join(GOLDEN, 'fs-cli.json'), `${JSON.stringify(cli, null, 1)}\n`);
@@ -32,6 +33,6 @@ try {
     console.log(`${name}: ${t.replies.length} replies, ${t.events.length} events, ${t.connections.length} connections`);
   }
 } finally {
-  await fs.stop();
+  await fs?.stop();
   rmSync(dir, { recursive: true, force: true });
 }

@@ -28,7 +28,12 @@ function theWorker(): Worker {
       if (m.error) p?.reject(new Error(m.error));
       else p?.resolve();
     });
-    worker.on('error', (err) => { for (const p of pending.values()) p.reject(err); pending.clear(); });
+    worker.on('error', (err) => {
+      for (const p of pending.values()) p.reject(err);
+      pending.clear();
+      worker = undefined; // the next sender starts a new one
+      open = 0;
+    });
   }
   return worker;
 }
@@ -40,7 +45,8 @@ export async function openRtpSender(port: number, ptimeMs: number): Promise<RtpS
   open++;
   try {
     await new Promise<void>((resolve, reject) => {
-      pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => { pending.delete(id); reject(new Error(`the RTP sender did not open port ${port} within 10 s`)); }, 10000);
+      pending.set(id, { resolve: () => { clearTimeout(timer); resolve(); }, reject: (e) => { clearTimeout(timer); reject(e); } });
       w.postMessage({ op: 'open', id, port, ptimeMs });
     });
   } catch (err) {

@@ -49,7 +49,12 @@ export function startFreeswitch(runDir: string, ports: FreeswitchPorts): Target 
   };
   // A previous run killed hard may have left an instance on these ports.
   spawnSync(join(bundle, 'stop.sh'), [runDir], { env, stdio: 'ignore' });
-  execFileSync(join(bundle, 'start.sh'), [runDir], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60000 });
+  try {
+    execFileSync(join(bundle, 'start.sh'), [runDir], { env, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60000 });
+  } catch (err) {
+    spawnSync(join(bundle, 'stop.sh'), [runDir], { env, stdio: 'ignore', timeout: 30000 });
+    throw err;
+  }
   return {
     kind: 'freeswitch', sipPort: ports.sip, eslPort: ports.esl, eslPassword: 'ClueCon', parkService: 'park',
     tempDir: join(runDir, 'temp'),

@@ -101,11 +101,6 @@ function normaliseValue(name: string, value: string, uuid: string, tempDir: stri
   return normaliseText(value, uuid, tempDir);
 }
 
-/** The module's error body keeps its code; the message text is compared separately. */
-function normaliseBody(body: string, uuid: string, tempDir: string): string {
-  return normaliseText(body, uuid, tempDir);
-}
-
 function runsOf(messages: RawTranscript['connections'][number]['messages']): MessageRun[] {
   const runs: MessageRun[] = [];
   for (const m of messages) {
@@ -137,7 +132,7 @@ export function normalise(raw: RawTranscript, scenario: Scenario): Transcript {
       event: get('Event-Subclass') ?? get('Event-Name') ?? '?',
       names: e.headers.map(([k]) => k).filter((k) => k !== 'Content-Length'),
       values,
-      body: normaliseBody(e.body, uuid, tempDir),
+      body: normaliseText(e.body, uuid, tempDir),
     };
   });
   const connections: NormalConnection[] = raw.connections.map((c) => {
