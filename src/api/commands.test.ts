@@ -1,6 +1,7 @@
 // Replies of every API command, as mod_commands.c (FreeSWITCH 1.10) prints them: the usage texts,
 // `-ERR No such channel!\n`, `+OK\n`, the replies without a newline (uuid_getvar, uuid_exists),
 // `-ERROR\n` of uuid_answer/uuid_pre_answer, show channels' CSV/JSON/XML.
+import { logLevel, setLogLevel } from '../lib/logger.ts';
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +23,7 @@ test('every built-in command is registered; unknown commands are not found', asy
   assert.deepEqual(runtime.api.names().sort(), [
     'uuid_audio_stream', 'uuid_setvar', 'uuid_setvar_multi', 'uuid_getvar', 'uuid_kill', 'uuid_answer',
     'uuid_pre_answer', 'uuid_broadcast', 'uuid_break', 'uuid_exists', 'uuid_dump', 'show', 'status', 'version',
-    'hupall', 'hostname', 'switchname', 'uptime',
+    'hupall', 'hostname', 'switchname', 'uptime', 'console',
   ].sort());
   assert.equal(await runtime.api.execute('sofia', 'status'), '-ERR sofia Command not found!\n');
   assert.equal(await runtime.api.execute('STATUS', '') === await runtime.api.execute('status', ''), false, 'uptime moves');
@@ -399,6 +400,21 @@ test('uuid_audio_stream delegates to the module\'s command', async () => {
   assert.match(await runtime.api.execute('uuid_audio_stream', 'nope stop'), /^-ERR /);
   assert.match(await runtime.api.execute('uuid_audio_stream', `${channel.uuid} start ws://127.0.0.1:1 bogus`), /^-ERR invalid mix type/);
   channel.hangup();
+});
+
+test('console loglevel, as mod_console answers it (the level of our own log)', async (t) => {
+  const runtime = new Runtime();
+  const before = logLevel();
+  t.after(() => setLogLevel(before));
+  assert.equal(await runtime.api.execute('console', 'loglevel debug'), '+OK console log level set to DEBUG\n');
+  assert.equal(logLevel(), 'debug');
+  assert.equal(await runtime.api.execute('console', 'loglevel'), '+OK console log level set to DEBUG\n', 'no level: the current one');
+  assert.equal(await runtime.api.execute('console', 'loglevel 4'), '+OK console log level set to WARNING\n');
+  assert.equal(logLevel(), 'warning');
+  assert.equal(await runtime.api.execute('console', 'loglevel crit'), '+OK console log level set to CRIT\n');
+  assert.equal(logLevel(), 'error', 'crit is written as error');
+  assert.equal(await runtime.api.execute('console', 'loglevel foo'), '-ERR Invalid console loglevel (foo)!\n\n');
+  assert.equal(await runtime.api.execute('console', 'colorize on'), '-USAGE: loglevel [level]\n');
 });
 
 test('hostname and uptime, as mod_commands prints them', async () => {

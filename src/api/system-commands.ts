@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { separateString } from '../lib/separate-string.ts';
+import { freeswitchLevel, levelOfFreeswitch, logLevel, setLogLevel } from '../lib/logger.ts';
 import type { ApiCommand, ApiContext } from './commands.ts';
 
 function packageVersion(): string {
@@ -85,6 +86,32 @@ function uptime(args: string): string {
   return `${Math.floor((process.uptime() * 1e6) / unit)}\n`;
 }
 
+/** FreeSWITCH's level names by number (SWITCH_LEVEL_NAMES), as `console loglevel` prints them. */
+const LEVEL_NAMES = ['CONSOLE', 'ALERT', 'CRIT', 'ERR', 'WARNING', 'NOTICE', 'INFO', 'DEBUG'];
+/** The level last set with `console loglevel` (crit and alert are written as error here). */
+let consoleLevel: number | undefined;
+
+/**
+ * `console loglevel [level]` (mod_console): sets the level of audio-stream's own log (stderr), a
+ * FreeSWITCH name or number, and prints it; without a level prints the current one. fs_cli sends it
+ * for its `console loglevel` command. The other sub-commands of mod_console (colorize, uuid, json)
+ * have no meaning for a log without colours here.
+ */
+function consoleCommand(args: string): string {
+  const [sub, value] = args.trim().split(/\s+/);
+  if (sub?.toLowerCase() !== 'loglevel') return '-USAGE: loglevel [level]\n';
+  if (value) {
+    const n = /^[0-7]$/.test(value) ? Number(value) : freeswitchLevel(value);
+    if (n === undefined) return `-ERR Invalid console loglevel (${value})!\n\n`;
+    setLogLevel(levelOfFreeswitch(n));
+    consoleLevel = n;
+  } else if (consoleLevel === undefined) {
+    const current = logLevel();
+    consoleLevel = current === 'off' ? 0 : { error: 3, warning: 4, notice: 5, info: 6, debug: 7 }[current];
+  }
+  return `+OK console log level set to ${LEVEL_NAMES[consoleLevel]}\n`;
+}
+
 /** The commands about the process itself. */
 export const SYSTEM_COMMANDS: readonly ApiCommand[] = [
   { name: 'status', syntax: '', description: 'Show current status', run: (ctx) => status(ctx) },
@@ -93,4 +120,5 @@ export const SYSTEM_COMMANDS: readonly ApiCommand[] = [
   // The name fs_cli puts in its prompt (`api switchname` at connect); FreeSWITCH-Switchname of every event.
   { name: 'switchname', syntax: '', description: 'Return the switch name', run: (ctx) => ctx.bus.hostname },
   { name: 'uptime', syntax: UPTIME_SYNTAX, description: 'Show uptime', run: (_ctx, args) => uptime(args) },
+  { name: 'console', syntax: 'loglevel [level]', description: 'Console', run: (_ctx, args) => consoleCommand(args) },
 ];

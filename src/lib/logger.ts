@@ -46,8 +46,14 @@ function levelFromEnv(value: string | undefined): number {
 }
 
 /** Sets the most verbose level written to stderr (default `info`, or AUDIO_STREAM_LOG_LEVEL: error, warning, notice, info, debug or off). */
-export function setLogLevel(level: LogLevel): void {
-  threshold = LOG_LEVELS[level];
+export function setLogLevel(level: LogLevel | 'off'): void {
+  threshold = level === 'off' ? 0 : LOG_LEVELS[level];
+}
+
+/** The most verbose level written to stderr, or 'off'. */
+export function logLevel(): LogLevel | 'off' {
+  for (const [name, n] of Object.entries(LOG_LEVELS)) if (n === threshold) return name as LogLevel;
+  return 'off';
 }
 
 /** Adds a sink that receives every line regardless of the stderr level; returns its remover. */
