@@ -566,27 +566,16 @@ export class Channel implements PlaybackHost {
     this.setVariable('last_arg', this.lastApp?.data || undefined);
     const c = this.caller;
     this.setVariable('caller_id', (c.callerIdName ? `"${c.callerIdName}" <${c.callerIdNumber}>` : c.callerIdNumber) || undefined);
-    set('duration', since(created, s));
-    set('billsec', bill(s));
-    set('progresssec', after(progress, s));
-    set('answersec', after(answered, s));
-    set('waitsec', 0n);
-    set('progress_mediasec', after(progressMedia, s));
-    set('flow_billsec', flow(s));
-    set('mduration', since(created, ms));
-    set('billmsec', bill(ms));
-    set('progressmsec', after(progress, ms));
-    set('answermsec', after(answered, ms));
-    set('waitmsec', 0n);
-    set('progress_mediamsec', after(progressMedia, ms));
-    set('flow_billmsec', flow(ms));
-    set('uduration', since(created, us));
-    set('billusec', bill(us));
-    set('progressusec', after(progress, us));
-    set('answerusec', after(answered, us));
-    set('waitusec', 0n);
-    set('progress_mediausec', after(progressMedia, us));
-    set('flow_billusec', flow(us));
+    // The billing times in seconds, then milliseconds, then microseconds (switch_channel's order).
+    for (const [unit, whole, part] of [[s, 'duration', 'sec'], [ms, 'mduration', 'msec'], [us, 'uduration', 'usec']] as const) {
+      set(whole, since(created, unit));
+      set(`bill${part}`, bill(unit));
+      set(`progress${part}`, after(progress, unit));
+      set(`answer${part}`, after(answered, unit));
+      set(`wait${part}`, 0n);
+      set(`progress_media${part}`, after(progressMedia, unit));
+      set(`flow_bill${part}`, flow(unit));
+    }
   }
 
   private guarded(step: () => void): void {
