@@ -2,7 +2,7 @@
 // into the parking dialplan, `uuid_audio_stream` and friends over a raw Event Socket connection,
 // and a recording WebSocket server. The result is a raw transcript (see transcript.ts for how it
 // is normalised and compared).
-import { RawEsl, plainHeaders, plainBody, type EslFrame } from '../helpers/esl-raw.ts';
+import { RawEsl, plainHeaderList, plainHeaders, plainBody, type EslFrame } from '../helpers/esl-raw.ts';
 import { spawnSync } from 'node:child_process';
 import { hostname, tmpdir } from 'node:os';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -196,20 +196,7 @@ function promptWav(dir: string): string {
 }
 
 function toRaw(f: EslFrame): RawEvent {
-  return { headers: [...plainHeaderList(f)], body: plainBody(f) };
-}
-
-/** The event's headers in order, values URL-decoded. */
-function* plainHeaderList(f: EslFrame): Generator<[string, string]> {
-  const text = f.body.toString();
-  const end = text.indexOf('\n\n');
-  for (const line of (end >= 0 ? text.slice(0, end) : text).split('\n')) {
-    const colon = line.indexOf(': ');
-    if (colon <= 0) continue;
-    let value = line.slice(colon + 2);
-    try { value = decodeURIComponent(value); } catch { /* kept as sent */ }
-    yield [line.slice(0, colon), value];
-  }
+  return { headers: plainHeaderList(f), body: plainBody(f) };
 }
 
 /** Where fs_cli is, when FreeSWITCH is installed. */

@@ -2,9 +2,9 @@
 // module mod_audio_stream (from ../shared/freeswitch), and audio-stream (`audio-stream serve` as a
 // child process). Both take SIP calls into a parking dialplan and answer ESL on loopback.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { startServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { startServe, writeServeConfig, type ServeProcess } from '../helpers/serve-process.ts';
 
 /** A running system under test. */
 export interface Target {
@@ -66,15 +66,7 @@ export function startFreeswitch(runDir: string, ports: FreeswitchPorts): Target 
 export async function startAudioStream(dir: string, rtp: { min: number; max: number }): Promise<Target & { serve: ServeProcess }> {
   mkdirSync(dir, { recursive: true });
   const tempDir = join(dir, 'play');
-  const config = join(dir, 'audio-stream.yaml');
-  writeFileSync(config, [
-    'sip:  { listen: "127.0.0.1:0" }',
-    'esl:  { listen: "127.0.0.1:0" }',
-    'http: { listen: "127.0.0.1:0" }',
-    `rtp:  { address: 127.0.0.1, portMin: ${rtp.min}, portMax: ${rtp.max} }`,
-    `tempDir: ${tempDir}`,
-    '',
-  ].join('\n'));
+  const config = writeServeConfig(join(dir, 'audio-stream.yaml'), { rtpPortMin: rtp.min, rtpPortMax: rtp.max, tempDir });
   const serve = await startServe(['--config', config]);
   return {
     kind: 'audio-stream', sipPort: serve.sipPort, eslPort: serve.eslPort, eslPassword: 'ClueCon', parkService: 'park',

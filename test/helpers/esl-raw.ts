@@ -157,16 +157,24 @@ export function decoded(frame: EslFrame, name: string): string | undefined {
   return plainHeaders(frame).get(name.toLowerCase());
 }
 
-/** The headers of a text/event-plain frame's body, URL-decoded, names lower-cased. */
-export function plainHeaders(frame: EslFrame): Map<string, string> {
+/** The headers of a text/event-plain frame's body in order, names as sent, values URL-decoded (kept as sent when not decodable). */
+export function plainHeaderList(frame: EslFrame): Array<[string, string]> {
   const text = frame.body.toString('utf8');
   const end = text.indexOf('\n\n');
-  const headers = new Map<string, string>();
+  const out: Array<[string, string]> = [];
   for (const line of text.slice(0, end < 0 ? text.length : end).split('\n')) {
     const colon = line.indexOf(': ');
-    if (colon > 0) headers.set(line.slice(0, colon).toLowerCase(), decodeURIComponent(line.slice(colon + 2)));
+    if (colon <= 0) continue;
+    let value = line.slice(colon + 2);
+    try { value = decodeURIComponent(value); } catch { /* kept as sent */ }
+    out.push([line.slice(0, colon), value]);
   }
-  return headers;
+  return out;
+}
+
+/** The headers of a text/event-plain frame's body, URL-decoded, names lower-cased. */
+export function plainHeaders(frame: EslFrame): Map<string, string> {
+  return new Map(plainHeaderList(frame).map(([name, value]) => [name.toLowerCase(), value]));
 }
 
 /** The body of a text/event-plain frame's event (after its own Content-Length). */

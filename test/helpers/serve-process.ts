@@ -1,5 +1,6 @@
 // `audio-stream serve` as a child process with a config file; its SIP, ESL and HTTP ports are read from its log.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const BIN = resolve(import.meta.dirname, '../../bin/audio-stream.js');
@@ -13,6 +14,33 @@ export interface ServeProcess {
   output(): string;
   exited: Promise<number | null>;
   stop(): Promise<number | null>;
+}
+
+/** What a test's config file for `serve` says: listeners on free loopback ports, an RTP range, a temp dir, routes. */
+export interface ServeConfig {
+  rtpPortMin: number;
+  rtpPortMax: number;
+  tempDir: string;
+  /** rtp.timeoutSec, when not the default. */
+  rtpTimeoutSec?: number;
+  /** esl.password, when not the default ClueCon. */
+  eslPassword?: string;
+  /** The `routes:` list as YAML lines (indented by two), when not the default answer-and-park. */
+  routes?: string;
+}
+
+/** Writes a config file for `serve --config` at `path`; returns the path. */
+export function writeServeConfig(path: string, c: ServeConfig): string {
+  const lines = [
+    'sip: { listen: "127.0.0.1:0" }',
+    `esl: { listen: "127.0.0.1:0"${c.eslPassword ? `, password: ${c.eslPassword}` : ''} }`,
+    'http: { listen: "127.0.0.1:0" }',
+    `rtp: { address: 127.0.0.1, portMin: ${c.rtpPortMin}, portMax: ${c.rtpPortMax}${c.rtpTimeoutSec ? `, timeoutSec: ${c.rtpTimeoutSec}` : ''} }`,
+    `tempDir: ${c.tempDir}`,
+  ];
+  if (c.routes) lines.push('routes:', c.routes.replace(/^\n+|\s+$/g, ''));
+  writeFileSync(path, `${lines.join('\n')}\n`);
+  return path;
 }
 
 /** Starts `audio-stream serve` with these arguments and waits until it listens. */

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { ulawEncode } from '../../src/codec/g711.ts';
 import { startTestServer, binaries, texts, until, type TestServer } from '../helpers/harness.ts';
 import { runSipp, requireProgram, calleeHangsUpScenario } from '../helpers/sipp.ts';
-import { startServe, runCli, type ServeProcess } from '../helpers/serve-process.ts';
+import { startServe, runCli, writeServeConfig, type ServeProcess } from '../helpers/serve-process.ts';
 import { modeslConnect, modeslApi, modeslNextEvent, modeslClose } from '../helpers/esl-clients.ts';
 import type { Event as EslEvent } from 'modesl';
 import { sine, pcmFromBuffer, dominantFrequency } from '../helpers/audio.ts';
@@ -29,20 +29,14 @@ before(async () => {
   writeFileSync(ulaw, bytes);
   ws = await startTestServer();
   app = await startOutboundApp();
-  const config = join(dir, 'audio-stream.yaml');
-  writeFileSync(config, `
-sip:  { listen: "127.0.0.1:0" }
-esl:  { listen: "127.0.0.1:0", password: s3cret }
-http: { listen: "127.0.0.1:0" }
-rtp:  { address: 127.0.0.1, portMin: 38000, portMax: 38400 }
-tempDir: ${join(dir, 'play')}
-routes:
+  const config = writeServeConfig(join(dir, 'audio-stream.yaml'), {
+    rtpPortMin: 38000, rtpPortMax: 38400, tempDir: join(dir, 'play'), eslPassword: 's3cret', routes: `
   - match: { destination: "^app" }
     actions:
       - answer
       - socket: 127.0.0.1:${app.port} async full
-  - actions: [ answer, park ]
-`);
+  - actions: [ answer, park ]`,
+  });
   svc = await startServe(['--config', config]);
 });
 

@@ -34,7 +34,7 @@ import { startTestServer, binaries, within, until, sleep, type ServerConnection,
 import { startCallHost } from '../helpers/call-host.ts';
 import { baresipCall, type BaresipResult } from '../helpers/baresip.ts';
 import { runSipp, requireProgram, dtmfSequenceScenario, streamScenario } from '../helpers/sipp.ts';
-import { startServe } from '../helpers/serve-process.ts';
+import { startServe, writeServeConfig } from '../helpers/serve-process.ts';
 import { sine, pcmFromBuffer, dominantFrequency, toneLevelDbfs, rmsDbfs } from '../helpers/audio.ts';
 import { startUdpTap, pcmuPackets, sipRequests, type TappedDatagram } from '../helpers/udp-tap.ts';
 import { watchDump, type DumpClock } from '../helpers/dump-clock.ts';
@@ -454,22 +454,14 @@ function memoryOf(pid: number): { rss: number; hwm: number } {
 
 test('a bot flooding 5 minutes of audio at once: xoff, errors for what is over the bound, xon once drained; RSS flat; another call unaffected', async (t) => {
   const { ws, replies: logOf } = await startBot();
-  const config = join(dir, 'flood.yaml');
   const stream = (path: string) => `audio_stream start ${ws.url}/${path} mono 16k`;
-  writeFileSync(config, `
-sip: { listen: "127.0.0.1:0" }
-esl: { listen: "127.0.0.1:0" }
-http: { listen: "127.0.0.1:0" }
-rtp: { address: 127.0.0.1, portMin: 48500, portMax: 48900, timeoutSec: 30 }
-tempDir: ${join(dir, 'flood-tmp')}
-routes:
+  const config = writeServeConfig(join(dir, 'flood.yaml'), { rtpPortMin: 48500, rtpPortMax: 48900, rtpTimeoutSec: 30, tempDir: join(dir, 'flood-tmp'), routes: `
   - match: { destination: "^flood" }
     actions: [ "set STREAM_SAMPLE_RATE=16000", answer, "${stream('flood')}", park ]
   - match: { destination: "^small" }
     actions: [ "set STREAM_SAMPLE_RATE=16000", "set STREAM_PLAYBACK_MAX_MS=2000", answer, "${stream('small')}", park ]
   - match: { destination: "^normal" }
-    actions: [ "set STREAM_SAMPLE_RATE=16000", answer, "${stream('normal')}", park ]
-`);
+    actions: [ "set STREAM_SAMPLE_RATE=16000", answer, "${stream('normal')}", park ]` });
   const ulaw = join(dir, 'flood-caller.ulaw');
   const callerTone = sine(440, RATE, 4, 0.3);
   const ulawBytes = new Uint8Array(callerTone.length);

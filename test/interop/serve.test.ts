@@ -10,6 +10,7 @@ import { ulawEncode } from '../../src/codec/g711.ts';
 import { startTestServer, binaries } from '../helpers/harness.ts';
 import { runSipp, requireProgram, calleeHangsUpScenario } from '../helpers/sipp.ts';
 import { sine } from '../helpers/audio.ts';
+import { writeServeConfig } from '../helpers/serve-process.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/audio-stream.js');
 const dir = mkdtempSync(join(tmpdir(), 'as-serve-'));
@@ -39,22 +40,14 @@ test('serve --config answers a SIPp call, streams it, and on SIGTERM hangs up wi
   requireProgram('sipp');
   const ws = await startTestServer();
   const tempDir = join(dir, 'play');
-  const config = join(dir, 'audio-stream.yaml');
-  writeFileSync(config, `
-sip: { listen: "127.0.0.1:0" }
-esl: { listen: "127.0.0.1:0" }
-http: { listen: "127.0.0.1:0" }
-rtp: { address: 127.0.0.1, portMin: 37000, portMax: 37400, timeoutSec: 30 }
-tempDir: ${tempDir}
-routes:
+  const config = writeServeConfig(join(dir, 'audio-stream.yaml'), { rtpPortMin: 37000, rtpPortMax: 37400, rtpTimeoutSec: 30, tempDir, routes: `
   - match: { destination: "^bot" }
     actions:
       - set: STREAM_BUFFER_SIZE=100
       - answer
       - audio_stream: start ${ws.url}/bot mono 16k {"call":"\${uuid}"}
       - park
-  - actions: [ "hangup CALL_REJECTED" ]
-`);
+  - actions: [ "hangup CALL_REJECTED" ]` });
   const tone = sine(440, 8000, 10, 0.4);
   const ulaw = new Uint8Array(tone.length);
   ulawEncode(tone, ulaw);

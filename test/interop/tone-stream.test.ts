@@ -13,7 +13,7 @@ import type { Event as EslEvent } from 'modesl';
 import { writeWav, parseWav } from '../../src/audio/wav.ts';
 import { baresipCall } from '../helpers/baresip.ts';
 import { requireProgram } from '../helpers/sipp.ts';
-import { startServe, type ServeProcess } from '../helpers/serve-process.ts';
+import { startServe, writeServeConfig, type ServeProcess } from '../helpers/serve-process.ts';
 import { modeslConnect, modeslApi, modeslNextEvent, modeslClose } from '../helpers/esl-clients.ts';
 import { dominantFrequency, toneLevelDbfs } from '../helpers/audio.ts';
 
@@ -23,16 +23,7 @@ let svc: ServeProcess;
 
 before(async () => {
   requireProgram('baresip');
-  const config = join(dir, 'audio-stream.yaml');
-  writeFileSync(config, `
-sip:  { listen: "127.0.0.1:0" }
-esl:  { listen: "127.0.0.1:0", password: ClueCon }
-http: { listen: "127.0.0.1:0" }
-rtp:  { address: 127.0.0.1, portMin: 39000, portMax: 39400 }
-tempDir: ${join(dir, 'play')}
-routes:
-  - actions: [ answer, park ]
-`);
+  const config = writeServeConfig(join(dir, 'audio-stream.yaml'), { rtpPortMin: 39000, rtpPortMax: 39400, tempDir: join(dir, 'play') });
   svc = await startServe(['--config', config]);
 });
 
