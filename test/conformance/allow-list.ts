@@ -12,8 +12,6 @@ export interface Allowed {
   where: RegExp;
   scenarios?: RegExp;
   when?: (expected: unknown, actual: unknown) => boolean;
-  /** Only against a live run (a golden file must not hold it: re-record it). */
-  liveOnly?: boolean;
 }
 
 const isArray = (v: unknown): v is string[] => Array.isArray(v);
@@ -22,12 +20,6 @@ const texts = (v: unknown) => (isArray(v) ? v.filter((s) => s.startsWith('text '
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 export const ALLOWED: Allowed[] = [
-  {
-    id: 'oracle-lost-packets', documented: 'not a difference: the real FreeSWITCH lost RTP packets on a loaded machine',
-    reason: 'FreeSWITCH reads RTP without a jitter buffer; when the test machine delays it, it drops packets. Every block of its audio is still found in ours, in order, ours holding the packets it lost',
-    where: /^audio(\.(left|right))?$/, liveOnly: true,
-    when: (_e, a) => typeof a === 'string' && a.startsWith('identical where the module has audio'),
-  },
   {
     id: 'clear-error-replies', documented: 'README, differs 1',
     reason: 'validation failures answer -ERR <what is wrong> (the module: "-ERR Operation Failed" or an empty reply, which ESL shows as "-ERR no reply")',
@@ -109,5 +101,5 @@ export const ALLOWED: Allowed[] = [
 /** The allow-list entry that covers this difference, if any. */
 export function allowedBy(d: Difference): Allowed | undefined {
   return ALLOWED.find((a) => a.where.test(d.where) && (!a.scenarios || a.scenarios.test(d.scenario))
-    && (!a.liveOnly || d.against === 'live') && (!a.when || a.when(d.expected, d.actual)));
+    && (!a.when || a.when(d.expected, d.actual)));
 }

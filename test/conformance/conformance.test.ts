@@ -69,19 +69,39 @@ function describe(list: Difference[]): string {
   return list.map((d) => `  ${d.where}\n    module:       ${JSON.stringify(d.expected)?.slice(0, 400)}\n    audio-stream: ${JSON.stringify(d.actual)?.slice(0, 400)}`).join('\n');
 }
 
+function goldenOf(name: string): Transcript {
+  return JSON.parse(readFileSync(join(GOLDEN, `${name}.json`), 'utf8')) as Transcript;
+}
+
 function check(expected: Transcript, what: string): void {
   const actual = ours.get(expected.scenario)!;
-  const { differences, fields } = compareTranscripts(expected, actual, what.startsWith('golden') ? 'golden' : 'live');
+  const against = what.startsWith('golden') ? 'golden' : 'live';
+  const { differences, fields } = compareTranscripts(expected, actual);
   comparedFields += fields;
-  const bad = unallowed(differences);
+  let rest = differences;
+  if (against === 'live') {
+    // The same audio of ours that a live run disagrees with is compared with the golden file too:
+    // where that is identical, ours matches the real module sample for sample and the live run's
+    // difference is FreeSWITCH's own (it reads RTP without a jitter buffer and, on a loaded
+    // machine, loses packets or plays them late). Where the golden has no such excerpt, it counts.
+    const golden = goldenOf(expected.scenario);
+    const goldenDiffers = new Set(compareTranscripts(golden, actual).differences.map((d) => d.where));
+    const hasExcerpt = (where: string) => (golden.connections[0]?.audio?.excerpts ?? [])
+      .some((x, ch, all) => x !== '' && where === (all.length === 1 ? 'audio' : `audio.${ch === 0 ? 'left' : 'right'}`));
+    rest = differences.filter((d) => {
+      const oracle = d.where.startsWith('audio') && hasExcerpt(d.where) && !goldenDiffers.has(d.where);
+      if (oracle) allowedCount.set('live-audio-golden-identical', (allowedCount.get('live-audio-golden-identical') ?? 0) + 1);
+      return !oracle;
+    });
+  }
+  const bad = unallowed(rest);
   assert.equal(bad.length, 0, `${expected.scenario}: ${bad.length} difference(s) from the ${what} not on the allow-list:\n${describe(bad)}`);
 }
 
 for (const scenario of SCENARIOS) {
   test(`golden: ${scenario.name}`, () => {
-    const file = join(GOLDEN, `${scenario.name}.json`);
-    assert.ok(existsSync(file), `no golden transcript for ${scenario.name}: run npm run conformance:record`);
-    const golden = JSON.parse(readFileSync(file, 'utf8')) as Transcript;
+    assert.ok(existsSync(join(GOLDEN, `${scenario.name}.json`)), `no golden transcript for ${scenario.name}: run npm run conformance:record`);
+    const golden = goldenOf(scenario.name);
     assert.equal(golden.version, TRANSCRIPT_VERSION, 're-record the golden transcripts: their format changed');
     check(golden, 'golden transcript');
   });
@@ -122,7 +142,6 @@ test('every allowed difference is documented where it says', () => {
   const section = README.slice(README.indexOf('## Where audio-stream differs'), README.indexOf('\n## ', README.indexOf('## Where audio-stream differs') + 5));
   const items = new Set([...section.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1])));
   for (const a of ALLOWED) {
-    if (a.documented.startsWith('not a difference')) continue;
     const m = /^README, differs ([\d, and]+)/.exec(a.documented);
     assert.ok(m, `${a.id}: documented must name a README "differs" item`);
     for (const n of m[1].match(/\d+/g)!) assert.ok(items.has(Number(n)), `${a.id}: README has no item ${n} in its "differs" list`);
