@@ -189,23 +189,29 @@ ${OK_TO_LAST_REQUEST}`);
 export interface SippResult { code: number | null; stdout: string; stderr: string }
 
 /** Runs SIPp as a client against `target` with a scenario written to `dir`; resolves when it exits. */
-export function runSipp(opts: { dir: string; name: string; scenario: string; target: string; service: string; transport?: 'u1' | 't1';
+export async function runSipp(opts: { dir: string; name: string; scenario: string; target: string; service: string; transport?: 'u1' | 't1';
   calls?: number; rate?: number; limit?: number; timeoutSec?: number; localPort?: number; mediaPort?: number }): Promise<SippResult> {
   const file = join(opts.dir, `${opts.name}.xml`);
   writeFileSync(file, opts.scenario);
   const calls = opts.calls ?? 1;
-  const args = [opts.target, '-sf', file, '-s', opts.service, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', String(calls),
-    '-l', String(opts.limit ?? calls), '-r', String(opts.rate ?? 10), '-nostdin', '-timeout', `${opts.timeoutSec ?? 30}s`,
-    ...(process.env.SIPP_TRACE ? ['-trace_msg', '-message_file', join(opts.dir, `${opts.name}-messages.log`)] : []), '-trace_err', '-error_file', join(opts.dir, `${opts.name}-errors.log`), '-t', opts.transport ?? 'u1',
-    '-p', String(opts.localPort ?? (opts.mediaPort ?? 40000) + 1500), '-mp', String(opts.mediaPort ?? 40000)];
-  return new Promise((resolve) => {
-    const child = spawn('sipp', args, { cwd: opts.dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => { stdout = (stdout + d).slice(-20000); });
-    child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20000); });
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const localPort = opts.localPort ?? (opts.mediaPort ?? 40000) + 1500;
+  // The fixed ports lie in the ephemeral range, where another test's connection may hold one for a
+  // moment: SIPp then exits at once, before sending anything, and runs again on the next port.
+  for (let attempt = 0; ; attempt++) {
+    const args = [opts.target, '-sf', file, '-s', opts.service, '-i', '127.0.0.1', '-mi', '127.0.0.1', '-m', String(calls),
+      '-l', String(opts.limit ?? calls), '-r', String(opts.rate ?? 10), '-nostdin', '-timeout', `${opts.timeoutSec ?? 30}s`,
+      ...(process.env.SIPP_TRACE ? ['-trace_msg', '-message_file', join(opts.dir, `${opts.name}-messages.log`)] : []), '-trace_err', '-error_file', join(opts.dir, `${opts.name}-errors.log`), '-t', opts.transport ?? 'u1',
+      '-p', String(localPort + 7 * attempt), '-mp', String(opts.mediaPort ?? 40000)];
+    const result = await new Promise<SippResult>((resolve) => {
+      const child = spawn('sipp', args, { cwd: opts.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => { stdout = (stdout + d).slice(-20000); });
+      child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20000); });
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+    if (attempt >= 3 || !/Unable to bind main socket/.test(result.stderr + result.stdout)) return result;
+  }
 }
 
 /** Fails loudly when a peer program is missing (interop tests are never skipped). */
