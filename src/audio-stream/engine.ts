@@ -34,6 +34,10 @@ export interface AudioStreamEngineOptions {
   clock: Clock;
   /** The shared housekeeping ticker (heartbeats). */
   ticker: CoarseTimer;
+  /** Bytes of play files allowed in tempDir (all streams) and per stream (config tempDirBudgetMb, tempDirStreamBudgetMb). */
+  playFileBudget?: { totalBytes: number; perStreamBytes: number };
+  /** Largest server text message passed on as a `json` event body (config stream.maxJsonEventBytes). */
+  maxJsonEventBytes?: number;
 }
 
 /**

@@ -48,7 +48,12 @@ export async function serveCommand(argv: string[], signals: NodeJS.EventEmitter 
   }
   if (process.env.AUDIO_STREAM_LOG_LEVEL !== 'off') setLogLevel(config.log.level);
   const log = new Logger('serve');
-  const runtime = new Runtime({ tempDir: config.tempDir });
+  const runtime = new Runtime({
+    tempDir: config.tempDir,
+    playFileBudget: { totalBytes: config.tempDirBudgetMb * 1048576, perStreamBytes: config.tempDirStreamBudgetMb * 1048576 },
+    soundDirs: config.sounds.dirs,
+    maxJsonEventBytes: config.stream.maxJsonEventBytes,
+  });
   let service: Service;
   try {
     service = new Service(runtime, config);

@@ -80,3 +80,35 @@ test('bad config names the key', () => {
   for (const [doc, re] of cases) assert.throws(() => buildConfig(doc, check), (err: Error) => isAppError(err, 'CONFIG_INVALID') && re.test(err.message), JSON.stringify(doc));
   assert.throws(() => loadConfig('/nonexistent/x.yaml', {}, check), /cannot read \/nonexistent\/x\.yaml: ENOENT/);
 });
+
+test('limits, budgets and sound directories: defaults, overrides and bad values naming the key', () => {
+  const d = loadConfig(undefined, {}, check);
+  assert.deepEqual([d.sip.maxSessions, d.sip.sessionsPerSecond, d.sip.invitesPerSourcePerSecond, d.sip.maxPendingPerSource], [1000, 200, 50, 100]);
+  assert.deepEqual(d.sip.tcp, { maxConnections: 2000, maxConnectionsPerSource: 500, headerTimeoutMs: 5000 });
+  assert.deepEqual([d.esl.maxConnections, d.esl.maxConnectionsPerSource, d.esl.maxQueueBytes], [500, 250, 4 << 20]);
+  assert.deepEqual([d.http.maxConnections, d.http.allowedHosts, d.http.allowedOrigins], [500, [], []]);
+  assert.deepEqual([d.tempDirBudgetMb, d.tempDirStreamBudgetMb, d.stream.maxJsonEventBytes], [1024, 256, 1 << 20]);
+  assert.deepEqual(d.sounds.dirs, ['/usr/share/freeswitch/sounds', '/usr/local/freeswitch/sounds']);
+  const c = buildConfig({
+    sip: { maxSessions: 10, sessionsPerSecond: '5', tcp: { maxConnections: 20, maxConnectionsPerSource: 2, headerTimeoutMs: 1000 } },
+    esl: { maxConnections: 3, maxConnectionsPerSource: 1 },
+    http: { allowedHosts: ['Audio.Example'], allowedOrigins: ['https://app.example.com:8443'] },
+    tempDirBudgetMb: 10, tempDirStreamBudgetMb: 2, sounds: { dirs: ['/srv/sounds/'] }, stream: { maxJsonEventBytes: 4096 },
+  }, check);
+  assert.deepEqual([c.sip.maxSessions, c.sip.sessionsPerSecond, c.sip.tcp.maxConnectionsPerSource, c.sip.tcp.headerTimeoutMs], [10, 5, 2, 1000]);
+  assert.deepEqual([c.esl.maxConnections, c.esl.maxConnectionsPerSource], [3, 1]);
+  assert.deepEqual([c.http.allowedHosts, c.http.allowedOrigins], [['audio.example'], ['https://app.example.com:8443']]);
+  assert.deepEqual([c.tempDirBudgetMb, c.tempDirStreamBudgetMb, c.sounds.dirs, c.stream.maxJsonEventBytes], [10, 2, ['/srv/sounds'], 4096]);
+  assert.deepEqual(loadConfig(undefined, { AUDIO_STREAM_SOUNDS_DIRS: '/a:/b', AUDIO_STREAM_SIP_MAX_SESSIONS: '7' }, check).sounds.dirs, ['/a', '/b']);
+  const bad: Array<[unknown, RegExp]> = [
+    [{ sip: { maxSessions: 0 } }, /sip\.maxSessions: must be a whole number/],
+    [{ sip: { tcp: { maxConnections: 5, maxConnectionsPerSource: 6 } } }, /sip\.tcp\.maxConnectionsPerSource: must not be more than/],
+    [{ sip: { tcp: { idle: 1 } } }, /sip\.tcp\.idle: unknown key/],
+    [{ http: { allowedOrigins: ['https://x.example/path'] } }, /http\.allowedOrigins\[0\]: must be an origin/],
+    [{ sounds: { dirs: ['relative/dir'] } }, /sounds\.dirs\[0\]: must be an absolute path/],
+    [{ tempDirBudgetMb: 5, tempDirStreamBudgetMb: 6 }, /tempDirStreamBudgetMb: must not be more than tempDirBudgetMb/],
+  ];
+  for (const [doc, message] of bad) {
+    assert.throws(() => buildConfig(doc, check), (err: unknown) => isAppError(err, 'CONFIG_INVALID') && message.test((err as Error).message), JSON.stringify(doc));
+  }
+});

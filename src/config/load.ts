@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Acl } from '../lib/acl.ts';
 import { AppError, messageOf } from '../lib/errors.ts';
 import { parse as parseYaml } from 'yaml';
-import { defaultConfig, type ActionCheck, type Config, type ListenAddress, type Route, type RouteAction } from './config.ts';
+import { isAbsolute, resolve } from 'node:path';
+import { defaultConfig, type ActionCheck, type Config, type ConnectionLimits, type ListenAddress, type Route, type RouteAction } from './config.ts';
 
 /** A configuration error (an AppError CONFIG_INVALID); its message names the bad key. The CLI prints it and exits 2. */
 function configError(message: string): AppError {
@@ -28,11 +29,12 @@ function checkKeys(obj: Obj, key: string, allowed: string[]): void {
   }
 }
 
-function section(root: Obj, name: string, allowed: string[]): Obj {
+/** The mapping `root[name]` ({} when absent), with only `allowed` keys; `key` is its full name in messages. */
+function section(root: Obj, name: string, allowed: string[], key = name): Obj {
   const v = root[name];
   if (v === undefined || v === null) return {};
-  if (!isObj(v)) fail(name, 'must be a mapping');
-  checkKeys(v, name, allowed);
+  if (!isObj(v)) fail(key, 'must be a mapping');
+  checkKeys(v, key, allowed);
   return v;
 }
 
@@ -66,6 +68,33 @@ function network(v: unknown, key: string): string {
     return fail(key, messageOf(err));
   }
   return text;
+}
+
+/** A list of non-empty strings. */
+function strList(v: unknown, key: string): string[] {
+  if (!Array.isArray(v)) fail(key, 'must be a list');
+  return v.map((x, i) => str(x, `${key}[${i}]`));
+}
+
+/** A browser origin: scheme://host[:port], as the Origin header spells it (lower case, no path). */
+function origin(v: string, key: string): string {
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    return fail(key, `must be an origin like "https://app.example.com", got ${JSON.stringify(v)}`);
+  }
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || url.pathname !== '/' || url.search || url.hash || url.username) {
+    fail(key, `must be an origin like "https://app.example.com" (scheme, host and port only), got ${JSON.stringify(v)}`);
+  }
+  return url.origin;
+}
+
+/** Reads maxConnections and maxConnectionsPerSource of a listener's section into `into`. */
+function connectionLimits(obj: Obj, key: string, into: ConnectionLimits): void {
+  if (obj.maxConnections !== undefined) into.maxConnections = int(obj.maxConnections, `${key}.maxConnections`, 1, 1_000_000);
+  if (obj.maxConnectionsPerSource !== undefined) into.maxConnectionsPerSource = int(obj.maxConnectionsPerSource, `${key}.maxConnectionsPerSource`, 1, 1_000_000);
+  if (into.maxConnectionsPerSource > into.maxConnections) fail(`${key}.maxConnectionsPerSource`, `must not be more than ${key}.maxConnections (${into.maxConnections})`);
 }
 
 function regex(v: unknown, key: string): RegExp {
@@ -125,28 +154,54 @@ export function buildConfig(doc: unknown, check: ActionCheck): Config {
   const config = defaultConfig();
   if (doc === undefined || doc === null) return config;
   if (!isObj(doc)) throw configError('config: the top level must be a mapping');
-  checkKeys(doc, '', ['sip', 'rtp', 'esl', 'http', 'tempDir', 'log', 'routes']);
-  const sip = section(doc, 'sip', ['listen', 'advertisedAddress']);
+  checkKeys(doc, '', ['sip', 'rtp', 'esl', 'http', 'tempDir', 'tempDirBudgetMb', 'tempDirStreamBudgetMb', 'sounds', 'stream', 'log', 'routes']);
+  const sip = section(doc, 'sip', ['listen', 'advertisedAddress', 'maxSessions', 'sessionsPerSecond', 'invitesPerSourcePerSecond', 'maxPendingPerSource', 'tcp']);
   if (sip.listen !== undefined) config.sip.listen = parseListen(sip.listen, 'sip.listen');
   config.sip.advertisedAddress = sip.advertisedAddress !== undefined ? str(sip.advertisedAddress, 'sip.advertisedAddress')
     : config.sip.listen.host === '0.0.0.0' || config.sip.listen.host === '::' ? '127.0.0.1' : config.sip.listen.host;
+  if (sip.maxSessions !== undefined) config.sip.maxSessions = int(sip.maxSessions, 'sip.maxSessions', 1, 1_000_000);
+  if (sip.sessionsPerSecond !== undefined) config.sip.sessionsPerSecond = int(sip.sessionsPerSecond, 'sip.sessionsPerSecond', 1, 1_000_000);
+  if (sip.invitesPerSourcePerSecond !== undefined) config.sip.invitesPerSourcePerSecond = int(sip.invitesPerSourcePerSecond, 'sip.invitesPerSourcePerSecond', 1, 1_000_000);
+  if (sip.maxPendingPerSource !== undefined) config.sip.maxPendingPerSource = int(sip.maxPendingPerSource, 'sip.maxPendingPerSource', 1, 1_000_000);
+  const tcp = section(sip, 'tcp', ['maxConnections', 'maxConnectionsPerSource', 'headerTimeoutMs'], 'sip.tcp');
+  connectionLimits(tcp, 'sip.tcp', config.sip.tcp);
+  if (tcp.headerTimeoutMs !== undefined) config.sip.tcp.headerTimeoutMs = int(tcp.headerTimeoutMs, 'sip.tcp.headerTimeoutMs', 100, 600_000);
   const rtp = section(doc, 'rtp', ['address', 'portMin', 'portMax', 'timeoutSec']);
   if (rtp.address !== undefined) config.rtp.address = str(rtp.address, 'rtp.address');
   if (rtp.portMin !== undefined) config.rtp.portMin = int(rtp.portMin, 'rtp.portMin', 1024, 65534);
   if (rtp.portMax !== undefined) config.rtp.portMax = int(rtp.portMax, 'rtp.portMax', 1025, 65535);
   if (config.rtp.portMax - config.rtp.portMin < 2) fail('rtp.portMax', 'must be at least rtp.portMin + 2');
   if (rtp.timeoutSec !== undefined) config.rtp.timeoutSec = int(rtp.timeoutSec, 'rtp.timeoutSec', 0, 86400);
-  const esl = section(doc, 'esl', ['listen', 'password', 'acl']);
+  const esl = section(doc, 'esl', ['listen', 'password', 'acl', 'maxConnections', 'maxConnectionsPerSource', 'maxQueueBytes']);
+  connectionLimits(esl, 'esl', config.esl);
+  if (esl.maxQueueBytes !== undefined) config.esl.maxQueueBytes = int(esl.maxQueueBytes, 'esl.maxQueueBytes', 65536, 1 << 30);
   if (esl.listen !== undefined) config.esl.listen = parseListen(esl.listen, 'esl.listen');
   if (esl.password !== undefined) config.esl.password = str(esl.password, 'esl.password');
   if (esl.acl !== undefined) {
     if (!Array.isArray(esl.acl)) fail('esl.acl', 'must be a list of networks like 127.0.0.0/8');
     config.esl.acl = esl.acl.map((a, i) => network(a, `esl.acl[${i}]`));
   }
-  const http = section(doc, 'http', ['listen', 'token']);
+  const http = section(doc, 'http', ['listen', 'token', 'allowedHosts', 'allowedOrigins', 'maxConnections', 'maxConnectionsPerSource', 'maxQueueBytes']);
   if (http.listen !== undefined) config.http.listen = parseListen(http.listen, 'http.listen');
   if (http.token !== undefined) config.http.token = str(http.token, 'http.token');
+  if (http.allowedHosts !== undefined) config.http.allowedHosts = strList(http.allowedHosts, 'http.allowedHosts').map((h) => h.toLowerCase());
+  if (http.allowedOrigins !== undefined) config.http.allowedOrigins = strList(http.allowedOrigins, 'http.allowedOrigins').map((o, i) => origin(o, `http.allowedOrigins[${i}]`));
+  connectionLimits(http, 'http', config.http);
+  if (http.maxQueueBytes !== undefined) config.http.maxQueueBytes = int(http.maxQueueBytes, 'http.maxQueueBytes', 65536, 1 << 30);
   if (doc.tempDir !== undefined) config.tempDir = str(doc.tempDir, 'tempDir');
+  if (doc.tempDirBudgetMb !== undefined) config.tempDirBudgetMb = int(doc.tempDirBudgetMb, 'tempDirBudgetMb', 1, 1 << 20);
+  if (doc.tempDirStreamBudgetMb !== undefined) config.tempDirStreamBudgetMb = int(doc.tempDirStreamBudgetMb, 'tempDirStreamBudgetMb', 1, 1 << 20);
+  if (config.tempDirStreamBudgetMb > config.tempDirBudgetMb) fail('tempDirStreamBudgetMb', `must not be more than tempDirBudgetMb (${config.tempDirBudgetMb})`);
+  const sounds = section(doc, 'sounds', ['dirs']);
+  if (sounds.dirs !== undefined) {
+    const dirs = typeof sounds.dirs === 'string' ? sounds.dirs.split(':').filter((d) => d !== '') : strList(sounds.dirs, 'sounds.dirs');
+    config.sounds.dirs = dirs.map((d, i) => {
+      if (!isAbsolute(d)) fail(`sounds.dirs[${i}]`, `must be an absolute path, got ${JSON.stringify(d)}`);
+      return resolve(d);
+    });
+  }
+  const stream = section(doc, 'stream', ['maxJsonEventBytes']);
+  if (stream.maxJsonEventBytes !== undefined) config.stream.maxJsonEventBytes = int(stream.maxJsonEventBytes, 'stream.maxJsonEventBytes', 1024, 16 << 20);
   const log = section(doc, 'log', ['level']);
   if (log.level !== undefined) {
     const level = str(log.level, 'log.level');
@@ -165,6 +220,8 @@ export function buildConfig(doc: unknown, check: ActionCheck): Config {
 export const ENV_KEYS: Record<string, string[]> = {
   AUDIO_STREAM_SIP_LISTEN: ['sip', 'listen'],
   AUDIO_STREAM_SIP_ADVERTISED_ADDRESS: ['sip', 'advertisedAddress'],
+  AUDIO_STREAM_SIP_MAX_SESSIONS: ['sip', 'maxSessions'],
+  AUDIO_STREAM_SIP_SESSIONS_PER_SECOND: ['sip', 'sessionsPerSecond'],
   AUDIO_STREAM_RTP_ADDRESS: ['rtp', 'address'],
   AUDIO_STREAM_RTP_PORT_MIN: ['rtp', 'portMin'],
   AUDIO_STREAM_RTP_PORT_MAX: ['rtp', 'portMax'],
@@ -174,6 +231,8 @@ export const ENV_KEYS: Record<string, string[]> = {
   AUDIO_STREAM_HTTP_LISTEN: ['http', 'listen'],
   AUDIO_STREAM_HTTP_TOKEN: ['http', 'token'],
   AUDIO_STREAM_TEMP_DIR: ['tempDir'],
+  AUDIO_STREAM_TEMP_DIR_BUDGET_MB: ['tempDirBudgetMb'],
+  AUDIO_STREAM_SOUNDS_DIRS: ['sounds', 'dirs'],
   AUDIO_STREAM_LOG_LEVEL: ['log', 'level'],
 };
 

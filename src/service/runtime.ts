@@ -36,6 +36,12 @@ export interface RuntimeOptions {
   tempDir?: string;
   /** Time source of the media clock, the housekeeping ticker, stream deadlines and `sleep` (default: real time). */
   clock?: Clock;
+  /** Bytes of play files allowed in tempDir and per stream (config tempDirBudgetMb, tempDirStreamBudgetMb). */
+  playFileBudget?: { totalBytes: number; perStreamBytes: number };
+  /** Directories files may be played from (config sounds.dirs). */
+  soundDirs?: string[];
+  /** Largest server text message passed on as a `json` event body (config stream.maxJsonEventBytes). */
+  maxJsonEventBytes?: number;
 }
 
 /**
@@ -63,7 +69,10 @@ export class Runtime {
     this.ticker = new CoarseTimer(this.clock);
     this.channels = new ChannelRegistry(this.bus);
     this.stats = new CoreStats(this.channels, this.bus);
-    this.streams = new AudioStreamEngine({ tempDir: options.tempDir ?? DEFAULT_TEMP_DIR, clock: this.clock, ticker: this.ticker });
+    this.streams = new AudioStreamEngine({
+      tempDir: options.tempDir ?? DEFAULT_TEMP_DIR, clock: this.clock, ticker: this.ticker,
+      playFileBudget: options.playFileBudget, maxJsonEventBytes: options.maxJsonEventBytes,
+    });
     // `socket` runs Event Socket connections whose `sendmsg` queues applications on the dialplan
     // that runs `socket`: one loop, closed here by giving the applications the Event Socket once made.
     const applicationContext: Omit<ServiceApplicationContext, 'esl'> & Partial<SocketApplicationContext> = {

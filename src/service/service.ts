@@ -26,13 +26,12 @@ export class Service {
   /** Throws (before anything listens) when the HTTP settings are unsafe: http.token is required off loopback. */
   constructor(readonly runtime: Runtime, readonly config: Config) {
     this.sip = createSipHost(runtime, config);
-    this.esl = new EslServer(runtime.esl, { listen: config.esl.listen, password: config.esl.password, acl: config.esl.acl });
+    this.esl = new EslServer(runtime.esl, config.esl);
     this.http = new HttpApi({
       channels: runtime.channels,
       bus: runtime.bus,
       streams: runtime.streams,
-      listen: config.http.listen,
-      token: config.http.token,
+      ...config.http,
       execute: (line) => runtime.api.executeLine(line),
       eventToJson: serializeJson,
       metrics: [() => this.metrics()],
