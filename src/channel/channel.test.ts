@@ -741,7 +741,7 @@ test('DTMF, CHANNEL_HOLD and CHANNEL_UNHOLD have FreeSWITCH\'s headers (the DTMF
 test('a bug or an endpoint that throws at hangup is counted and logged; the hangup still completes', async () => {
   const { channel, events, registry } = setup();
   const lines: string[] = [];
-  const removeSink = addLogSink((level, scope, message) => { if (scope === 'channel') lines.push(`${level} ${message.split('\n')[0]}`); });
+  const removeSink = addLogSink((level, scope, message) => { if (scope === 'channel') lines.push(`${level} ${message.split('\\n')[0]}`); });
   try {
     const broken = new RecordingBug('broken');
     broken.onChannelClose = () => { throw new Error('close failed'); };

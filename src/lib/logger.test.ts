@@ -28,3 +28,12 @@ test('a sink learns where a line was logged: this file, the function, the line; 
   assert.deepEqual(mine[0]!.origin.site(), { file: 'logger.test.ts', func: 'logHere', line });
   assert.equal(mine[0]!.origin.site(), mine[0]!.origin.site(), 'read once');
 });
+
+test('control characters in a line or a scope are escaped for every sink: no forged line, no terminal code', (t) => {
+  const lines: string[] = [];
+  t.after(addLogSink((_level, scope, message) => { if (scope.startsWith('forge')) lines.push(`${scope}: ${message}`); }));
+  new Logger('forge(a\r\nb)').error('x\n2026-12-02T00:00:00.000Z [ERROR] sip: forged\x1b[2J\x07\u2028\x9b end\ttab');
+  assert.deepEqual(lines, ['forge(a\\r\\nb): x\\n2026-12-02T00:00:00.000Z [ERROR] sip: forged\\x1b[2J\\x07\\u2028\\x9b end\\ttab']);
+  new Logger('forge').info('plain text, unicode é ✓ kept');
+  assert.equal(lines[1], 'forge: plain text, unicode é ✓ kept');
+});

@@ -90,7 +90,27 @@ class Origin implements LogOrigin {
   }
 }
 
-function write(level: LogLevel, logger: Logger, message: string, method: (message: string) => void): void {
+/** Control characters (C0, DEL, C1) and the Unicode line and paragraph separators. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
+const CONTROL_ALL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+
+function escapeControl(c: string): string {
+  const code = c.charCodeAt(0);
+  return NAMED_ESCAPES[c] ?? (code > 0xff ? `\\u${code.toString(16)}` : `\\x${code.toString(16).padStart(2, '0')}`);
+}
+
+/**
+ * A log text with every control character written as an escape (`\n`, `\r`, `\t`, `\x1b`,
+ * `\u2028`): text from outside (a Call-ID, an API argument, a server's message) can neither
+ * forge a line of its own nor send terminal codes to whoever reads the log.
+ */
+export function escapeLogText(text: string): string {
+  return CONTROL.test(text) ? text.replace(CONTROL_ALL, escapeControl) : text;
+}
+
+function write(level: LogLevel, logger: Logger, raw: string, method: (message: string) => void): void {
+  const message = escapeLogText(raw);
   if (LOG_LEVELS[level] <= threshold) {
     process.stderr.write(`${new Date().toISOString()} [${level.toUpperCase()}] ${logger.scope}: ${message}\n`);
   }
@@ -106,7 +126,10 @@ const SCOPE_UUID = /\(([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{
 export class Logger {
   /** The channel its lines belong to (the uuid at the end of the scope, or given). */
   readonly uuid: string | undefined;
-  constructor(readonly scope: string, uuid?: string) {
+  /** The name in front of its lines, control characters escaped (a scope may hold a SIP Call-ID). */
+  readonly scope: string;
+  constructor(scope: string, uuid?: string) {
+    this.scope = escapeLogText(scope);
     this.uuid = uuid ?? SCOPE_UUID.exec(scope)?.[1];
   }
   /** True when a line at `level` would be written somewhere (lets callers skip building it). */
