@@ -8,6 +8,7 @@ import type { ApplicationQueue } from '../dialplan/dialplan.ts';
 import { messageOf } from '../lib/errors.ts';
 import { Logger } from '../lib/logger.ts';
 import type { CoreStats } from './core-stats.ts';
+import { redactForLog } from '../lib/redact.ts';
 
 const log = new Logger('api');
 
@@ -104,7 +105,7 @@ export class ApiRegistry {
       try {
         return { found: true, output: await command.run(this.ctx, arg) };
       } catch (err) {
-        log.error(`${cmd} ${arg}: ${(err as Error).stack ?? messageOf(err)}`);
+        log.error(`${redactForLog(`${cmd} ${arg}`)}: ${(err as Error).stack ?? messageOf(err)}`);
         return { found: true, output: `-ERR ${messageOf(err)}\n` };
       }
     } finally {

@@ -5,6 +5,7 @@ import type { Route } from '../config/config.ts';
 import { fail, messageOf, type Result } from '../lib/errors.ts';
 import { Logger } from '../lib/logger.ts';
 import type { ApplicationRegistry } from './application.ts';
+import { redactForLog } from '../lib/redact.ts';
 
 const log = new Logger('dialplan');
 
@@ -91,7 +92,7 @@ export class Dialplan<C> implements ApplicationQueue {
     try {
       result = app ? await app.run(channel, data, this.context) : fail('UNKNOWN_APPLICATION', `unknown application ${appName}`);
     } catch (err) {
-      log.error(`${channel.uuid}: ${appName} ${data}: ${(err as Error).stack ?? messageOf(err)}`);
+      log.error(`${channel.uuid}: ${appName} ${redactForLog(data)}: ${(err as Error).stack ?? messageOf(err)}`);
       result = fail('APPLICATION_FAILED', messageOf(err));
     }
     const response = applicationResponse(result);
@@ -164,7 +165,7 @@ export class Dialplan<C> implements ApplicationQueue {
     for (const action of route.actions) {
       if (channel.isHungUp) return;
       const result = await this.execute(channel, action.app, action.data);
-      if (!result.ok) log.warning(`${channel.uuid}: ${action.app} ${action.data}: ${applicationResponse(result)}`);
+      if (!result.ok) log.warning(`${channel.uuid}: ${action.app} ${redactForLog(action.data)}: ${applicationResponse(result)}`);
     }
     // As FreeSWITCH: a dialplan that runs out of applications hangs the call up.
     if (!channel.isHungUp) channel.hangup('NORMAL_CLEARING');

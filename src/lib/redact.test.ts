@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { isSecretName, redactValue, redactVariables, REDACTED } from './redact.ts';
+import { isSecretName, redactValue, redactVariables, REDACTED, redactForLog } from './redact.ts';
 
 test('isSecretName: a last word PASSWORD, PASSWD, TOKEN, SECRET or AUTHORIZATION, any case and separator', () => {
   for (const name of ['PASSWORD', 'password', 'DB_PASSWORD', 'db-password', 'sip_auth_password', 'ldap.passwd', 'API_TOKEN', 'api-token',
@@ -31,4 +31,14 @@ test('redactVariables keeps the order and every name', () => {
   const out = redactVariables([['a', '1'], ['MY_TOKEN', 't'], ['__proto__', 'p'], ['STREAM_EXTRA_HEADERS', '{"X-Key":"k"}']]);
   assert.deepEqual(Object.keys(out), ['a', 'MY_TOKEN', '__proto__', 'STREAM_EXTRA_HEADERS']);
   assert.deepEqual(Object.values(out), ['1', REDACTED, 'p', '{"X-Key":"[redacted]"}']);
+});
+
+test('redactForLog: the value of a secret assignment in a set/export or uuid_setvar text is redacted, names and the rest kept', () => {
+  assert.equal(redactForLog('set DB_PASSWORD=hunter2'), 'set DB_PASSWORD=[redacted]');
+  assert.equal(redactForLog('API_TOKEN=abc def'), 'API_TOKEN=[redacted]');
+  assert.equal(redactForLog('export STREAM_EXTRA_HEADERS={"Authorization":"Bearer x"}'), 'export STREAM_EXTRA_HEADERS={"Authorization":"[redacted]"}');
+  assert.equal(redactForLog('uuid_setvar 1234 sip_h_X-Auth-Token s3cret value'), 'uuid_setvar 1234 sip_h_X-Auth-Token [redacted]');
+  assert.equal(redactForLog('set STREAM_BUFFER_SIZE=100'), 'set STREAM_BUFFER_SIZE=100');
+  assert.equal(redactForLog('uuid_setvar 1234 caller_name Bob'), 'uuid_setvar 1234 caller_name Bob');
+  assert.equal(redactForLog('start ws://x mono 8k'), 'start ws://x mono 8k');
 });

@@ -53,3 +53,16 @@ export function redactVariables(variables: Iterable<readonly [string, string]>):
   }
   return out;
 }
+
+/**
+ * A command or application text for the log with the value of a secret assignment redacted:
+ * `set DB_PASSWORD=x` (dialplan `set`/`export` data) and `uuid_setvar <uuid> API_TOKEN x`
+ * (the API) keep their names; any other text as it is.
+ */
+export function redactForLog(text: string): string {
+  const assignment = /^(\s*(?:(?:set|export)\s+)?)([^\s=]+)=([\s\S]*)$/.exec(text);
+  if (assignment) return `${assignment[1]}${assignment[2]}=${redactValue(assignment[2]!, assignment[3]!)}`;
+  const setvar = /^(\s*uuid_setvar\s+\S+\s+)(\S+)(\s+)([\s\S]*)$/i.exec(text);
+  if (setvar) return `${setvar[1]}${setvar[2]}${setvar[3]}${redactValue(setvar[2]!, setvar[4]!)}`;
+  return text;
+}
