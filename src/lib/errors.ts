@@ -54,9 +54,12 @@ export const ERROR_CODES = {
   ESL_FRAME_TOO_LARGE: 'an Event Socket message is over its header or body bound',
   HTTP_BAD_REQUEST: 'an HTTP request is malformed (400)',
   HTTP_UNAUTHORIZED: 'an HTTP request lacks the bearer token (401)',
+  HTTP_FORBIDDEN: 'an HTTP request names another Host than this server, or comes from a web page whose Origin is not allowed (403)',
   HTTP_NOT_FOUND: 'no HTTP endpoint or channel at this path (404)',
   HTTP_METHOD_NOT_ALLOWED: 'the HTTP endpoint does not take this method (405)',
   HTTP_BODY_TOO_LARGE: 'an HTTP request body is over 64 KiB (413)',
+  HTTP_UNSUPPORTED_MEDIA_TYPE: 'a POST to the JSON API is not Content-Type: application/json (415)',
+  HTTP_UNAVAILABLE: 'an HTTP connection is over http.maxConnections or http.maxConnectionsPerSource (503, answered at once)',
 } as const;
 
 /** A stable error code. */

@@ -41,9 +41,9 @@ test('a token is required off loopback', () => {
 test('POST /api/command runs API commands with the ESL replies; bodies are bounded', async () => {
   const post = (body: string, type = 'application/json') => fetch(`${base}/api/command`, { method: 'POST', headers: { ...auth, 'content-type': type }, body });
   assert.deepEqual(await (await post(JSON.stringify({ command: 'uuid_setvar', args: `${channel.uuid} foo bar` }))).json(), { ok: true, reply: '+OK\n' });
-  assert.deepEqual(await (await post(`uuid_getvar ${channel.uuid} foo`, 'text/plain')).json(), { ok: true, reply: 'bar' });
+  assert.deepEqual(await (await post(JSON.stringify({ command: `uuid_getvar ${channel.uuid} foo` }), 'application/json; charset=utf-8')).json(), { ok: true, reply: 'bar' });
   assert.equal((await post(JSON.stringify({ cmd: 'x' }))).status, 400);
-  assert.equal((await post('x'.repeat(70 * 1024), 'text/plain')).status, 413);
+  assert.equal((await post(JSON.stringify({ command: 'x'.repeat(70 * 1024) }))).status, 413);
   const usage = await (await post(JSON.stringify({ command: 'uuid_audio_stream' }))).json() as { ok: boolean; reply: string };
   assert.equal(usage.ok, false);
   assert.match(usage.reply, /^-USAGE/);

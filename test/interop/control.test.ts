@@ -173,7 +173,7 @@ test('HTTP API: health, errors as JSON, bearer-less on loopback, event stream', 
   assert.equal((await http('/api/command', { method: 'GET' })).status, 405);
   const badJson = await http('/api/command', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{' });
   assert.equal(badJson.status, 400);
-  const unknown = await http('/api/command', { method: 'POST', body: 'no_such_command x' });
+  const unknown = await http('/api/command', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ command: 'no_such_command x' }) });
   assert.deepEqual(JSON.parse(unknown.body), { ok: false, reply: '-ERR no_such_command Command not found!\n' });
   const status = await runCli(['cli', '-P', String(svc.eslPort), '-p', 's3cret', '-x', 'status']);
   assert.equal(status.code, 0);

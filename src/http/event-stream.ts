@@ -1,0 +1,149 @@
+// The live event stream (Server-Sent Events) of the HTTP API: one bus listener for every client;
+// each event is redacted and serialized once, into one Buffer written to every client that wants
+// it. A client that leaves more than maxQueueBytes unread (the socket's buffer plus Node's) is
+// dropped at once, so a client that does not read costs a bounded amount of memory and no time.
+import type { ServerResponse } from 'node:http';
+import type { EventBus } from '../events/bus.ts';
+import { FsEvent } from '../events/event.ts';
+import type { Logger } from '../lib/logger.ts';
+import { isSecretName, redactValue } from '../lib/redact.ts';
+
+/** Which events one client asked for (`?events=`, `?subclass=`, `?uuid=`). */
+export type EventFilter = (event: FsEvent) => boolean;
+
+/**
+ * The filter of an /api/events URL: `events` (names, comma or space separated, default ALL unless
+ * only `subclass` is given), `subclass` (CUSTOM subclasses; alone, those subclasses only) and `uuid`
+ * (the events of one channel).
+ */
+export function eventFilter(url: URL): EventFilter {
+  const names = (url.searchParams.get('events') ?? (url.searchParams.has('subclass') ? '' : 'ALL')).split(/[,\s]+/).filter(Boolean).map((n) => n.toUpperCase());
+  const subclasses = (url.searchParams.get('subclass') ?? '').split(/[,\s]+/).filter(Boolean);
+  const uuid = url.searchParams.get('uuid') ?? undefined;
+  const all = names.includes('ALL');
+  const subclassOk = (e: FsEvent) => subclasses.length === 0 || e.name !== 'CUSTOM' || subclasses.includes(e.subclass ?? '');
+  return (e) => {
+    if (uuid && e.get('Unique-ID') !== uuid) return false;
+    if (all || names.includes(e.name)) return subclassOk(e);
+    return e.subclass !== undefined && subclasses.includes(e.subclass);
+  };
+}
+
+/** Header names already judged (secret or not), so an event costs a map lookup per header; cleared when full. */
+const secretHeaders = new Map<string, boolean>();
+const SECRET_CACHE_ENTRIES = 4096;
+
+/** Whether header `name` (a channel variable as `variable_<name>`, or any other header) holds a secret or STREAM_EXTRA_HEADERS. */
+function needsRedaction(name: string): boolean {
+  let known = secretHeaders.get(name);
+  if (known === undefined) {
+    const bare = name.startsWith('variable_') ? name.slice(9) : name;
+    known = isSecretName(bare) || bare.toLowerCase() === 'stream_extra_headers';
+    if (secretHeaders.size >= SECRET_CACHE_ENTRIES) secretHeaders.clear();
+    secretHeaders.set(name, known);
+  }
+  return known;
+}
+
+/** The event as the HTTP API shows it: itself when it holds no secret, else a copy with those values redacted (lib/redact.ts). */
+export function redactEvent(event: FsEvent): FsEvent {
+  let copy: FsEvent | undefined;
+  const headers = event.headers;
+  for (let i = 0; i < headers.length; i++) {
+    const [name, value] = headers[i]!;
+    if (!needsRedaction(name)) continue;
+    const bare = name.startsWith('variable_') ? name.slice(9) : name;
+    const shown = redactValue(bare, value);
+    if (shown === value) continue;
+    if (!copy) {
+      copy = new FsEvent(event.name, event.subclass);
+      copy.headers.length = 0;
+      for (const [n, v] of headers) copy.headers.push([n, v]);
+      copy.body = event.body;
+    }
+    copy.headers[i] = [name, shown];
+  }
+  return copy ?? event;
+}
+
+interface Client {
+  res: ServerResponse;
+  wants: EventFilter;
+  /** Source address and port, for the log. */
+  peer: string;
+}
+
+/** What a fan-out needs: the bus, the JSON serializer, the per-client bound and a log. */
+export interface EventStreamOptions {
+  bus: EventBus;
+  eventToJson: (event: FsEvent) => string;
+  maxQueueBytes: number;
+  log: Logger;
+}
+
+/** Every live event stream client of one HTTP API, fed by one bus listener while there is a client. */
+export class EventStreamFanout {
+  private readonly clients = new Set<Client>();
+  private unsubscribe: (() => void) | undefined;
+  /** Clients dropped because they left more than maxQueueBytes unread. */
+  dropped = 0;
+  /** Events serialized (once each, whatever the number of clients that got it). */
+  serialized = 0;
+
+  constructor(private readonly options: EventStreamOptions) {}
+
+  /** Connected clients. */
+  get size(): number {
+    return this.clients.size;
+  }
+
+  /** Adds a client whose response head is sent; it gets every event `wants` accepts until it closes or is dropped. */
+  add(res: ServerResponse, wants: EventFilter, peer: string): void {
+    const client: Client = { res, wants, peer };
+    this.clients.add(client);
+    this.unsubscribe ??= this.options.bus.subscribe((event) => this.deliver(event));
+    res.on('close', () => this.remove(client));
+  }
+
+  /** Ends every stream. */
+  closeAll(): void {
+    for (const client of [...this.clients]) {
+      this.remove(client);
+      client.res.end();
+    }
+  }
+
+  private remove(client: Client): void {
+    if (!this.clients.delete(client) || this.clients.size > 0) return;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
+
+  private deliver(event: FsEvent): void {
+    let frame: Buffer | undefined;
+    for (const client of this.clients) {
+      if (!client.wants(event)) continue;
+      frame ??= this.frame(event);
+      const pending = client.res.writableLength;
+      if (pending + frame.length > this.options.maxQueueBytes) {
+        this.drop(client, pending);
+        continue;
+      }
+      client.res.write(frame);
+    }
+  }
+
+  /** `event: <subclass or name>` and `data: <FreeSWITCH JSON>` (which has no raw line break), as one Buffer. */
+  private frame(event: FsEvent): Buffer {
+    this.serialized++;
+    const name = (event.subclass ?? event.name).replace(/[\r\n]/g, ' ');
+    return Buffer.from(`event: ${name}\ndata: ${this.options.eventToJson(redactEvent(event))}\n\n`);
+  }
+
+  private drop(client: Client, pending: number): void {
+    this.remove(client);
+    this.dropped++;
+    this.options.log.warning(`dropped the live event stream client ${client.peer}: ${pending} bytes unread, over http.maxQueueBytes (${this.options.maxQueueBytes})`);
+    client.res.destroy();
+  }
+}
