@@ -6,7 +6,7 @@ import { Logger } from '../lib/logger.ts';
 import { AudioStream, AUDIO_STREAM_BUG } from './audio-stream.ts';
 import { StreamMetrics } from './metrics.ts';
 import { readStreamOptions } from './options.ts';
-import { PlayFiles } from './play-files.ts';
+import { PlayFiles, PlayFileStore } from './play-files.ts';
 import { parseStreamRate, parseStreamUrl } from './url.ts';
 import type { WsLimits } from './ws-connection.ts';
 
@@ -47,10 +47,13 @@ export interface AudioStreamEngineOptions {
 export class AudioStreamEngine {
   readonly metrics = new StreamMetrics();
   readonly tempDir: string;
+  /** The play files of every stream: the directory, the budget, who holds what. */
+  readonly playFiles: PlayFileStore;
   private readonly playFileIndex = new Map<string, number>();
 
   constructor(private readonly options: AudioStreamEngineOptions) {
     this.tempDir = options.tempDir;
+    this.playFiles = new PlayFileStore(options.tempDir, options.playFileBudget);
   }
 
   /** The stream attached to a channel, if any. */
@@ -81,10 +84,10 @@ export class AudioStreamEngine {
     if (!channel.preAnswer()) return fail('CHANNEL_NO_MEDIA', 'cannot pre-answer the channel');
     const log = new Logger(`mod_audio_stream(${channel.uuid})`);
     const streamOptions = readStreamOptions((name) => channel.getVariable(name), (m) => log.warning(m));
-    const playFiles = new PlayFiles(this.tempDir, channel.uuid, () => this.nextPlayFile(channel));
+    const playFiles = new PlayFiles(this.tempDir, channel.uuid, () => this.nextPlayFile(channel), this.playFiles);
     const stream = new AudioStream({
       channel, url: url.value, mix, rateHz: rate.value, metadata, options: streamOptions, playFiles,
-      keepPlayFiles: extra.keepPlayFiles, limits: extra.limits,
+      keepPlayFiles: extra.keepPlayFiles, limits: extra.limits, maxJsonEventBytes: this.options.maxJsonEventBytes,
     }, { clock: this.options.clock, ticker: this.options.ticker, metrics: this.metrics });
     if (!channel.addBug(stream)) return fail('CHANNEL_HUNG_UP', 'cannot attach the stream to the channel');
     stream.start();

@@ -10,12 +10,15 @@ export const ERROR_CODES = {
   // Start-up and command lines.
   CONFIG_INVALID: 'a configuration value is missing, malformed or out of range (serve exits 2)',
   USAGE: 'a command line is missing an argument or has a malformed one (the CLI exits 2)',
+  STARTUP_FAILED: 'serve cannot start: a listen address is in use or not permitted, or tempDir cannot be used (serve exits 2)',
   ACL_INVALID: 'an entry of an access list is not an address or CIDR',
   // Files.
   WAV_INVALID: 'a WAV file is malformed or in an unsupported format',
   PLAYBACK_UNSUPPORTED: 'a file to play has a type that cannot be played',
   PLAYBACK_TOO_LARGE: 'a file to play is larger than 64 MiB',
   PLAYBACK_QUEUE_FULL: 'a channel already has 600 s of audio queued',
+  PLAYBACK_NOT_FOUND: 'a file to play is missing, outside sounds.dirs and the stream\'s play files, unreadable or not a regular file (one answer for all)',
+  PLAY_FILE_REFUSED: 'a streamAudio reply is not written to a file: over the play-file budget, empty, or the file system did not answer in time',
   TONE_STREAM_INVALID: 'a tone_stream:// is over its bounds (4096 characters a line, 10000 tones) or its path= file cannot be read',
   // SIP, SDP and RTP.
   SIP_SYNTAX: 'a SIP message or header is malformed (answered 400)',
