@@ -12,6 +12,9 @@
 // echoing every message back, played to the caller; the largest N held with nothing lost both ways,
 // CPU and RSS per call against the one-way calls at the same N, the reply latency (bot -> RTP);
 // bench/results/duplex-<date>.json.
+// Soak (bench/load/soak.ts, only with --soak <minutes>): the real `audio-stream serve` with 200 churned
+// calls streaming, bot replies, marks, play files and ESL subscribers; RSS and descriptor slopes,
+// lost frames, temp files left; bench/results/soak-<date>.json.
 // Micro (bench/micro/run.ts): the hot parts one by one (SIP parser, RTP parse, playout buffer,
 // G.711/G.722, resampler, chunker, the stream pipeline); bench/results/micro-<date>.json.
 // Every load configuration runs in fresh processes; this one only orchestrates.
@@ -19,7 +22,7 @@
 //   npm run bench -- [--streams] [--calls] [--duplex] [--micro] [--n 250,500,1000,2000] [--seconds 10] [--deflate off|on|both]
 //                    [--calls-n 100,250,500,750,1000] [--calls-seconds 10] [--calls-rate 100] [--no-refine]
 //                    [--duplex-n 100,200,300] [--duplex-seconds 8] [--duplex-refine] [--no-compare]
-//                    [--micro-seconds 1] [--quick] [--warmup 2] [--profile [N:off|on,calls[:N],duplex[:N],...]]
+//                    [--soak <minutes>] [--soak-n 200] [--micro-seconds 1] [--quick] [--warmup 2] [--profile [N:off|on,calls[:N],duplex[:N],...]]
 import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { relative } from 'node:path';
@@ -31,6 +34,7 @@ import {
 } from './load/streams.ts';
 import { canPin, choosePinning, waitForQuiet, launch, loadScript, nextMessage, exited, RESULTS_DIR, ROOT } from './load/harness.ts';
 import { runMicroBenchmarks } from './micro/run.ts';
+import { runSoakBench, type SoakOptions } from './load/soak.ts';
 
 interface Options extends StreamsOptions {
   quick: boolean;
@@ -43,6 +47,8 @@ interface Options extends StreamsOptions {
   callsOptions: CallsOptions;
   /** The duplex calls: the calls options (warm-up, rate, retry) with their own N, window, refine and profiles. */
   duplexOptions: DuplexOptions;
+  /** The soak (only when --soak gives its minutes; then the others run only if picked too). */
+  soak: SoakOptions | undefined;
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -64,6 +70,10 @@ const HELP = `Usage: npm run bench -- [options]
   --duplex-refine     duplex: also try the N halfway between the last N held and the first not held (20 s or more)
   --no-compare        duplex: no one-way row at the largest duplex N held after the duplex rows (the ratio then uses
                       the calls benchmark's rows at the same N, if any)
+  --soak <minutes>    run the soak: the real audio-stream serve with --soak-n churned calls (10-40 s each) streaming,
+                      bot replies, marks, play files and 4 ESL subscribers; RSS and descriptor slopes, lost frames,
+                      temp files left (alone unless other benchmarks are picked too)
+  --soak-n <n>        calls kept up during the soak (default 200)
   --micro-seconds <s> measuring time of each micro-benchmark (default 1)
   --quick             streams N=250,1000, deflate off; calls N=${QUICK_CALLS_NS.join(',')}; duplex N=${QUICK_DUPLEX_NS.join(',')}; 5 s windows; micro 0.3 s each
   --pin split|none    split (default): the measured process on one CPU (the least busy) and the sink
@@ -82,7 +92,9 @@ function parseOptions(argv: string[]): Options {
     streams: true, calls: true, duplex: true, micro: true, microSeconds: 1,
     callsOptions: { ns: DEFAULT_CALLS_NS, seconds: 10, warmup: 2, rate: 100, refine: true, retry: true, profile: [] },
     duplexOptions: { ns: DEFAULT_DUPLEX_NS, seconds: 10, warmup: 2, rate: 100, refine: false, retry: true, profile: [], compare: true },
+    soak: undefined,
   };
+  let soakCalls = 200;
   let nGiven = false;
   let secondsGiven = false;
   let deflateGiven = false;
@@ -133,6 +145,16 @@ function parseOptions(argv: string[]): Options {
       case '--duplex':
       case '--micro':
         only.add(a.slice(2) as 'streams' | 'calls' | 'duplex' | 'micro');
+        break;
+      case '--soak': {
+        const minutes = Number(value());
+        if (!Number.isFinite(minutes) || minutes < 0.5 || minutes > 24 * 60) throw new Error('--soak must be 0.5..1440 minutes');
+        opts.soak = { minutes, calls: 0 };
+        break;
+      }
+      case '--soak-n':
+        soakCalls = Number(value());
+        if (!Number.isInteger(soakCalls) || soakCalls < 1 || soakCalls > 2000) throw new Error('--soak-n must be 1..2000');
         break;
       case '--micro-seconds':
         opts.microSeconds = Number(value());
@@ -217,10 +239,12 @@ function parseOptions(argv: string[]): Options {
     opts.callsOptions.refine = false;
     opts.microSeconds = 0.3;
   }
-  opts.streams = only.size === 0 || only.has('streams');
-  opts.calls = only.size === 0 || only.has('calls');
-  opts.duplex = only.size === 0 || only.has('duplex');
-  opts.micro = only.size === 0 || only.has('micro');
+  if (opts.soak) opts.soak.calls = soakCalls;
+  const all = only.size === 0 && !opts.soak;
+  opts.streams = all || only.has('streams');
+  opts.calls = all || only.has('calls');
+  opts.duplex = all || only.has('duplex');
+  opts.micro = all || only.has('micro');
   opts.callsOptions.seconds = callsSeconds ?? opts.seconds;
   opts.callsOptions.warmup = opts.warmup;
   // A bare --profile with one benchmark picked profiles that one only.
@@ -271,6 +295,7 @@ async function main(): Promise<void> {
     opts.calls ? `calls: N=${opts.callsOptions.ns.join(',')} upward, PCMU -> mono 16 kHz` : '',
     opts.duplex ? `duplex calls: N=${opts.duplexOptions.ns.join(',')} upward, echoed back at 16 kHz` : '',
     opts.micro ? `micro: ${opts.microSeconds} s each` : '',
+    opts.soak ? `soak: ${opts.soak.calls} churned calls for ${opts.soak.minutes} min` : '',
   ].filter(Boolean).join('; ');
   process.stdout.write(`audio-stream bench: ${what}; ${cpu.length} CPU(s) ${cpu[0]?.model ?? ''}, node ${process.version}; ${pinText}\n`);
   const quietBudget = { ms: opts.quietWaitSeconds * 1000 };
@@ -302,6 +327,10 @@ async function main(): Promise<void> {
     process.stdout.write('\nmicro-benchmarks (one process, one after the other):\n');
     const micro = runMicroBenchmarks({ seconds: opts.microSeconds });
     if (micro.file) results.push(relative(ROOT, micro.file));
+  }
+  if (opts.soak) {
+    await runSoakBench(opts.soak, stamp);
+    results.push(`bench/results/soak-${stamp}.json`);
   }
   process.stdout.write(`\nResults: ${results.join(', ')}\n`);
 }
