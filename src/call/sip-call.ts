@@ -33,6 +33,11 @@ const CODEC_STRING = 'PCMU,PCMA,G722,L16';
 
 const DIRECTIONS = new Set<string>(['sendrecv', 'sendonly', 'recvonly', 'inactive']);
 
+/** `address:port`, an IPv6 address in brackets. */
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
 /** A URI parameter list as text (`transport=UDP;lr`), as sofia's url_params. */
 function paramsText(params: Params): string {
   return [...params].map(([k, v]) => (v === null ? k : `${k}=${v}`)).join(';');
@@ -166,6 +171,18 @@ export class SipCall implements ChannelEndpoint {
       else this.channel.hangup('NORMAL_CLEARING');
     };
     rtp.onDtmf = (digit, durationMs) => this.channel.dtmf(digit, durationMs, 'RTP');
+    // Strict RTP: a line when the source is learned (once per start of media or change of the remote
+    // media) and when a foreign source is first seen (once per source, a few sources per call).
+    rtp.onSourceLearned = (address, port, signalled) => {
+      const sdp = rtp.media?.remote;
+      if (signalled) this.log.debug(`RTP source ${hostPort(address, port)} learned: the SDP's address`);
+      else this.log.info(`RTP source ${hostPort(address, port)} learned from ${rtp.probation} consecutive packets (the SDP said ${sdp ? hostPort(sdp.address, sdp.port) : 'nothing'})`);
+    };
+    rtp.onForeignSource = (address, port, last) => {
+      const learned = rtp.remote;
+      this.log.warning(`RTP from ${hostPort(address, port)} dropped: not the call's source ${learned ? hostPort(learned.address, learned.port) : ''} (strict RTP)` +
+        (last ? '; further foreign sources of this call are counted, not logged' : ''));
+    };
   }
 
   /** The call's channel. */
@@ -413,7 +430,7 @@ export class SipCall implements ChannelEndpoint {
     }
     const st = this.rtp.stats;
     this.log.info(`hangup ${cause}: rtp received ${st.received}, lost ${st.lost}, late ${st.late}, malformed ${st.malformed}, ` +
-      `wrong source ${st.wrongSource}, sent ${st.sent}, dtmf ${st.dtmfDigits}`);
+      `foreign ${st.foreign}, stray ${st.stray}, sent ${st.sent}, dtmf ${st.dtmfDigits}`);
     if (this.call.state === 'incoming' || this.call.state === 'early') {
       if (cause === 'ORIGINATOR_CANCEL') this.call.hangup();
       else this.call.reject(causeToSipStatus(cause));

@@ -7,3 +7,4 @@ export { JitterBuffer, JitterStats, type JitterBufferOptions, type JitterFrame }
 export { RtpHeader, RtpParser, RTP_HEADER_BYTES, serializeRtpPacket, writeRtpHeader } from './packet.ts';
 export { RtpReceiver, type RtpReceiverOptions } from './rtp-receiver.ts';
 export { RtpSender, type RtpSenderOptions } from './rtp-sender.ts';
+export { NOTED_SOURCES, PROBATION, RtpTotals, SourceLatch, type ForeignSourceCallback, type SourceLearnedCallback } from './source-latch.ts';

@@ -10,6 +10,7 @@ import { PortAllocator } from './port-allocator.ts';
 import { isAppError } from '../lib/errors.ts';
 import { RtpSender } from './rtp-sender.ts';
 import { RtpSession, type RtpSessionOptions } from './rtp-session.ts';
+import { RtpTotals } from './source-latch.ts';
 import { bestCorrelation, dominantFrequency, sine, toneLevelDbfs } from '../../test/helpers/audio.ts';
 
 const HOST = '127.0.0.1';
@@ -119,7 +120,7 @@ for (const key of ['PCMU', 'PCMA', 'G722', 'L16_8', 'L16_16']) {
       const out = await stream(a, b, src, spf);
       assertSameTone(src, out, codec.sampleRateHz, spf, key, key === 'G722' ? G722_DELAY : 0);
       const s = b.stats;
-      assert.deepEqual([s.received, s.lost, s.late, s.malformed, s.wrongSource, a.stats.sent], [30, 0, 0, 0, 0, 30]);
+      assert.deepEqual([s.received, s.lost, s.late, s.malformed, s.foreign, s.learning, s.stray, a.stats.sent], [30, 0, 0, 0, 0, 0, 0, 30]);
     } finally {
       a.close();
       b.close();
@@ -181,8 +182,8 @@ test('the audio clocked by a MediaClock, as the owner drives it', async () => {
 });
 
 test('SSRC change from the same source: the playout buffer restarts and the audio goes on', async () => {
-  const b = await openSession({ address: HOST, ports, media: media(CODECS.PCMU, 9) });
   const peer = await rawPeer();
+  const b = await openSession({ address: HOST, ports, media: media(CODECS.PCMU, peer.port) });
   try {
     const pkt = new Uint8Array(200);
     const payload = pkt.subarray(12);
@@ -191,14 +192,14 @@ test('SSRC change from the same source: the playout buffer restarts and the audi
     for (const ssrc of [1, 2]) {
       const s = new RtpSender(media(CODECS.PCMU, 9), { ssrc });
       for (let off = 0; off < src.length; off += 160) {
-        const before = b.stats.received;
+        const before = b.stats.received + b.stats.stray;
         peer.socket.send(pkt, 0, s.writePacket(src.subarray(off, off + 160), pkt, payload), b.localPort, HOST);
-        await waitFor(() => b.stats.received > before, 'a packet');
+        await waitFor(() => b.stats.received + b.stats.stray > before, 'a packet');
         out.push(...b.pullFrame()!);
       }
     }
     assert.equal(b.stats.ssrcChanges, 1);
-    assert.deepEqual([b.stats.late, b.stats.wrongSource], [0, 0]);
+    assert.deepEqual([b.stats.late, b.stats.foreign, b.stats.stray], [0, 0, 3]);
     const tail = Int16Array.from(out.slice(-1600));
     assert.ok(Math.abs(dominantFrequency(tail, 8000) - 1000) < 2);
   } finally {
@@ -207,39 +208,82 @@ test('SSRC change from the same source: the playout buffer restarts and the audi
   }
 });
 
-test('symmetric RTP: we send to the latched source, not the SDP port; another source is ignored', async () => {
+test('strict RTP: a NAT\'d peer is learned from 4 consecutive packets and sent to; then other sources are dropped, counted and reported once each', async () => {
   const sdpTarget = await rawPeer(); // where the SDP says to send
   const real = await rawPeer(); // where the packets really come from (a NAT, say)
   const intruder = await rawPeer();
-  const b = await openSession({ address: HOST, ports, media: media(CODECS.PCMU, sdpTarget.port) });
+  const totals = new RtpTotals();
+  const b = await openSession({ address: HOST, ports, media: media(CODECS.PCMU, sdpTarget.port), totals });
+  const learned: string[] = [];
+  const foreign: string[] = [];
+  b.onSourceLearned = (address, port, signalled) => learned.push(`${address}:${port} ${signalled}`);
+  b.onForeignSource = (address, port) => foreign.push(`${address}:${port}`);
   try {
     b.sendFrame(new Int16Array(160));
-    await waitFor(() => sdpTarget.got.length === 1, 'a packet at the SDP address before latching');
-    const pkt = new Uint8Array(200);
-    const send = async (peer: dgram.Socket, s: RtpSender): Promise<void> => {
+    await waitFor(() => sdpTarget.got.length === 1, 'a packet at the SDP address before learning');
+    const send = (peer: dgram.Socket, s: RtpSender): void => {
+      const pkt = new Uint8Array(200); // dgram reads it on a later tick
       peer.send(pkt, 0, s.writePacket(new Int16Array(160), pkt, pkt.subarray(12)), b.localPort, HOST);
-      await new Promise((r) => setTimeout(r, 5));
     };
     const good = new RtpSender(media(CODECS.PCMU, 9), { ssrc: 10 });
-    await send(real.socket, good);
-    await waitFor(() => b.stats.received === 1, 'the first packet');
+    for (let i = 0; i < 3; i++) send(real.socket, good);
+    await waitFor(() => b.stats.learning === 3, 'three packets of the run');
+    assert.equal(b.stats.received, 0);
+    assert.deepEqual(b.remote, { address: HOST, port: sdpTarget.port }, 'still the SDP\'s address');
+    send(real.socket, good);
+    await waitFor(() => b.stats.received === 1, 'the fourth packet, learned');
     assert.deepEqual(b.remote, { address: HOST, port: real.port });
+    // The hijack: three packets with a new SSRC, then a steady stream.
     const bad = new RtpSender(media(CODECS.PCMU, 9), { ssrc: 66 });
-    await send(intruder.socket, bad);
-    await send(intruder.socket, bad);
-    await send(real.socket, good);
-    await waitFor(() => b.stats.wrongSource === 2 && b.stats.received === 2, 'the intruder counted');
+    for (let i = 0; i < 40; i++) send(intruder.socket, bad);
+    send(real.socket, good);
+    await waitFor(() => b.stats.foreign === 40 && b.stats.received === 2, 'the intruder counted');
+    const lastReceived = b.lastReceivedAt;
+    send(intruder.socket, bad);
+    await waitFor(() => b.stats.foreign === 41, 'one more');
+    assert.equal(b.lastReceivedAt, lastReceived, 'a foreign packet is no sign of life of the call');
     b.sendFrame(new Int16Array(160));
-    await waitFor(() => real.got.length === 1, 'a packet at the latched source');
+    await waitFor(() => real.got.length === 1, 'a packet at the learned source');
     assert.equal(sdpTarget.got.length, 1);
     assert.equal(intruder.got.length, 0);
-    // Three packets in a row from one new source with a new SSRC: the peer moved.
-    for (let i = 0; i < 3; i++) await send(intruder.socket, bad);
-    await waitFor(() => b.stats.relatches === 1, 'a re-latch');
-    assert.deepEqual(b.remote, { address: HOST, port: intruder.port });
+    assert.deepEqual(b.remote, { address: HOST, port: real.port });
+    assert.deepEqual([b.stats.sourcesLearned, totals.foreign], [1, 41]);
+    assert.deepEqual(learned, [`${HOST}:${real.port} false`]);
+    assert.deepEqual(foreign, [`${HOST}:${intruder.port}`], 'reported once');
   } finally {
     b.close();
     for (const p of [sdpTarget, real, intruder]) p.socket.close();
+  }
+});
+
+test('a change of the remote address by re-INVITE learns again: the new SDP address at once, the old source dropped', async () => {
+  const first = await rawPeer();
+  const moved = await rawPeer();
+  const b = await openSession({ address: HOST, ports, media: media(CODECS.PCMU, first.port) });
+  try {
+    const send = (peer: dgram.Socket, s: RtpSender): void => {
+      const pkt = new Uint8Array(200); // dgram reads it on a later tick
+      peer.send(pkt, 0, s.writePacket(new Int16Array(160), pkt, pkt.subarray(12)), b.localPort, HOST);
+    };
+    const a = new RtpSender(media(CODECS.PCMU, 9), { ssrc: 1 });
+    send(first.socket, a);
+    await waitFor(() => b.stats.received === 1, 'the SDP\'s source, learned at once');
+    b.updateRemote(media(CODECS.PCMU, first.port, { direction: 'sendonly' }));
+    send(first.socket, a);
+    await waitFor(() => b.stats.received === 2, 'the same address: nothing to learn');
+    b.updateRemote(media(CODECS.PCMU, moved.port));
+    assert.deepEqual(b.remote, { address: HOST, port: moved.port });
+    send(moved.socket, new RtpSender(media(CODECS.PCMU, 9), { ssrc: 2 }));
+    await waitFor(() => b.stats.received === 3, 'the new address');
+    for (let i = 0; i < 5; i++) send(first.socket, a);
+    await waitFor(() => b.stats.foreign === 5, 'the old source, foreign now');
+    b.sendFrame(new Int16Array(160));
+    await waitFor(() => moved.got.length === 1, 'sent to the new address');
+    assert.deepEqual([first.got.length, b.stats.sourcesLearned, b.stats.ssrcChanges], [0, 2, 1]);
+  } finally {
+    b.close();
+    first.socket.close();
+    moved.socket.close();
   }
 });
 

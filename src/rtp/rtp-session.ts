@@ -1,6 +1,8 @@
 // One call's RTP over one UDP socket (RTP only: RTCP on port + 1 is not served). The session owns
 // no timer: the owner calls pullFrame() and sendFrame() from the process's media clock
-// (src/channel/media-clock.ts), once per ptime.
+// (src/channel/media-clock.ts), once per ptime. Strict RTP (source-latch.ts): the peer's source
+// is learned at the start of media and after a change of the remote media; packets from other
+// sources are dropped and counted, and we send to the learned source.
 import dgram from 'node:dgram';
 import { isIP, isIPv6 } from 'node:net';
 import type { NegotiatedMedia } from '../sdp/negotiated-media.ts';
@@ -10,6 +12,7 @@ import { AppError } from '../lib/errors.ts';
 import { RtpReceiver } from './rtp-receiver.ts';
 import { RtpSender } from './rtp-sender.ts';
 import { SendRing } from './send-ring.ts';
+import { PROBATION, type ForeignSourceCallback, type RtpTotals, type SourceLearnedCallback } from './source-latch.ts';
 
 /** How to open a session. */
 export interface RtpSessionOptions {
@@ -23,8 +26,10 @@ export interface RtpSessionOptions {
   media?: NegotiatedMedia;
   /** Playout delay in ms (default 60). */
   jitterDelayMs?: number;
-  /** Consecutive packets from a new source with a new SSRC that move the symmetric-RTP latch (default 3). */
-  relatchAfter?: number;
+  /** Strict RTP: consecutive packets that make a source other than the SDP's, or a new SSRC, genuine (default 4, as Asterisk's probation). */
+  probation?: number;
+  /** Counters shared with the other sessions of a host (packets from foreign sources). */
+  totals?: RtpTotals;
   /** Called once per RFC 4733 digit, with its duration in ms. */
   onDtmf?: DtmfCallback;
   /** With `ports`: ports in use by other processes to skip before giving up (default 16). */
@@ -47,8 +52,12 @@ export interface RtpSessionStats {
   late: number;
   /** Datagrams that are not RTP v2 or have inconsistent lengths. */
   malformed: number;
-  /** Packets from another source than the latched one. */
-  wrongSource: number;
+  /** Packets from another source than the learned one, dropped (strict RTP). */
+  foreign: number;
+  /** Packets dropped while learning the source (from a source that had not sent a run of consecutive packets). */
+  learning: number;
+  /** Packets from the learned source with another SSRC than the stream's, dropped (strays, a new SSRC before its run). */
+  stray: number;
   /** Packets sent. */
   sent: number;
   /** Frames decoded from the playout buffer. */
@@ -65,8 +74,8 @@ export interface RtpSessionStats {
   unknownPayloadType: number;
   /** Times the peer's SSRC changed. */
   ssrcChanges: number;
-  /** Times the symmetric-RTP latch moved to a new source. */
-  relatches: number;
+  /** Times the source was learned (start of media, after a change of the remote media, the SDP's address taking over). */
+  sourcesLearned: number;
   /** RFC 4733 digits reported. */
   dtmfDigits: number;
   /** Datagrams received before the media was known (dropped). */
@@ -84,6 +93,10 @@ const SEND_RING = 8;
 export class RtpSession {
   /** Called once per RFC 4733 digit with its duration in ms (settable at any time). */
   onDtmf: DtmfCallback | undefined;
+  /** Called when the peer's source is learned (settable at any time). */
+  onSourceLearned: SourceLearnedCallback | undefined;
+  /** Called on the first packet from each foreign source, at most NOTED_SOURCES per call (settable at any time). */
+  onForeignSource: ForeignSourceCallback | undefined;
   private socket: dgram.Socket | undefined;
   private port = 0;
   private receiver: RtpReceiver | undefined;
@@ -143,6 +156,11 @@ export class RtpSession {
     return this.currentMedia;
   }
 
+  /** Strict RTP's run length: consecutive packets that make a source other than the SDP's, or a new SSRC, genuine. */
+  get probation(): number {
+    return this.options.probation ?? PROBATION;
+  }
+
   /** Our SSRC; 0 until the media is known. */
   get ssrc(): number {
     return this.sender?.ssrc ?? 0;
@@ -154,7 +172,7 @@ export class RtpSession {
     return last < 0 ? this.openedAt : last;
   }
 
-  /** Where our packets go: the latched source, else the SDP address; undefined until the media is known. */
+  /** Where our packets go: the learned source, else (while learning) the SDP address; undefined until the media is known. */
   get remote(): { address: string; port: number } | undefined {
     const latch = this.receiver?.latch;
     if (latch?.latched) return { address: latch.address, port: latch.port };
@@ -197,18 +215,22 @@ export class RtpSession {
     return true;
   }
 
-  /** Applies a negotiated stream (first answer, re-INVITE, UPDATE): a codec/ptime change resets decoder and playout buffer; a new remote address unlatches. */
+  /**
+   * Applies a negotiated stream (first answer, re-INVITE, UPDATE): a codec/ptime change resets
+   * decoder and playout buffer; a new remote address or port learns the source again (strict RTP).
+   */
   updateRemote(media: NegotiatedMedia): void {
     if (this.closed) return;
-    const old = this.currentMedia;
     this.currentMedia = media;
     if (!this.receiver || !this.sender) {
       this.receiver = new RtpReceiver(media, { ...this.options, onDtmf: (digit, ms) => this.onDtmf?.(digit, ms) });
+      const latch = this.receiver.latch;
+      latch.onLearned = (address, port, signalled) => this.onSourceLearned?.(address, port, signalled);
+      latch.onForeign = (address, port, last) => this.onForeignSource?.(address, port, last);
       this.sender = new RtpSender(media, this.options);
       this.ring = new SendRing(SEND_RING, this.sender.packetBytes);
       return;
     }
-    if (old!.remote.address !== media.remote.address || old!.remote.port !== media.remote.port) this.receiver.latch.reset();
     this.receiver.configure(media);
     this.sender.configure(media);
     if (this.sender.packetBytes > this.ring!.packetBytes) this.ring!.resize(this.sender.packetBytes);
@@ -220,10 +242,11 @@ export class RtpSession {
     const j = r?.jitterStats();
     return {
       received: r?.counters.received ?? 0, lost: r?.lost ?? 0, late: j?.late ?? 0, malformed: r?.parser.malformed ?? 0,
-      wrongSource: r?.latch.wrongSource ?? 0, sent: this.sender?.sent ?? 0, played: j?.played ?? 0, concealed: j?.concealed ?? 0,
+      foreign: r?.latch.foreign ?? 0, learning: r?.latch.learning ?? 0, stray: r?.counters.stray ?? 0,
+      sent: this.sender?.sent ?? 0, played: j?.played ?? 0, concealed: j?.concealed ?? 0,
       duplicates: j?.duplicates ?? 0, resyncs: j?.resyncs ?? 0, rtcp: r?.parser.rtcp ?? 0,
       unknownPayloadType: r?.counters.unknownPayloadType ?? 0, ssrcChanges: r?.counters.ssrcChanges ?? 0,
-      relatches: r?.latch.relatches ?? 0, dtmfDigits: r?.dtmf.digits ?? 0, beforeMedia: this.beforeMedia,
+      sourcesLearned: r?.latch.learned ?? 0, dtmfDigits: r?.dtmf.digits ?? 0, beforeMedia: this.beforeMedia,
       notSent: this.notSent, sendErrors: this.sendErrors + (this.ring?.errors ?? 0),
     };
   }
