@@ -1,3 +1,4 @@
+import type { BurstLogSink } from './burst-log.ts';
 import type { Peer } from './peer.ts';
 import { TcpEndpoint, DEFAULT_TCP_IDLE_MS } from './tcp-endpoint.ts';
 import type { SipTransport, TransportStats } from './transport.ts';
@@ -12,6 +13,11 @@ export interface SocketTransportOptions {
   maxMessageBytes: number;
   /** Idle TCP connection lifetime, ms (default 300 s). */
   tcpIdleTimeoutMs?: number;
+  /** TCP: a started message's header block (then body) deadline, ms (default 5000). */
+  tcpHeaderTimeoutMs?: number;
+  /** TCP: accepted connections at once, in total and from one address (default unbounded). */
+  tcpMaxConnections?: number;
+  tcpMaxConnectionsPerSource?: number;
 }
 
 const EPHEMERAL_ATTEMPTS = 8;
@@ -25,14 +31,17 @@ export class SocketTransport implements SipTransport {
   constructor(
     private readonly options: SocketTransportOptions,
     readonly stats: TransportStats,
-    onWarning: (message: string) => void,
+    log: BurstLogSink,
   ) {
     const deliver = (data: Buffer, source: Peer): void => this.onPacket(data, source);
-    this.udp = new UdpEndpoint(stats, deliver, (err) => onWarning(`UDP socket error: ${err.message}`));
-    this.tcp = new TcpEndpoint(
-      { maxMessageBytes: options.maxMessageBytes, idleTimeoutMs: options.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_MS },
-      stats, deliver, onWarning,
-    );
+    this.udp = new UdpEndpoint(stats, deliver, (err) => log.warning(`UDP socket error: ${err.message}`));
+    this.tcp = new TcpEndpoint({
+      maxMessageBytes: options.maxMessageBytes,
+      idleTimeoutMs: options.tcpIdleTimeoutMs ?? DEFAULT_TCP_IDLE_MS,
+      headerTimeoutMs: options.tcpHeaderTimeoutMs,
+      maxConnections: options.tcpMaxConnections,
+      maxConnectionsPerSource: options.tcpMaxConnectionsPerSource,
+    }, stats, deliver, log);
   }
 
   /** Open TCP connections. */

@@ -11,6 +11,11 @@ export interface FrameResult {
 }
 
 const CRLF = 0x0d0a;
+const EMPTY = Buffer.alloc(0);
+/** Smallest owned storage, bytes (a typical INVITE fits). */
+const MIN_STORE_BYTES = 4096;
+/** Room kept past maxBytes for the chunk that crosses it (a socket read is at most 64 KiB). */
+const MAX_CHUNK_SLACK = 65536;
 
 /**
  * Cuts SIP messages out of a byte stream (RFC 3261 §18.3): header block up to the empty line, then
@@ -18,7 +23,11 @@ const CRLF = 0x0d0a;
  * `maxBytes` per message so a peer cannot make it buffer without limit.
  */
 export class SipStreamFramer {
-  private buf: Buffer = Buffer.alloc(0);
+  /** The unframed bytes: a view of the last chunk, or of `store` once chunks had to be joined. */
+  private buf: Buffer = EMPTY;
+  /** Owned storage that grows by doubling, so a peer sending one byte per packet costs linear time, not quadratic. */
+  private store: Buffer = EMPTY;
+  private owned = false;
   private scanFrom = 0;
   private pendingTotal: number | undefined;
   private failed: string | undefined;
@@ -30,11 +39,25 @@ export class SipStreamFramer {
     return this.buf.length;
   }
 
+  /**
+   * Where the stream is: between messages ('idle': nothing buffered but the start of a keepalive's
+   * line breaks), inside a message's header block ('header'), or inside its body ('body'). The TCP
+   * endpoint's deadlines read it.
+   */
+  get phase(): 'idle' | 'header' | 'body' {
+    if (this.pendingTotal !== undefined) return 'body';
+    const b = this.buf;
+    for (let i = 0; i < b.length; i++) {
+      if (i >= 3 || (b[i] !== 0x0d && b[i] !== 0x0a)) return 'header';
+    }
+    return 'idle';
+  }
+
   /** Feeds a chunk; returns what became complete. After an error every later push returns the same error. */
   push(chunk: Buffer): FrameResult {
     const result: FrameResult = { messages: [], pings: 0 };
     if (this.failed !== undefined) return { ...result, error: this.failed };
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
+    this.append(chunk);
     for (;;) {
       result.pings += this.skipLeadingLineBreaks();
       if (this.buf.length === 0) break;
@@ -46,7 +69,39 @@ export class SipStreamFramer {
       this.scanFrom = 0;
       this.pendingTotal = undefined;
     }
+    if (this.buf.length === 0) this.releaseStore();
     return result;
+  }
+
+  /** Adds a chunk after the unframed bytes: in place when the owned storage has room, else into storage twice the size. */
+  private append(chunk: Buffer): void {
+    if (this.buf.length === 0) {
+      this.buf = chunk;
+      this.releaseStore();
+      return;
+    }
+    const length = this.buf.length + chunk.length;
+    if (this.owned) {
+      const offset = this.buf.byteOffset - this.store.byteOffset;
+      if (offset + length <= this.store.length) {
+        chunk.copy(this.store, offset + this.buf.length);
+        this.buf = this.store.subarray(offset, offset + length);
+        return;
+      }
+    }
+    // Past maxBytes the stream fails anyway: the storage never needs more than that plus one chunk.
+    const capacity = Math.max(length, Math.min(2 * length, this.maxBytes + MAX_CHUNK_SLACK));
+    const store = Buffer.allocUnsafe(Math.max(capacity, MIN_STORE_BYTES));
+    this.buf.copy(store, 0);
+    chunk.copy(store, this.buf.length);
+    this.store = store;
+    this.owned = true;
+    this.buf = store.subarray(0, length);
+  }
+
+  private releaseStore(): void {
+    this.store = EMPTY;
+    this.owned = false;
   }
 
   /** Consumes CRLFs between messages; returns the number of double-CRLF pings among them. */

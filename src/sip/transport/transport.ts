@@ -10,6 +10,12 @@ export interface TransportStats {
   framingErrors: number;
   /** Send failures (unreachable, reset, connect refused). */
   transportErrors: number;
+  /** New TCP connections closed at once for being over sip.tcp.maxConnections or maxConnectionsPerSource. */
+  connectionsRefused: number;
+  /** TCP connections closed because a message's header block (or body) took longer than sip.tcp.headerTimeoutMs. */
+  headerTimeouts: number;
+  /** TCP connections closed after the idle timeout with no call using them. */
+  idleClosed: number;
 }
 
 /**
