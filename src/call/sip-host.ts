@@ -3,6 +3,7 @@ import type { ChannelRegistry } from '../channel/registry.ts';
 import type { MediaClock } from '../channel/media-clock.ts';
 import type { Config } from '../config/config.ts';
 import { SipUserAgent } from '../sip/user-agent/user-agent.ts';
+import { BurstLog } from '../sip/transport/burst-log.ts';
 import type { IncomingCall } from '../sip/dialog/call.ts';
 import { RtpSession, PortAllocator } from '../rtp/index.ts';
 import { Logger } from '../lib/logger.ts';
@@ -31,13 +32,21 @@ export class SipHost {
   readonly ua: SipUserAgent;
   readonly ports: PortAllocator;
   private readonly calls = new Set<SipCall>();
+  private readonly rtpFailures: BurstLog;
 
   constructor(private readonly deps: SipHostDeps, private readonly config: Pick<Config, 'sip' | 'rtp'>, uaTimers?: { T1?: number; T2?: number; T4?: number }) {
+    const { sip } = config;
     this.ua = new SipUserAgent({
-      listen: config.sip.listen,
-      advertisedAddress: config.sip.advertisedAddress,
+      listen: sip.listen,
+      advertisedAddress: sip.advertisedAddress,
       timers: uaTimers,
+      admission: {
+        maxSessions: sip.maxSessions, sessionsPerSecond: sip.sessionsPerSecond,
+        invitesPerSourcePerSecond: sip.invitesPerSourcePerSecond, maxPendingPerSource: sip.maxPendingPerSource,
+      },
+      tcp: sip.tcp,
     }, { clock: deps.mediaClock.clock }); // one time source per runtime: SIP timers, media and RTP stamps
+    this.rtpFailures = new BurstLog(log, deps.mediaClock.clock, 'new calls for want of RTP ports');
     this.ports = new PortAllocator(config.rtp.portMin, config.rtp.portMax);
     this.ua.onInvite = (call) => { void this.onInvite(call); };
   }
@@ -59,7 +68,8 @@ export class SipHost {
       await rtp.open();
     } catch (err) {
       rtp.close();
-      log.error(`cannot open RTP for call ${call.callId}: ${(err as Error).message}`);
+      const message = (err as Error).message;
+      this.rtpFailures.record('RTP open failures', () => `refusing new calls: cannot open RTP for call ${call.callId}: ${message}`);
       call.reject(503);
       return;
     }
@@ -92,6 +102,7 @@ export class SipHost {
   /** Hangs up every call (BYE or a final response) and stops listening. */
   async close(cause: 'SYSTEM_SHUTDOWN' | 'MANAGER_REQUEST' = 'SYSTEM_SHUTDOWN'): Promise<void> {
     for (const call of [...this.calls]) call.channel.hangup(cause);
+    this.rtpFailures.close();
     await this.ua.close();
   }
 }

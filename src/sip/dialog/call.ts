@@ -68,6 +68,8 @@ export interface CallHost {
   contactFor(call: ServerCall): string;
   /** Sends an in-dialog request (BYE) through a client transaction. */
   sendInDialog(dialog: Dialog, method: string): void;
+  /** The ACK for the 2xx of the initial INVITE came: the call is confirmed (no longer pending admission). */
+  confirmed(call: ServerCall): void;
   /** The call needs no more messages: drop it from the dialog table. */
   forget(call: ServerCall): void;
   /** Reports an exception thrown by an owner callback. */
@@ -169,6 +171,7 @@ export class ServerCall implements IncomingCall {
     if (this.twoXx === undefined || ack.cseq.seq !== this.twoXx.seq) return; // late or duplicate ACK
     this.twoXx.stop();
     this.twoXx = undefined;
+    if (ack.cseq.seq === this.invite.cseq.seq) this.host.confirmed(this);
     const answer = this.localOfferPending ? sdpOf(ack) : undefined;
     this.localOfferPending = false;
     if (this.byeOnAck) {

@@ -2,7 +2,9 @@ import { Logger } from '../../lib/logger.ts';
 import { ServerCall, type CallHost, type IncomingCall } from '../dialog/call.ts';
 import { systemClock, type Clock } from '../../lib/clock.ts';
 import { Dialog } from '../dialog/dialog.ts';
-import { newTag } from '../message/ids.ts';
+import { newTag, stableTag } from '../message/ids.ts';
+import { Admission, type AdmissionLimit, type AdmissionLimits, type Refusal } from './admission.ts';
+import { BurstLog } from '../transport/burst-log.ts';
 import { InviteServerTransaction } from '../transaction/invite-server-transaction.ts';
 import { LogLimiter } from './log-limiter.ts';
 import { buildResponse, type HeaderList } from '../message/message-builder.ts';
@@ -20,7 +22,7 @@ import type { TransactionContext } from '../transaction/transaction-context.ts';
 import { TransactionLayer, type ServerTransaction } from '../transaction/transaction-layer.ts';
 import type { SipTransport, TransportStats } from '../transport/transport.ts';
 import { uriHost } from '../message/uri.ts';
-import { stampVia } from '../transport/via-routing.ts';
+import { responseDestination, stampVia } from '../transport/via-routing.ts';
 
 /** Settings of a SipUserAgent. */
 export interface SipUserAgentOptions {
@@ -34,8 +36,16 @@ export interface SipUserAgentOptions {
   maxMessageBytes?: number;
   /** RFC 3261 T1/T2/T4 in ms (defaults 500/4000/5000; tests shrink them). */
   timers?: Partial<SipTimerValues>;
-  /** Idle TCP connections not used by a call are closed after this many ms (default 300000). */
+  /** TCP connections no call uses are closed after this many ms without a complete message (default 300000). */
   tcpIdleTimeoutMs?: number;
+  /**
+   * SIP over TCP bounds (config sip.tcp): accepted connections in total and per address (over them a
+   * new one is closed at once; default unbounded), and the deadline of a started message's header
+   * block, then of its body, ms (default 5000).
+   */
+  tcp?: { maxConnections?: number; maxConnectionsPerSource?: number; headerTimeoutMs?: number };
+  /** Limits on new calls (config sip.maxSessions...); over one, an INVITE is answered 503 with Retry-After. Default: none. */
+  admission?: AdmissionLimits;
   /** An INVITE neither answered nor rejected after this many ms gets 408 and onTerminated('timeout') (default 180000, Timer C). */
   inviteTimeoutMs?: number;
   /** close() waits up to this many ms (real time) for the BYEs already sent to be answered (default 2000). */
@@ -68,6 +78,14 @@ export interface SipUserAgentStats {
   framingErrors: number;
   /** Send failures. */
   transportErrors: number;
+  /** New INVITEs answered 503 by admission (by limit: `refusedBy`). */
+  refused: number;
+  /** New TCP connections closed at once for being over sip.tcp.maxConnections or maxConnectionsPerSource. */
+  tcpConnectionsRefused: number;
+  /** TCP connections closed because a message's header block (or body) took longer than sip.tcp.headerTimeoutMs. */
+  tcpHeaderTimeouts: number;
+  /** TCP connections closed idle. */
+  tcpIdleClosed: number;
   /** Calls the UA still tracks. */
   calls: number;
   /** Live server + client transactions. */
@@ -88,7 +106,17 @@ export class SipUserAgent {
   private readonly options: SipUserAgentOptions;
   private readonly clock: Clock;
   private readonly transport: CountingTransport;
-  private readonly transportStats: TransportStats = { received: 0, sent: 0, framingErrors: 0, transportErrors: 0 };
+  private readonly transportStats: TransportStats = {
+    received: 0, sent: 0, framingErrors: 0, transportErrors: 0, connectionsRefused: 0, headerTimeouts: 0, idleClosed: 0,
+  };
+  private readonly refused: Record<AdmissionLimit, number> = {
+    maxSessions: 0, sessionsPerSecond: 0, invitesPerSourcePerSecond: 0, maxPendingPerSource: 0,
+  };
+  private readonly admission: Admission | undefined;
+  private readonly socketTransport: SocketTransport | undefined;
+  private readonly admissionLog: BurstLog;
+  /** Admitted calls not yet confirmed, with the source address admission counts them against. */
+  private readonly unconfirmed = new Map<ServerCall, string>();
   private readonly counters = { received: 0, malformed: 0, oversize: 0, sent: 0, dropped: 0 };
   private readonly ctx: TransactionContext;
   private readonly layer: TransactionLayer;
@@ -105,15 +133,20 @@ export class SipUserAgent {
     this.options = options;
     this.clock = deps.clock ?? systemClock;
     const maxMessageBytes = options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
-    const inner = deps.transport ?? new SocketTransport(
-      { host: options.listen.host, port: options.listen.port, maxMessageBytes, tcpIdleTimeoutMs: options.tcpIdleTimeoutMs },
-      this.transportStats, (m) => log.warning(m),
-    );
+    this.socketTransport = deps.transport === undefined ? new SocketTransport({
+      host: options.listen.host, port: options.listen.port, maxMessageBytes, tcpIdleTimeoutMs: options.tcpIdleTimeoutMs,
+      tcpHeaderTimeoutMs: options.tcp?.headerTimeoutMs,
+      tcpMaxConnections: options.tcp?.maxConnections,
+      tcpMaxConnectionsPerSource: options.tcp?.maxConnectionsPerSource,
+    }, this.transportStats, log) : undefined;
+    const inner = deps.transport ?? this.socketTransport!;
     this.transport = new CountingTransport(inner, this.counters);
     this.transport.onPacket = (data, source) => this.onPacket(data, source);
     this.ctx = { clock: this.clock, timers: resolveTimers(options.timers), transport: this.transport, stats: { retransmissions: 0, absorbed: 0 } };
     this.layer = new TransactionLayer(this.ctx);
     this.malformedLog = new LogLimiter(log, () => this.clock.now());
+    this.admission = options.admission && new Admission(options.admission, () => this.clock.now());
+    this.admissionLog = new BurstLog(log, this.clock, 'new calls');
     this.host = this.createCallHost();
   }
 
@@ -131,9 +164,23 @@ export class SipUserAgent {
       absorbed: this.ctx.stats.absorbed,
       framingErrors: this.transportStats.framingErrors,
       transportErrors: this.transportStats.transportErrors,
+      refused: Object.values(this.refused).reduce((a, b) => a + b, 0),
+      tcpConnectionsRefused: this.transportStats.connectionsRefused,
+      tcpHeaderTimeouts: this.transportStats.headerTimeouts,
+      tcpIdleClosed: this.transportStats.idleClosed,
       calls: this.calls.size,
       transactions: this.layer.serverCount + this.layer.clientCount,
     };
+  }
+
+  /** New INVITEs answered 503 by admission, by the limit (its config key under `sip`) that refused them (a fresh snapshot). */
+  get refusedBy(): Record<AdmissionLimit, number> {
+    return { ...this.refused };
+  }
+
+  /** Open SIP TCP connections (0 on a transport without TCP). */
+  get tcpConnections(): number {
+    return this.socketTransport?.tcpConnections ?? 0;
   }
 
   /** Binds UDP then TCP on the same port; rejects with a clear error (code EADDRINUSE...). */
@@ -155,6 +202,8 @@ export class SipUserAgent {
       for (const call of this.calls.values()) call.shutdown();
       this.calls.clear();
       this.invitesInProgress.clear();
+      this.unconfirmed.clear();
+      this.admissionLog.close();
       this.layer.closeAll();
       await this.transport.close();
     })();
@@ -305,6 +354,11 @@ export class SipUserAgent {
       this.respondNew(req, source, 482, []); // §8.2.2.2 merged request (same INVITE by another path)
       return;
     }
+    const refusal = this.admission?.admit(source.address, this.calls.size);
+    if (refusal !== undefined) {
+      this.refuseNewCall(req, source, refusal);
+      return;
+    }
     let call: ServerCall | undefined;
     const tx = this.layer.createInviteServer(req, source, {
       onTransportError: (err) => {
@@ -317,6 +371,7 @@ export class SipUserAgent {
     call = new ServerCall(this.host, req, tx, dialog);
     this.calls.set(dialogKey(dialog.callId, dialog.localTag), call);
     this.invitesInProgress.set(mergeKey, call);
+    if (this.admission !== undefined) this.unconfirmed.set(call, source.address);
     if (source.connectionId !== undefined) this.transport.retain(source.connectionId);
     try {
       this.onInvite(call);
@@ -324,6 +379,36 @@ export class SipUserAgent {
       log.error(`onInvite threw: ${(err as Error).message}`);
       call.reject(500);
     }
+  }
+
+  /**
+   * Answers an INVITE admission refused: 503 with Retry-After, the limit's reason phrase and a Warning
+   * naming its config key. Statelessly (RFC 3261 §8.2.7, the To tag derived from the request): a flood
+   * of refused INVITEs leaves no transaction or timer behind; a retransmission is judged again.
+   */
+  private refuseNewCall(req: SipMessage, source: Peer, refusal: Refusal): void {
+    this.refused[refusal.limit]++;
+    const key = `sip.${refusal.limit}`;
+    const data = buildResponse(req, refusal.status, {
+      reason: refusal.reason,
+      toTag: stableTag(req.callId, tagOf(req.from) ?? '', req.via[0].params.get('branch') ?? '', String(req.cseq.seq)),
+      headers: [['Retry-After', String(refusal.retryAfterSec)], ['Warning', `399 ${this.localHostPort} "${key} reached"`]],
+      server: this.serverName,
+    });
+    this.transport.send(data, responseDestination(req.via[0], source));
+    this.admissionLog.record(`over ${key}`, () => `refusing new calls: 503 ${refusal.reason} (${key} reached) to ${formatPeer(source)}`);
+  }
+
+  /** Settles an admitted call's pending count once: confirmed by its ACK, or over. */
+  private settle(call: ServerCall): void {
+    const address = this.unconfirmed.get(call);
+    if (address === undefined) return;
+    this.unconfirmed.delete(call);
+    this.admission?.settle(address);
+  }
+
+  private get localHostPort(): string {
+    return `${uriHost(this.options.advertisedAddress ?? this.bound?.host ?? this.options.listen.host)}:${this.bound?.port ?? this.options.listen.port}`;
   }
 
   private get serverName(): string {
@@ -338,6 +423,7 @@ export class SipUserAgent {
       inviteTimeoutMs: this.options.inviteTimeoutMs ?? 180_000,
       contactFor: (call) => this.contactFor(call),
       sendInDialog: (dialog, method) => this.sendInDialog(dialog, method),
+      confirmed: (call) => this.settle(call),
       forget: (call) => this.forget(call),
       ownerError: (what, err) => log.error(`call ${what} handler threw: ${(err as Error).message}`),
     };
@@ -351,6 +437,7 @@ export class SipUserAgent {
   }
 
   private forget(call: ServerCall): void {
+    this.settle(call);
     const key = dialogKey(call.dialog.callId, call.dialog.localTag);
     if (this.calls.get(key) === call) this.calls.delete(key);
     const mergeKey = `${call.callId}|${call.dialog.remoteTag}|${call.invite.cseq.seq}`;
