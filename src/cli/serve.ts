@@ -3,6 +3,7 @@ import { setLogLevel, Logger } from '../lib/logger.ts';
 import { isAppError, messageOf } from '../lib/errors.ts';
 import { Runtime, serviceApplications } from '../service/runtime.ts';
 import { Service } from '../service/service.ts';
+import { fitToDescriptors, openFileLimit } from '../service/descriptors.ts';
 import { parseArgs, lastOption, usageError } from './args.ts';
 
 export const SERVE_HELP = `Usage: audio-stream serve [--config <file.yaml|file.json>]
@@ -48,6 +49,7 @@ export async function serveCommand(argv: string[], signals: NodeJS.EventEmitter 
   }
   if (process.env.AUDIO_STREAM_LOG_LEVEL !== 'off') setLogLevel(config.log.level);
   const log = new Logger('serve');
+  for (const warning of fitToDescriptors(config, openFileLimit())) log.warning(warning);
   const runtime = new Runtime({
     tempDir: config.tempDir,
     playFileBudget: { totalBytes: config.tempDirBudgetMb * 1048576, perStreamBytes: config.tempDirStreamBudgetMb * 1048576 },
