@@ -10,6 +10,8 @@ import type { PlayFiles } from './play-files.ts';
 import { ServerMessageHandler } from './server-messages.ts';
 import { Duplex } from './duplex.ts';
 import { StreamPipeline, type MixType } from './pipeline.ts';
+import { GapBuffer, RECONNECT_CLOSE_CODES, RECONNECT_ERROR_CODES, reconnectDelayMs } from './reconnect.ts';
+import type { TimerHandle } from '../lib/clock.ts';
 
 export type { MixType } from './pipeline.ts';
 
@@ -25,6 +27,8 @@ export const EVENT_DISCONNECT = 'mod_audio_stream::disconnect';
 export const EVENT_ERROR = 'mod_audio_stream::error';
 export const EVENT_JSON = 'mod_audio_stream::json';
 export const EVENT_PLAY = 'mod_audio_stream::play';
+export const EVENT_RECONNECTING = 'mod_audio_stream::reconnecting';
+export const EVENT_RECONNECTED = 'mod_audio_stream::reconnected';
 
 /** Everything a stream is started with. */
 export interface AudioStreamParams {
@@ -41,6 +45,28 @@ export interface AudioStreamParams {
   limits?: WsLimits;
   /** Keep play files after the stream ends (the CLI's --keep-files). */
   keepPlayFiles?: boolean;
+  /** Largest server text message passed on as a json event, bytes (config stream.maxJsonEventBytes; default 1 MiB). */
+  maxJsonEventBytes?: number;
+}
+
+/** Texts (send_text, full-duplex replies) kept during a reconnection at most, and their bytes. */
+const MAX_GAP_TEXTS = 1024;
+const MAX_GAP_TEXT_BYTES = 1 << 20;
+
+/** A reconnection in progress (STREAM_RECONNECT): from the loss until the new connection opens or the attempts run out. */
+interface Gap {
+  /** When the connection was lost (clock ms). */
+  lostAt: number;
+  /** Attempts made so far (the one under way included). */
+  attempt: number;
+  /** The wait before the next attempt, while waiting. */
+  timer: TimerHandle | undefined;
+  /** Texts to send after the metadata once reconnected, and their bytes. */
+  texts: string[];
+  textBytes: number;
+  textsDropped: number;
+  /** The buffer filled up during this gap (logged once). */
+  overflowLogged: boolean;
 }
 
 /** Seconds of a stream's audio that may wait towards a slow server before audio is dropped. */
@@ -70,7 +96,12 @@ export class AudioStream implements MediaBug {
   private connectionGone = false;
   private settled = false;
   private readonly log: Logger;
-  private readonly conn: WsConnection;
+  private conn: WsConnection;
+  /** Counters over every connection of the stream (it has more than one when it reconnects). */
+  private readonly connStats = { messagesSent: 0, bytesSent: 0, messagesDropped: 0 };
+  /** While reconnecting: the gap; its audio goes to `gapAudio` (made at the first loss, kept for the next). */
+  private gap: Gap | undefined;
+  private gapAudio: GapBuffer | undefined;
   private readonly limits: WsLimits;
   private readonly pipeline: StreamPipeline;
   private readonly messages: ServerMessageHandler;
@@ -80,7 +111,7 @@ export class AudioStream implements MediaBug {
   private frameSamples: number;
   private frameDueMs = 0;
   /** Which metrics gauge counts this stream. */
-  private gaugeState: 'connecting' | 'open' | 'none' = 'none';
+  private gaugeState: 'connecting' | 'open' | 'reconnecting' | 'none' = 'none';
   private resolveFinished!: () => void;
 
   constructor(private readonly p: AudioStreamParams, private readonly deps: WsConnectionDeps) {
@@ -90,23 +121,30 @@ export class AudioStream implements MediaBug {
     this.pipeline = new StreamPipeline({ mix: p.mix, inputRateHz: codec.rateHz, outputRateHz: p.rateHz, bufferMs: p.options.bufferMs });
     this.duplex = new Duplex({
       channel: p.channel, log: this.log, metrics: deps.metrics,
-      sendText: (text) => this.conn.sendText(text),
+      sendText: (text) => { this.deliverText(text); },
       fire: (subclass, body) => this.fire(subclass, body),
     }, { sampleRateHz: p.options.sampleRateHz, streamRateHz: p.rateHz, maxMs: p.options.playbackMaxMs, dtmf: p.options.dtmf });
     this.messages = new ServerMessageHandler(p.playFiles, {
       onJson: (text) => this.fire(EVENT_JSON, text),
       onPlay: (body) => this.fire(EVENT_PLAY, body),
-    }, this.log, p.options.suppressLog, this.duplex);
+      onJsonDropped: () => { deps.metrics.jsonEventsDropped++; },
+    }, this.log, p.options.suppressLog, this.duplex, p.maxJsonEventBytes);
     this.finished = new Promise((resolve) => { this.resolveFinished = resolve; });
     this.limits = p.limits ?? streamLimits(this.pipeline.chunkBytes, p.options.bufferMs);
-    this.conn = new WsConnection(p.url, p.options, {
-      onOpen: () => this.onOpen(),
-      onText: (text) => this.messages.receive(text),
-      onBinary: (data) => this.messages.receiveBinary(data),
-      onClose: (code, reason) => this.onServerClose(code, reason),
-      onError: (error) => this.onError(error),
-      onClosed: () => this.onClosed(),
-    }, this.limits, deps);
+    this.conn = this.newConnection();
+  }
+
+  /** A connection to the stream's URL whose events reach this stream while it is the current one. */
+  private newConnection(): WsConnection {
+    const conn: WsConnection = new WsConnection(this.p.url, this.p.options, {
+      onOpen: () => { if (conn === this.conn) this.onOpen(); },
+      onText: (text) => { if (conn === this.conn) this.messages.receive(text); },
+      onBinary: (data) => { if (conn === this.conn) this.messages.receiveBinary(data); },
+      onClose: (code, reason) => { if (conn === this.conn) this.onServerClose(code, reason); },
+      onError: (error) => { if (conn === this.conn) this.onError(error); },
+      onClosed: () => { if (conn === this.conn) this.onClosed(); },
+    }, this.limits, this.deps, this.connStats);
+    return conn;
   }
 
   /** Interleaved channels sent: 1 (mono, mixed) or 2 (stereo). */
@@ -124,9 +162,14 @@ export class AudioStream implements MediaBug {
     return this.limits.maxBufferedBytes;
   }
 
-  /** Bytes waiting to go to the server (queued while connecting or buffered by the socket). */
+  /** Bytes waiting to go to the server (queued while connecting, buffered by the socket, or kept while reconnecting). */
   get bufferedBytes(): number {
-    return this.conn.bufferedBytes;
+    return this.conn.bufferedBytes + (this.gap ? (this.gapAudio?.bytes ?? 0) + this.gap.textBytes : 0);
+  }
+
+  /** True while the stream reconnects (STREAM_RECONNECT): from a loss until the new connection opens or the attempts run out. */
+  get isReconnecting(): boolean {
+    return this.gap !== undefined;
   }
 
   /** True once the server accepted the connection and until it ends. */
@@ -141,7 +184,7 @@ export class AudioStream implements MediaBug {
 
   /** Messages sent, bytes sent and messages dropped by this stream. */
   get stats(): Readonly<{ messagesSent: number; bytesSent: number; messagesDropped: number }> {
-    return this.conn.stats;
+    return this.connStats;
   }
 
   /** Starts connecting (the caller attached the bug first). */
@@ -160,7 +203,8 @@ export class AudioStream implements MediaBug {
     if (this.paused || this.ended || this.connectionGone) return;
     this.frameDueMs = dueMs;
     const count = this.pipeline.process(read, write, this.frameSamples);
-    for (let i = 0; i < count; i++) this.sendChunk(this.pipeline.message(i));
+    if (this.gap) this.keepGapAudio(count);
+    else for (let i = 0; i < count; i++) this.sendChunk(this.pipeline.message(i));
   }
 
   /** MediaBug: the channel's codec changed (re-INVITE, late offer); resample from the new rate from now on. */
@@ -207,10 +251,26 @@ export class AudioStream implements MediaBug {
     }
   }
 
-  /** Sends a text message (queued while connecting). */
+  /** Sends a text message (queued while connecting; kept while reconnecting and sent after the metadata once reconnected). */
   sendText(text: string): void {
     this.log.info(`sending text: ${text.length > 200 ? `${text.slice(0, 200)}...` : text}`);
-    this.conn.sendText(text);
+    this.deliverText(text);
+  }
+
+  /** A text to the server now, or (reconnecting) after the metadata once reconnected, within the gap's bound. */
+  private deliverText(text: string): void {
+    const gap = this.gap;
+    if (!gap) {
+      this.conn.sendText(text);
+      return;
+    }
+    const bytes = Buffer.byteLength(text);
+    if (gap.texts.length >= MAX_GAP_TEXTS || gap.textBytes + bytes > MAX_GAP_TEXT_BYTES) {
+      if (gap.textsDropped++ === 0) this.log.warning(`reconnecting: ${gap.texts.length} texts (${gap.textBytes} bytes) wait already; more are dropped`);
+      return;
+    }
+    gap.texts.push(text);
+    gap.textBytes += bytes;
   }
 
   /** Stops sending audio until resume; idempotent. */
@@ -243,6 +303,17 @@ export class AudioStream implements MediaBug {
     this.ended = true;
     this.messages.close();
     this.duplex.close();
+    if (this.gap) {
+      // Stopped (or hung up) while reconnecting: the reconnection is cancelled, nothing is sent, no event fires.
+      this.log.info(`stopped while reconnecting (attempt ${this.gap.attempt}): reconnection cancelled`);
+      this.endGap();
+      this.conn.abort();
+      this.leaveConnectionState();
+      this.connectionGone = true;
+      this.settle();
+      this.pipeline.destroy();
+      return;
+    }
     if (!this.connectionGone) {
       const tail = this.pipeline.flush();
       if (tail) this.sendChunk(tail);
@@ -254,6 +325,10 @@ export class AudioStream implements MediaBug {
   }
 
   private onOpen(): void {
+    if (this.gap) {
+      this.onReconnected(this.gap);
+      return;
+    }
     const m = this.deps.metrics;
     m.connecting--;
     m.open++;
@@ -267,6 +342,10 @@ export class AudioStream implements MediaBug {
   }
 
   private onServerClose(code: number, reason: string): void {
+    if (!this.ended && this.p.options.reconnectAttempts > 0 && RECONNECT_CLOSE_CODES.has(code)) {
+      this.beginGap(`the server closed the connection with ${code}${reason ? ` ${reason}` : ''}`);
+      return;
+    }
     this.leaveConnectionState();
     this.connectionGone = true;
     this.log.info(`connection closed by the server: ${code} ${reason}`);
@@ -282,6 +361,15 @@ export class AudioStream implements MediaBug {
   }
 
   private onError(error: StreamError): void {
+    if (!this.ended && this.gap) {
+      if (this.retry(this.gap, error)) return;
+      this.deps.metrics.reconnectsExhausted++;
+      this.log.warning(`reconnecting: the ${this.gap.attempt} attempts (STREAM_RECONNECT) ran out`);
+      this.endGap();
+    } else if (!this.ended && this.gaugeState === 'open' && this.p.options.reconnectAttempts > 0 && RECONNECT_ERROR_CODES.has(error.code)) {
+      this.beginGap(`error ${streamErrorNumber(error.code)}: ${error.message}`);
+      return;
+    }
     this.leaveConnectionState();
     this.connectionGone = true;
     const code = streamErrorNumber(error.code);
@@ -307,7 +395,94 @@ export class AudioStream implements MediaBug {
     const m = this.deps.metrics;
     if (this.gaugeState === 'open') m.open--;
     else if (this.gaugeState === 'connecting') m.connecting--;
+    else if (this.gaugeState === 'reconnecting') m.reconnecting--;
     this.gaugeState = 'none';
+  }
+
+  /**
+   * The open connection was lost for a cause that reconnects (reconnect.ts): the audio from now on
+   * is kept in the gap buffer, texts wait, and the first attempt is scheduled. No disconnect or
+   * error event fires while reconnecting.
+   */
+  private beginGap(cause: string): void {
+    this.leaveConnectionState();
+    this.deps.metrics.reconnecting++;
+    this.gaugeState = 'reconnecting';
+    const chunkBytes = this.pipeline.chunkBytes;
+    this.gapAudio ??= new GapBuffer(chunkBytes, this.p.options.reconnectBufferMs / this.p.options.bufferMs);
+    this.gapAudio.clear();
+    this.gap = { lostAt: this.deps.clock.now(), attempt: 0, timer: undefined, texts: [], textBytes: 0, textsDropped: 0, overflowLogged: false };
+    this.log.warning(`connection lost (${cause}): reconnecting, up to ${this.p.options.reconnectAttempts} attempts (STREAM_RECONNECT)`);
+    this.scheduleAttempt(this.gap);
+  }
+
+  /** Fires `reconnecting` and waits the backoff before the next attempt. */
+  private scheduleAttempt(gap: Gap): void {
+    gap.attempt++;
+    const delayMs = reconnectDelayMs(this.p.options.reconnectBackoffMs, gap.attempt);
+    this.fire(EVENT_RECONNECTING, JSON.stringify({ attempt: gap.attempt, delayMs }));
+    gap.timer = this.deps.clock.setTimeout(() => {
+      gap.timer = undefined;
+      if (this.gap !== gap) return;
+      this.deps.metrics.reconnectAttempts++;
+      this.log.info(`reconnecting to ${this.p.url.href} (attempt ${gap.attempt} of ${this.p.options.reconnectAttempts})`);
+      this.conn = this.newConnection();
+      this.conn.connect();
+    }, delayMs);
+  }
+
+  /** An attempt failed: true when another is scheduled, false when the attempts ran out (the caller reports `error`). */
+  private retry(gap: Gap, error: StreamError): boolean {
+    this.log.info(`reconnect attempt ${gap.attempt} failed: error ${streamErrorNumber(error.code)} (${error.code}): ${error.message}`);
+    if (gap.attempt >= this.p.options.reconnectAttempts) return false;
+    this.scheduleAttempt(gap);
+    return true;
+  }
+
+  /** The gap's audio, one message at a time, into the ring (the oldest dropped when full). */
+  private keepGapAudio(count: number): void {
+    const ring = this.gapAudio!;
+    for (let i = 0; i < count; i++) ring.push(this.pipeline.message(i));
+    if (ring.dropped > 0 && !this.gap!.overflowLogged) {
+      this.gap!.overflowLogged = true;
+      this.log.warning(`reconnecting: ${this.p.options.reconnectBufferMs} ms of audio kept (STREAM_RECONNECT_BUFFER_MS): dropping the oldest`);
+    }
+  }
+
+  /**
+   * The new connection is open: the metadata first, then the texts that waited, then the gap's
+   * audio in order (whole, without the bound on buffered bytes: the ring bounds it), then live
+   * audio from the next frame; `reconnected` says how long the gap was and what was kept.
+   */
+  private onReconnected(gap: Gap): void {
+    const m = this.deps.metrics;
+    m.reconnecting--;
+    m.open++;
+    m.reconnects++;
+    this.gaugeState = 'open';
+    const conn = this.conn;
+    if (this.p.metadata) conn.sendText(this.p.metadata);
+    for (const text of gap.texts) conn.sendText(text);
+    const ring = this.gapAudio!;
+    for (let i = 0; i < ring.count; i++) conn.sendBinary(ring.at(i), true, false);
+    const chunkMs = this.p.options.bufferMs;
+    const gapMs = Math.round(this.deps.clock.now() - gap.lostAt);
+    const replayedMs = ring.count * chunkMs;
+    const droppedMs = ring.dropped * chunkMs;
+    m.reconnectReplayedMs += replayedMs;
+    m.reconnectDroppedMs += droppedMs;
+    this.endGap();
+    this.log.info(`reconnected after ${gapMs} ms (attempt ${gap.attempt}): ${replayedMs} ms of audio sent again, ${droppedMs} ms dropped`);
+    this.fire(EVENT_RECONNECTED, JSON.stringify({ gapMs, replayedMs, droppedMs }));
+  }
+
+  /** The gap is over (reconnected, attempts ran out, stopped): its wait is cancelled, its audio and texts let go. */
+  private endGap(): void {
+    const gap = this.gap;
+    if (!gap) return;
+    if (gap.timer) this.deps.clock.clearTimeout(gap.timer);
+    this.gap = undefined;
+    this.gapAudio?.clear();
   }
 
   private settle(): void {

@@ -20,6 +20,18 @@ export class StreamMetrics {
   clears = 0;
   xoffs = 0;
   refusedMs = 0;
+  /** Reconnection (STREAM_RECONNECT): streams reconnecting now (gauge); attempts made; reconnections that succeeded; streams whose attempts ran out. */
+  reconnecting = 0;
+  reconnectAttempts = 0;
+  reconnects = 0;
+  reconnectsExhausted = 0;
+  /** Audio captured during reconnections and sent once reconnected, and the oldest audio dropped over STREAM_RECONNECT_BUFFER_MS, ms. */
+  reconnectReplayedMs = 0;
+  reconnectDroppedMs = 0;
+  /** Connections ended for a ping flood (error 11). */
+  pingFloods = 0;
+  /** Server text messages over stream.maxJsonEventBytes dropped instead of becoming a json event. */
+  jsonEventsDropped = 0;
   /** Delay from a frame's due time to the send of the message it completed, in ms. */
   readonly sendDelay = new LatencyHistogram();
 }

@@ -28,12 +28,23 @@ export interface StreamOptions {
   playbackMaxMs: number;
   /** Send the caller's DTMF digits to the server (STREAM_DTMF). */
   dtmf: boolean;
+  /** Reconnect attempts after the connection is lost once open (STREAM_RECONNECT, default 0: no reconnect). */
+  reconnectAttempts: number;
+  /** Base delay before the first reconnect attempt, ms (STREAM_RECONNECT_BACKOFF_MS, default 500; doubled each attempt, capped, jittered). */
+  reconnectBackoffMs: number;
+  /** Audio kept during a reconnection and sent once reconnected, ms (STREAM_RECONNECT_BUFFER_MS, default 10000). */
+  reconnectBufferMs: number;
 }
 
 /** Defaults when a variable is unset. */
 export const DEFAULT_BUFFER_MS = 20;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5000;
 export const DEFAULT_PLAYBACK_MAX_MS = 60000;
+export const DEFAULT_RECONNECT_BACKOFF_MS = 500;
+export const DEFAULT_RECONNECT_BUFFER_MS = 10000;
+/** Bounds of the reconnect variables. */
+export const MAX_RECONNECT_ATTEMPTS = 1000;
+export const MAX_RECONNECT_BUFFER_MS = 60000;
 
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -54,7 +65,24 @@ export function readStreamOptions(get: (name: string) => string | undefined, war
     sampleRateHz: readSampleRate(get('STREAM_SAMPLE_RATE'), warn),
     playbackMaxMs: readPlaybackMaxMs(get('STREAM_PLAYBACK_MAX_MS'), warn),
     dtmf: switchTrue(get('STREAM_DTMF')),
+    reconnectAttempts: readInteger(get('STREAM_RECONNECT'), 'STREAM_RECONNECT', 'a number of attempts', 0, MAX_RECONNECT_ATTEMPTS, 0, warn),
+    reconnectBackoffMs: readInteger(get('STREAM_RECONNECT_BACKOFF_MS'), 'STREAM_RECONNECT_BACKOFF_MS', 'a number of ms', 10, 60000,
+      DEFAULT_RECONNECT_BACKOFF_MS, warn),
+    reconnectBufferMs: readInteger(get('STREAM_RECONNECT_BUFFER_MS'), 'STREAM_RECONNECT_BUFFER_MS', 'a number of ms', 0, MAX_RECONNECT_BUFFER_MS,
+      DEFAULT_RECONNECT_BUFFER_MS, warn),
   };
+}
+
+/** An integer variable from `min` to `max`; unset is `fallback`, a bad value `fallback` with a warning. */
+function readInteger(value: string | undefined, name: string, what: string, min: number, max: number, fallback: number,
+  warn: (m: string) => void): number {
+  if (value === undefined || value.trim() === '') return fallback;
+  const n = Number(value.trim());
+  if (!Number.isInteger(n) || n < min || n > max) {
+    warn(`${name}=${value} is not ${what} from ${min} to ${max}; using ${fallback}`);
+    return fallback;
+  }
+  return n;
 }
 
 function readSampleRate(value: string | undefined, warn: (m: string) => void): number | undefined {

@@ -289,3 +289,37 @@ test('settled() resolves once every message received so far is handled', async (
   assert.deepEqual(readFileSync(p0), pcm, 'the file is written (its directory made) before settled() resolves');
   assert.deepEqual(readFileSync(p1), Buffer.from([0xff]));
 });
+
+test('a text message over maxJsonEventBytes is dropped with one error log naming its size and the bound, counted, no event; a streamAudio may be larger', async (t) => {
+  const s = setup(t);
+  const dropped: number[] = [];
+  const h = new ServerMessageHandler(new PlayFiles(s.dir, UUID, s.nextIndex), { ...s.handlers, onJsonDropped: (bytes) => { dropped.push(bytes); } },
+    s.log, false, undefined, 1000);
+  const atBound = `{"t":"${'a'.repeat(1000 - 8)}"}`;
+  assert.equal(Buffer.byteLength(atBound), 1000);
+  h.receive(atBound);
+  h.receive(`{"t":"${'a'.repeat(1000 - 7)}"}`); // 1001 bytes
+  h.receive(`{"t":"${'é'.repeat(400)}"}`); // 408 characters, 808 bytes: within the bound
+  h.receive(`{"t":"${'é'.repeat(600)}"}`); // 608 characters, 1208 bytes: over it, though fewer characters than the bound
+  h.receive('x'.repeat(5000)); // not JSON at all
+  h.receive(`{"type":"mark","data":{"name":"${'m'.repeat(2000)}"}}`);
+  const big = streamAudio({ n: 1 }, Buffer.alloc(3000, 1)); // about 4 KB of base64: its audio goes to a file
+  h.receive(big);
+  await h.settled();
+  assert.deepEqual(s.events.map((e) => e.kind), ['json', 'json', 'play']);
+  assert.equal(s.events[0]!.body, atBound);
+  assert.equal(Buffer.byteLength(s.events[1]!.body), 808);
+  assert.deepEqual(dropped, [1001, 1208, 5000, 2034]);
+  const errors = s.logs.filter((l) => l.level === 'error').map((l) => l.message);
+  assert.deepEqual(errors, [1001, 1208, 5000, 2034].map((n) => `processMessage - a text message of ${n} bytes is over the bound of 1000 bytes (stream.maxJsonEventBytes): dropped, no json event`));
+});
+
+test('the json event bound defaults to 1 MiB', async (t) => {
+  const s = setup(t);
+  const h = new ServerMessageHandler(new PlayFiles(s.dir, UUID, s.nextIndex), s.handlers, s.log, false);
+  h.receive('b'.repeat(1 << 20));
+  h.receive('c'.repeat((1 << 20) + 1));
+  await h.settled();
+  assert.equal(s.events.length, 1);
+  assert.equal(s.events[0]!.body.length, 1 << 20);
+});

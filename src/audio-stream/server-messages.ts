@@ -6,6 +6,8 @@ import { interpretMessage, playEventBody, type InboundAction } from './stream-au
 
 /** Server messages that may wait for earlier play files to be written; more are dropped with an error log. */
 export const MAX_PENDING_SERVER_MESSAGES = 256;
+/** Largest text message passed on as a `json` event body, bytes (config stream.maxJsonEventBytes). */
+export const DEFAULT_MAX_JSON_EVENT_BYTES = 1 << 20;
 
 /** What the handler reports, in the order the messages came. */
 export interface ServerMessageEvents {
@@ -13,6 +15,8 @@ export interface ServerMessageEvents {
   onJson(text: string): void;
   /** A streamAudio whose audio was written to its file: the body of its `play` event. */
   onPlay(body: string): void;
+  /** A text message over the json event bound was dropped (its size in bytes). */
+  onJsonDropped?(bytes: number): void;
 }
 
 /**
@@ -35,6 +39,8 @@ export class ServerMessageHandler {
     /** STREAM_SUPPRESS_LOG: no log line per message (the events still fire). */
     private readonly suppressLog: boolean,
     private readonly duplex?: Duplex,
+    /** Largest text message (a streamAudio aside) handled, bytes: a larger one is dropped with an error log, no event. */
+    private readonly maxJsonEventBytes = DEFAULT_MAX_JSON_EVENT_BYTES,
   ) {}
 
   /** One binary message from the server: played in full duplex, ignored otherwise (as the module does). */
@@ -99,6 +105,8 @@ export class ServerMessageHandler {
   private handle(text: string): void | Promise<void> {
     if (this.closed) return;
     const action = interpretMessage(text);
+    // Only a streamAudio may be larger (its audio goes to a file); anything else would be a huge event body.
+    if (action.kind !== 'play' && text.length > this.maxJsonEventBytes / 3 && this.tooLarge(text)) return;
     const duplex = this.duplex?.enabled ? this.duplex : undefined;
     if (action.kind === 'json' || (action.kind !== 'play' && !duplex)) {
       // A malformed duplex message is logged only in full duplex: otherwise it is any json, as for the module.
@@ -110,6 +118,16 @@ export class ServerMessageHandler {
     if (action.kind === 'mark') return duplex!.mark(action.name);
     if (action.kind === 'hangup') return duplex!.hangup(action.cause, action.afterPlayout);
     return this.play(action, duplex, text);
+  }
+
+  /** True (with the error log and the count) when `text` is over the json event bound. */
+  private tooLarge(text: string): boolean {
+    const bytes = Buffer.byteLength(text);
+    if (bytes <= this.maxJsonEventBytes) return false;
+    this.log.error(`processMessage - a text message of ${bytes} bytes is over the bound of ${this.maxJsonEventBytes} bytes `
+      + '(stream.maxJsonEventBytes): dropped, no json event');
+    this.events.onJsonDropped?.(bytes);
+    return true;
   }
 
   private async play(action: Extract<InboundAction, { kind: 'play' }>, duplex: Duplex | undefined, text: string): Promise<void> {

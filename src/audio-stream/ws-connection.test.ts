@@ -354,3 +354,42 @@ test('a text message that is not UTF-8 fails with STREAM_PROTOCOL and we close w
   assert.equal((await within(sc.closed, 'the close at the server')).code, 1007);
   assert.deepEqual(c.calls, ['open', 'error']);
 });
+
+test('the server\'s pings are answered, at most 20 pongs a second; the 101st ping within a second is a ping flood: error 11, Close 1008', async (t) => {
+  const srv = await testServer(t);
+  const c = connection(srv.url);
+  c.conn.connect();
+  const sc = await within(srv.nextConnection(), 'a server connection');
+  await c.opened();
+  let pongs = 0;
+  const pongData: string[] = [];
+  sc.socket.on('pong', (data) => { pongs++; pongData.push(String(data)); });
+  const pongCount = (n: number) => within((async () => { while (pongs < n) await new Promise((r) => setTimeout(r, 5)); })(), `${n} pongs`);
+  for (let i = 0; i < 5; i++) sc.socket.ping(`p${i}`);
+  await pongCount(5);
+  assert.deepEqual(pongData, ['p0', 'p1', 'p2', 'p3', 'p4'], 'each ping answered with its own data');
+  // 40 more within the same second (time stands still on the fake clock): 15 more pongs, then none.
+  for (let i = 0; i < 40; i++) sc.socket.ping('q');
+  await pongCount(20);
+  sc.socket.ping('marker'); // a ping after the burst: not answered either, so once the server saw the text after it, nothing more came
+  assert.equal(c.conn.sendText('after the burst'), true);
+  await sc.received('text', 1);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pongs, 20, 'no more than 20 pongs in one second');
+  // A second later the budget is back.
+  c.clock.advance(1000);
+  for (let i = 0; i < 3; i++) sc.socket.ping('r');
+  await pongCount(23);
+  assert.equal(c.metrics.pingFloods, 0);
+  assert.deepEqual(c.calls, ['open']);
+  // A flood: thousands of pings at once.
+  for (let i = 0; i < 3000; i++) sc.socket.ping('f');
+  const error = await c.errored();
+  assert.equal(error.code, 'STREAM_PROTOCOL');
+  assert.equal(error.message, 'WebSocket protocol error (1008): ping flood: 101 pings in 1 s (at most 100 are allowed)');
+  assert.equal(c.metrics.pingFloods, 1);
+  assert.deepEqual(c.calls, ['open', 'error'], 'one error, nothing after it');
+  const closed = await within(sc.closed, 'the server side to close');
+  assert.ok(closed.code === 1008 || closed.code === 1006, `the close frame 1008 (or the cut socket), got ${closed.code}`);
+  assert.ok(pongs <= 40, `at most 20 pongs in the flood's second too (${pongs - 23} answered of 3000)`);
+});

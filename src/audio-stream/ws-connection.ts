@@ -67,13 +67,17 @@ export interface WsStats {
 
 type State = 'connecting' | 'open' | 'closing' | 'closed';
 
+/** Pings from the server answered with a pong per second at most (RFC 6455 §5.5.3 allows answering only the latest). */
+export const MAX_PONGS_PER_SECOND = 20;
+/** More pings than this within one second are a ping flood: a protocol fault (11) that ends the connection. */
+export const PING_FLOOD_PER_SECOND = 100;
+
 /**
  * One client WebSocket to the application's server, with mod_audio_stream's semantics: a bounded
  * queue while connecting, metadata-first on open, a connect deadline, an optional heartbeat with a
  * pong deadline, bounded buffering towards slow servers, and every failure mapped to an error code.
  */
 export class WsConnection {
-  readonly stats: WsStats = { messagesSent: 0, bytesSent: 0, messagesDropped: 0 };
   private state: State = 'connecting';
   private ws: WebSocket | undefined;
   private socket: Socket | undefined;
@@ -90,6 +94,9 @@ export class WsConnection {
   private reached: 'start' | 'tcp' | 'tls' = 'start';
   private closeAfterOpen = false;
   private deflating = false;
+  /** The server's pings in the current one-second window, and when it began (ms). */
+  private pingWindowStart = 0;
+  private pingsInWindow = 0;
 
   constructor(
     private readonly url: StreamUrl,
@@ -97,6 +104,8 @@ export class WsConnection {
     private readonly handlers: WsConnectionHandlers,
     private readonly limits: WsLimits,
     private readonly deps: WsConnectionDeps,
+    /** Counters of this connection (a stream that reconnects passes the same object to each of its connections). */
+    readonly stats: WsStats = { messagesSent: 0, bytesSent: 0, messagesDropped: 0 },
   ) {}
 
   /** Starts connecting; failures arrive through onError (never thrown). */
@@ -112,7 +121,9 @@ export class WsConnection {
         origin: `http://${this.url.host.includes(':') ? `[${this.url.host}]` : this.url.host}:${this.url.port}`,
         maxPayload: this.limits.maxMessageBytes,
         followRedirects: false,
-        autoPong: true,
+        // Pings are answered here, a bounded number per second (ws's own guard against a flood
+        // cuts the TCP connection silently: it was reported as error 1 "abnormal EOF").
+        autoPong: false,
         // After the server's Close frame, ws waits this long for the server to end TCP before it emits
         // 'close' (its default, 30 s, would hold back the disconnect event that long).
         closeTimeout: this.limits.closeTimeoutMs,
@@ -146,11 +157,12 @@ export class WsConnection {
   /**
    * Sends one binary message. `reusable` means the caller will overwrite `data` after the call, so it
    * is copied when it must outlive the call. Returns false when the message was dropped (not connected,
-   * or the bound on pending bytes was reached).
+   * or the bound on pending bytes was reached). `bounded` false skips that bound once open (the
+   * audio kept during a reconnection, itself bounded, goes out whole).
    */
-  sendBinary(data: Buffer, reusable: boolean): boolean {
+  sendBinary(data: Buffer, reusable: boolean, bounded = true): boolean {
     if (this.state === 'open') {
-      if (this.ws!.bufferedAmount + data.length > this.limits.maxBufferedBytes) return this.drop();
+      if (bounded && this.ws!.bufferedAmount + data.length > this.limits.maxBufferedBytes) return this.drop();
       this.ws!.send(reusable && this.deflating ? Buffer.from(data) : data, { binary: true });
       this.count(data.length);
       return true;
@@ -192,6 +204,13 @@ export class WsConnection {
     this.stopTimers();
     this.ws!.close(1000, 'Normal closure');
     this.closeTimer = this.deps.clock.setTimeout(() => this.ws?.terminate(), this.limits.closeTimeoutMs);
+  }
+
+  /** Ends the connection now, in any state, without a Close handshake; no handler is called after it. Idempotent. */
+  abort(): void {
+    if (this.state === 'closed') return;
+    this.finish();
+    this.ws?.terminate();
   }
 
   /**
@@ -245,6 +264,7 @@ export class WsConnection {
       this.ws!.close(1007, 'Invalid UTF-8 in text message');
       this.fail(streamError('STREAM_PROTOCOL', 'WebSocket protocol error (1007): the server sent invalid UTF-8 in a text message'));
     });
+    ws.on('ping', (data: Buffer) => this.onPing(data));
     ws.on('pong', () => { this.awaitingPongSince = 0; });
     ws.on('error', (err: Error) => {
       // A malformed Close frame: the module answers Close 1002 and reports a disconnect 1002 with
@@ -298,6 +318,28 @@ export class WsConnection {
         this.ws!.ping('ping');
       }
     });
+  }
+
+  /**
+   * A ping from the server: answered with a pong, at most MAX_PONGS_PER_SECOND a second; more than
+   * PING_FLOOD_PER_SECOND within a second end the connection as a protocol fault (11) with a Close 1008.
+   */
+  private onPing(data: Buffer): void {
+    if (this.state !== 'open') return;
+    const now = this.deps.clock.now();
+    if (now - this.pingWindowStart >= 1000) {
+      this.pingWindowStart = now;
+      this.pingsInWindow = 0;
+    }
+    this.pingsInWindow++;
+    if (this.pingsInWindow > PING_FLOOD_PER_SECOND) {
+      this.deps.metrics.pingFloods++;
+      this.ws!.close(1008, 'Ping flood');
+      this.fail(streamError('STREAM_PROTOCOL',
+        `WebSocket protocol error (1008): ping flood: ${this.pingsInWindow} pings in 1 s (at most ${PING_FLOOD_PER_SECOND} are allowed)`));
+      return;
+    }
+    if (this.pingsInWindow <= MAX_PONGS_PER_SECOND) this.ws!.pong(data);
   }
 
   private onConnectTimeout(): void {
