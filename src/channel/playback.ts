@@ -1,4 +1,3 @@
-import { readFile, stat } from 'node:fs/promises';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { extname } from 'node:path';
 import { parseWav } from '../audio/wav.ts';
@@ -10,6 +9,7 @@ import { AppError, messageOf } from '../lib/errors.ts';
 import type { FrameFormat } from '../bug/media-bug.ts';
 import type { SampleSource } from '../audio/sample-source.ts';
 import { isStreamPath, openStream } from './stream-files.ts';
+import { readPlayFile, type PlayFileAccess } from './sound-files.ts';
 
 /** What the playback queue needs from its channel. */
 export interface PlaybackHost {
@@ -191,24 +191,26 @@ export class Playback {
   /**
    * Queues a file behind whatever is queued or playing (never cutting it off); resolves when it has
    * finished playing, was broken off, or could not be read. A tone_stream:// or silence_stream://
-   * is generated as it plays, at the codec rate.
+   * is generated as it plays, at the codec rate. With `access`, only the files it allows are read
+   * (a tone_stream's path= file too); a refusal fails as a missing file does, with one text.
    */
-  enqueue(path: string): Promise<PlaybackStatus> {
+  enqueue(path: string, access?: PlayFileAccess): Promise<PlaybackStatus> {
     let resolve!: (s: PlaybackStatus) => void;
     const finished = new Promise<PlaybackStatus>((r) => { resolve = r; });
     this.loading = this.loading.then(async () => {
       try {
         if (isStreamPath(path)) {
-          const { source, problems } = await openStream(path, this.rateHz);
+          const readToneFile = access ? (file: string, maxBytes: number) => this.read(file, access, maxBytes) : undefined;
+          const { source, problems } = await openStream(path, this.rateHz, readToneFile);
           if (problems.length > 0) this.log.warning(`${path}: ${problems.join('; ')}`);
           if (this.channel.isHungUp) return resolve('break');
           this.closeTail();
           this.queue.push({ kind: 'source', source, path, started: false, played: 0, resolve });
           return;
         }
-        const size = (await stat(path)).size;
-        if (size > MAX_PLAY_FILE_BYTES) throw new AppError('PLAYBACK_TOO_LARGE', `larger than ${MAX_PLAY_FILE_BYTES} bytes`);
-        const decoded = decodePlayFile(path, await readFile(path));
+        const file = await readPlayFile(path, this.channel.uuid, access, MAX_PLAY_FILE_BYTES,
+          () => new AppError('PLAYBACK_TOO_LARGE', `larger than ${MAX_PLAY_FILE_BYTES} bytes`));
+        const decoded = decodePlayFile(file.path, file.data);
         const rateHz = this.rateHz;
         const limit = MAX_QUEUED_SECONDS * rateHz;
         if (this.queuedSamples + (decoded.samples.length * rateHz) / decoded.rateHz > limit) {
@@ -216,7 +218,7 @@ export class Playback {
         }
         const samples = await resampleAll(decoded.samples, decoded.rateHz, rateHz);
         if (this.channel.isHungUp) return resolve('break');
-        this.push(this.audioItem(samples, rateHz, path, resolve));
+        this.push(this.audioItem(samples, rateHz, file.path, resolve));
       } catch (err) {
         this.log.error(`cannot play ${path}: ${messageOf(err)}`);
         // FreeSWITCH fires no playback event for a file it cannot open; we say so (README).
@@ -225,6 +227,12 @@ export class Playback {
       }
     });
     return finished;
+  }
+
+  /** A tone_stream's path= file, within `access`. */
+  private async read(file: string, access: PlayFileAccess, maxBytes: number): Promise<Buffer> {
+    const tooLarge = () => new AppError('TONE_STREAM_INVALID', `the tone file ${file} is larger than ${maxBytes} bytes`);
+    return (await readPlayFile(file, this.channel.uuid, access, maxBytes, tooLarge)).data;
   }
 
   /**

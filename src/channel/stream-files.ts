@@ -23,19 +23,23 @@ export interface OpenedStream {
   problems: string[];
 }
 
+/** Reads a path= tone file of at most `maxBytes` (playback gives one that reads only from the sound directories). */
+export type ToneFileReader = (file: string, maxBytes: number) => Promise<Buffer>;
+
 /**
  * Opens a tone_stream:// or silence_stream:// at `rateHz`. Throws an AppError (TONE_STREAM_INVALID)
  * when it cannot be played at all: over the bounds, or a path= file that cannot be read (as
- * FreeSWITCH fails to open it). A script with syntax errors plays what FreeSWITCH plays of it.
+ * FreeSWITCH fails to open it; PLAYBACK_NOT_FOUND when `readFile` refuses it). A script with
+ * syntax errors plays what FreeSWITCH plays of it.
  */
-export async function openStream(path: string, rateHz: number): Promise<OpenedStream> {
+export async function openStream(path: string, rateHz: number, readFile: ToneFileReader = readAnyFile): Promise<OpenedStream> {
   if (path.startsWith(SILENCE_STREAM_PREFIX)) {
     return { source: new SilenceGenerator(parseSilenceSpec(path.slice(SILENCE_STREAM_PREFIX.length)), rateHz), problems: [] };
   }
   const spec = splitToneStreamSpec(path.slice(TONE_STREAM_PREFIX.length));
   let lines: string[];
   if (spec.file !== undefined) {
-    lines = await readToneFile(spec.file);
+    lines = await readToneFile(spec.file, readFile);
   } else {
     lines = [spec.script!];
   }
@@ -44,13 +48,18 @@ export async function openStream(path: string, rateHz: number): Promise<OpenedSt
   return { source: created.value.generator, problems: created.value.problems };
 }
 
+/** Any file, as FreeSWITCH reads one (library use). */
+async function readAnyFile(file: string, maxBytes: number): Promise<Buffer> {
+  const size = (await stat(file)).size;
+  if (size > maxBytes) throw new AppError('TONE_STREAM_INVALID', `the tone file ${file} is larger than ${maxBytes} bytes`);
+  return readFile(file);
+}
+
 /** The lines of a path= tone file (each is run as a script, in order). */
-async function readToneFile(file: string): Promise<string[]> {
+async function readToneFile(file: string, read: ToneFileReader): Promise<string[]> {
   let data: Buffer;
   try {
-    const size = (await stat(file)).size;
-    if (size > MAX_TONE_FILE_BYTES) throw new AppError('TONE_STREAM_INVALID', `the tone file ${file} is larger than ${MAX_TONE_FILE_BYTES} bytes`);
-    data = await readFile(file);
+    data = await read(file, MAX_TONE_FILE_BYTES);
   } catch (err) {
     if (err instanceof AppError) throw err;
     throw new AppError('TONE_STREAM_INVALID', `cannot read the tone file ${file}: ${messageOf(err)}`, { cause: err });

@@ -8,6 +8,7 @@ import type { Channel } from '../channel/channel.ts';
 import { isHangupCause } from '../channel/hangup-cause.ts';
 import type { ChannelLookup } from '../channel/registry.ts';
 import { checkStreamPath } from '../channel/stream-files.ts';
+import type { PlayFileAccess } from '../channel/sound-files.ts';
 import { audioStreamCommand } from '../audio-stream/command.ts';
 import type { AudioStreamEngine } from '../audio-stream/engine.ts';
 import type { Application } from './application.ts';
@@ -21,6 +22,8 @@ export interface BuiltinContext {
   /** The mod_audio_stream engine (`audio_stream`). */
   streams: AudioStreamEngine;
   channels: ChannelLookup;
+  /** Where `playback` may read files (sounds.dirs and the stream's play files); undefined: anywhere (library use). */
+  playFileAccess?: PlayFileAccess;
 }
 
 /** Longest sleep, in ms (setTimeout's limit). */
@@ -51,15 +54,17 @@ const preAnswer: Application<BuiltinContext> = {
 /**
  * `playback <file>` (a file, tone_stream:// or silence_stream://): waits until played, broken off or
  * refused, with mod_dptools' responses: played or broken off (uuid_break) is `FILE PLAYED`, a file
- * that cannot be opened `FILE NOT FOUND` (and, as FreeSWITCH, no PLAYBACK_START/STOP).
+ * that cannot be opened `FILE NOT FOUND` (and PLAYBACK_STOP with Playback-Status fail). Every way
+ * to play a file (routes, `uuid_broadcast`, `sendmsg execute playback`) runs this, so files are
+ * read only where `playFileAccess` allows.
  */
 const playback: Application<BuiltinContext> = {
   name: 'playback',
   needsData: true,
   check: checkStreamPath,
-  async run(channel, data) {
+  async run(channel, data, ctx) {
     if (!channel.preAnswer()) return fail('CHANNEL_NO_MEDIA', 'no media');
-    const status = await channel.playback.enqueue(data);
+    const status = await channel.playback.enqueue(data, ctx.playFileAccess);
     return ok(status === 'fail' ? 'FILE NOT FOUND' : 'FILE PLAYED');
   },
 };

@@ -8,6 +8,7 @@ import { CoarseTimer } from '../lib/coarse-timer.ts';
 import { EventBus } from '../events/bus.ts';
 import { ChannelRegistry } from '../channel/registry.ts';
 import { MediaClock } from '../channel/media-clock.ts';
+import { SoundDirectories } from '../channel/sound-files.ts';
 import { AudioStreamEngine } from '../audio-stream/engine.ts';
 import { ApplicationRegistry } from '../dialplan/application.ts';
 import { BUILTIN_APPLICATIONS, type BuiltinContext } from '../dialplan/applications.ts';
@@ -38,7 +39,11 @@ export interface RuntimeOptions {
   clock?: Clock;
   /** Bytes of play files allowed in tempDir and per stream (config tempDirBudgetMb, tempDirStreamBudgetMb). */
   playFileBudget?: { totalBytes: number; perStreamBytes: number };
-  /** Directories files may be played from (config sounds.dirs). */
+  /**
+   * Directories files may be played from (config sounds.dirs; relative names looked up in each, in
+   * order), besides a stream's own play files. Without it (library use, tests, the stream CLI) any
+   * path plays; `serve` always passes config.sounds.dirs.
+   */
   soundDirs?: string[];
   /** Largest server text message passed on as a `json` event body (config stream.maxJsonEventBytes). */
   maxJsonEventBytes?: number;
@@ -77,6 +82,9 @@ export class Runtime {
     // that runs `socket`: one loop, closed here by giving the applications the Event Socket once made.
     const applicationContext: Omit<ServiceApplicationContext, 'esl'> & Partial<SocketApplicationContext> = {
       clock: this.clock, streams: this.streams, channels: this.channels,
+      playFileAccess: options.soundDirs
+        ? new SoundDirectories(options.soundDirs, (uuid, realPath) => this.streams.playFiles.holds(uuid, realPath))
+        : undefined,
     };
     this.dialplan = new Dialplan(serviceApplications(), applicationContext as ServiceApplicationContext);
     this.api = new ApiRegistry({
