@@ -60,3 +60,33 @@ test('oversize header block, oversize Content-Length, and bad Content-Length are
   const conflict = new SipStreamFramer(65536);
   assert.match(conflict.push(Buffer.from(B.toString().replace('Content-Length: 0', 'Content-Length: 0\r\nl: 5'))).error ?? '', /Content-Length/);
 });
+
+test('phase: idle between messages (and on a keepalive\'s first bytes), header, then body', () => {
+  const f = new SipStreamFramer(65536);
+  assert.equal(f.phase, 'idle');
+  f.push(Buffer.from('\r\n'));
+  assert.equal(f.phase, 'idle', 'a lone CRLF waits to be a ping or a pong');
+  const headEnd = A.indexOf('\r\n\r\n') + 4;
+  f.push(A.subarray(0, 5));
+  assert.equal(f.phase, 'header');
+  f.push(A.subarray(5, headEnd + 3));
+  assert.equal(f.phase, 'body');
+  const r = f.push(Buffer.concat([A.subarray(headEnd + 3), B.subarray(0, 1)]));
+  assert.deepEqual(r.messages, [A]);
+  assert.equal(f.phase, 'header', 'the next message has begun');
+  f.push(B.subarray(1));
+  assert.equal(f.phase, 'idle');
+  assert.equal(f.buffered, 0);
+});
+
+test('a large message fed one byte at a time grows the storage in place and comes out whole, twice', () => {
+  const big = Buffer.from(sipRequest({ method: 'INFO', body: 'y'.repeat(60_000), contentType: 'text/plain' }));
+  const f = new SipStreamFramer(65536);
+  for (let round = 0; round < 2; round++) {
+    const out: Buffer[] = [];
+    for (let i = 0; i < big.length; i++) out.push(...f.push(big.subarray(i, i + 1)).messages);
+    assert.equal(out.length, 1);
+    assert.ok(out[0].equals(big));
+  }
+  assert.equal(f.buffered, 0);
+});
