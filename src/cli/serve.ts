@@ -13,7 +13,10 @@ as the configured routes say; serves the Event Socket and the HTTP API. With no 
 runs on embedded defaults: SIP on 127.0.0.1:5060, RTP 127.0.0.1:16384-32767, Event Socket
 127.0.0.1:8021 (password ClueCon), HTTP 127.0.0.1:8080, one route that answers and parks.
 Environment overrides: AUDIO_STREAM_SIP_LISTEN, AUDIO_STREAM_RTP_PORT_MIN, ... (see README).
-SIGINT or SIGTERM hangs up every call, stops the streams, deletes temp files and exits 0.`;
+SIGINT or SIGTERM hangs up every call, stops the streams, deletes temp files and exits 0.
+It exits 2 when it cannot start, with one line naming the config key: a bad config, a listen
+address in use or not permitted (sip.listen 127.0.0.1:5060: address already in use), a tempDir
+that cannot be made or written or lies under /proc or /sys. Exit 1 is a crash after start.`;
 
 /** How long shutdown waits for streams to close and BYEs to go out, in ms. */
 const SHUTDOWN_GRACE_MS = 2000;
@@ -66,8 +69,9 @@ export async function serveCommand(argv: string[], signals: NodeJS.EventEmitter 
   try {
     await service.start();
   } catch (err) {
+    // Every start-up failure is the config's (a key whose value cannot be used here): exit 2, as a bad config.
     process.stderr.write(`audio-stream serve: ${messageOf(err)}\n`);
-    return 1;
+    return 2;
   }
   const { sip, esl, http } = service;
   log.notice(`SIP listening on udp and tcp ${sip.ua.address.host}:${sip.ua.address.port} (advertised ${config.sip.advertisedAddress})`);

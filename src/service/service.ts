@@ -7,6 +7,21 @@ import { HttpApi } from '../http/server.ts';
 import type { MetricSource } from '../http/metrics.ts';
 import { serializeJson } from '../events/serialize.ts';
 import type { Runtime } from './runtime.ts';
+import { checkTempDir } from '../audio-stream/play-files.ts';
+import { AppError, messageOf } from '../lib/errors.ts';
+
+/** Why a socket could not listen, in words (the errno), or the error's message. */
+function listenFailure(err: unknown): string {
+  const reasons: Record<string, string> = {
+    EADDRINUSE: 'address already in use',
+    EACCES: 'permission denied (a port below 1024 needs privileges)',
+    EPERM: 'operation not permitted',
+    EADDRNOTAVAIL: 'address not available on this host',
+    EAFNOSUPPORT: 'address family not supported',
+  };
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return (code && reasons[code]) ?? messageOf(err);
+}
 
 /** The SIP host of a runtime: every new call runs the config's routes on the runtime's dialplan. */
 export function createSipHost(runtime: Runtime, config: Pick<Config, 'sip' | 'rtp' | 'routes'>, uaTimers?: { T1?: number; T2?: number; T4?: number }): SipHost {
@@ -38,20 +53,27 @@ export class Service {
     });
   }
 
-  /** Starts SIP, the Event Socket and HTTP in turn; on a failure, closes what started and rejects naming the listener. */
+  /**
+   * Checks tempDir (creatable, writable, not under /proc or /sys), then starts SIP, the Event Socket
+   * and HTTP in turn; on a failure, closes what started and rejects with STARTUP_FAILED, its
+   * message `<key> <value>: <why>` (`sip.listen 127.0.0.1:5060: address already in use`).
+   */
   async start(): Promise<void> {
     const c = this.config;
-    const listeners: Array<[string, () => Promise<void>]> = [
-      [`SIP on ${c.sip.listen.host}:${c.sip.listen.port}`, () => this.sip.start()],
-      [`the Event Socket on ${c.esl.listen.host}:${c.esl.listen.port}`, () => this.esl.start()],
-      [`HTTP on ${c.http.listen.host}:${c.http.listen.port}`, () => this.http.start()],
+    const tempDir = checkTempDir(c.tempDir);
+    if (!tempDir.ok) throw new AppError('STARTUP_FAILED', `tempDir ${c.tempDir}: ${tempDir.error.message}`);
+    const listeners: Array<[string, { host: string; port: number }, () => Promise<void>]> = [
+      ['sip.listen', c.sip.listen, () => this.sip.start()],
+      ['esl.listen', c.esl.listen, () => this.esl.start()],
+      ['http.listen', c.http.listen, () => this.http.start()],
     ];
-    for (const [what, start] of listeners) {
+    for (const [key, at, start] of listeners) {
       try {
         await start();
       } catch (err) {
         await Promise.allSettled([this.sip.close(), this.esl.close(), this.http.close()]);
-        throw new Error(`cannot listen for ${what}: ${(err as Error).message}`);
+        const address = at.host.includes(':') ? `[${at.host}]:${at.port}` : `${at.host}:${at.port}`;
+        throw new AppError('STARTUP_FAILED', `${key} ${address}: ${listenFailure(err)}`, { cause: err });
       }
     }
   }

@@ -3,7 +3,7 @@
 // child process). Both take SIP calls into a parking dialplan and answer ESL on loopback.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { startServe, writeServeConfig, type ServeProcess } from '../helpers/serve-process.ts';
 
 /** A running system under test. */
@@ -66,7 +66,8 @@ export function startFreeswitch(runDir: string, ports: FreeswitchPorts): Target 
 export async function startAudioStream(dir: string, rtp: { min: number; max: number }): Promise<Target & { serve: ServeProcess }> {
   mkdirSync(dir, { recursive: true });
   const tempDir = join(dir, 'play');
-  const config = writeServeConfig(join(dir, 'audio-stream.yaml'), { rtpPortMin: rtp.min, rtpPortMax: rtp.max, tempDir });
+  // The scenarios' files (the prompt WAV) are written beside this dir, by runAll: that is the sound dir.
+  const config = writeServeConfig(join(dir, 'audio-stream.yaml'), { rtpPortMin: rtp.min, rtpPortMax: rtp.max, tempDir, soundDirs: [dirname(dir)] });
   const serve = await startServe(['--config', config]);
   return {
     kind: 'audio-stream', sipPort: serve.sipPort, eslPort: serve.eslPort, eslPassword: 'ClueCon', parkService: 'park',

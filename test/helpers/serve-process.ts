@@ -27,6 +27,8 @@ export interface ServeConfig {
   eslPassword?: string;
   /** The `routes:` list as YAML lines (indented by two), when not the default answer-and-park. */
   routes?: string;
+  /** sounds.dirs (where files may be played from), when not the default FreeSWITCH sound directories. */
+  soundDirs?: string[];
 }
 
 /** Writes a config file for `serve --config` at `path`; returns the path. */
@@ -38,6 +40,7 @@ export function writeServeConfig(path: string, c: ServeConfig): string {
     `rtp: { address: 127.0.0.1, portMin: ${c.rtpPortMin}, portMax: ${c.rtpPortMax}${c.rtpTimeoutSec ? `, timeoutSec: ${c.rtpTimeoutSec}` : ''} }`,
     `tempDir: ${c.tempDir}`,
   ];
+  if (c.soundDirs) lines.push(`sounds: { dirs: ${JSON.stringify(c.soundDirs)} }`);
   if (c.routes) lines.push('routes:', c.routes.replace(/^\n+|\s+$/g, ''));
   writeFileSync(path, `${lines.join('\n')}\n`);
   return path;
@@ -75,10 +78,10 @@ export async function startServe(args: string[], env: Record<string, string> = {
   };
 }
 
-/** Runs `audio-stream <args>` to completion. */
-export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `audio-stream <args>` to completion (with `env` added to the environment). */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [BIN, ...args]);
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });
