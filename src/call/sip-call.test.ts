@@ -16,6 +16,7 @@ import type { IncomingCall } from '../sip/dialog/call.ts';
 import { FakeClock } from '../../test/helpers/fake-clock.ts';
 import { parseSent, sentStatuses, sipRequest, startTestUa, type RequestSpec, type TestUa } from '../../test/helpers/sip/test-kit.ts';
 import { SipCall } from './sip-call.ts';
+import { addLogSink } from '../lib/logger.ts';
 import { FS_PARK_CALL, NOT_FILLED, headerNames } from '../channel/fs-event-headers.test-data.ts';
 
 const HOST = '127.0.0.1';
@@ -608,6 +609,55 @@ test('a re-INVITE without SDP: the answer in its ACK moves the media', async (t)
   c.mediaTime.advance(20);
   await moved.received(1);
   assert.equal(c.phone.packets.length, 0);
+});
+
+/** Resolves once `cond()` holds (polled each ms); rejects after 3 s. */
+async function until(cond: () => boolean): Promise<void> {
+  const end = Date.now() + 3000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+// Strict RTP through the call: the SDP's source is learned, a re-INVITE that moves the media
+// learns again (the new address at once), the old source is then foreign: dropped, counted, logged
+// once, and no sign of life for the RTP timeout.
+test('a re-INVITE to a new address learns the RTP source again; the old source is dropped, counted and logged once', async (t) => {
+  const lines: string[] = [];
+  t.after(addLogSink((level, _scope, message) => lines.push(`${level} ${message}`)));
+  const { c, bug } = await answeredCall(t);
+  const packet = (seq: number, ssrc: number, code: number): Buffer => {
+    const p = Buffer.alloc(12 + 160, code);
+    writeRtpHeader(p, false, 0, seq, 160 * seq, ssrc);
+    return p;
+  };
+  await c.phone.send(packet(1, 1, 0x9c), c.rtp.localPort);
+  await until(() => c.rtp.stats.received === 1);
+  assert.deepEqual(c.rtp.remote, { address: HOST, port: c.phone.port });
+  const moved = await openPhone();
+  t.after(() => moved.socket.close());
+  c.inDialog({ method: 'INVITE', body: pcmuOffer(moved.port) });
+  assert.equal(lastResponse(c, 200).cseq, '2 INVITE');
+  c.ackLast();
+  assert.deepEqual(c.rtp.remote, { address: HOST, port: moved.port }, 'learning: the new SDP address');
+  await moved.send(packet(500, 2, 0x1c), c.rtp.localPort);
+  await until(() => c.rtp.stats.received === 2);
+  for (let i = 2; i < 7; i++) await c.phone.send(packet(i, 1, 0x9c), c.rtp.localPort);
+  await until(() => c.rtp.stats.foreign === 5);
+  assert.deepEqual(c.rtp.remote, { address: HOST, port: moved.port });
+  c.mediaTime.advance(20);
+  await moved.received(1);
+  assert.equal(c.phone.packets.length, 0, 'nothing sent to the old address since');
+  for (let i = 0; i < 4; i++) c.mediaTime.advance(20);
+  const moved1 = new Int16Array(160);
+  ulawDecode(Buffer.alloc(160, 0x1c), moved1);
+  assert.ok(bug.frames.some((f) => f.read && f.read[0] === moved1[0]), 'the new source\'s audio reached the channel');
+  assert.deepEqual([c.rtp.stats.sourcesLearned, c.rtp.stats.ssrcChanges], [2, 1]);
+  const foreign = lines.filter((l) => l.includes(`RTP from ${HOST}:${c.phone.port} dropped`));
+  assert.deepEqual(foreign, [`warning RTP from ${HOST}:${c.phone.port} dropped: not the call's source ${HOST}:${moved.port} (strict RTP)`]);
+  c.sipCall.channel.hangup();
+  assert.ok(lines.some((l) => /^info hangup NORMAL_CLEARING: rtp received 2, .*foreign 5, stray 0, /.test(l)), lines.join('\n'));
 });
 
 test('the variables of a SIP call are FreeSWITCH 1.10.12\'s, in its order, event by event (but those audio-stream cannot fill)', async (t) => {
