@@ -5,7 +5,7 @@ import type { Config } from '../config/config.ts';
 import { SipUserAgent } from '../sip/user-agent/user-agent.ts';
 import { BurstLog } from '../sip/transport/burst-log.ts';
 import type { IncomingCall } from '../sip/dialog/call.ts';
-import { RtpSession, PortAllocator } from '../rtp/index.ts';
+import { RtpSession, PortAllocator, RtpTotals } from '../rtp/index.ts';
 import { Logger } from '../lib/logger.ts';
 import { SipCall } from './sip-call.ts';
 
@@ -31,6 +31,8 @@ export interface SipHostDeps {
 export class SipHost {
   readonly ua: SipUserAgent;
   readonly ports: PortAllocator;
+  /** RTP counters over every call of this host (strict RTP: packets from foreign sources). */
+  readonly rtpTotals = new RtpTotals();
   private readonly calls = new Set<SipCall>();
   private readonly rtpFailures: BurstLog;
 
@@ -63,7 +65,7 @@ export class SipHost {
 
   private async onInvite(call: IncomingCall): Promise<void> {
     const clock = this.deps.mediaClock.clock;
-    const rtp = new RtpSession({ address: this.config.rtp.address, ports: this.ports, now: () => clock.now() });
+    const rtp = new RtpSession({ address: this.config.rtp.address, ports: this.ports, now: () => clock.now(), totals: this.rtpTotals });
     try {
       await rtp.open();
     } catch (err) {
