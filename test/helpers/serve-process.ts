@@ -78,10 +78,10 @@ export async function startServe(args: string[], env: Record<string, string> = {
   };
 }
 
-/** Runs `audio-stream <args>` to completion (with `env` added to the environment). */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `audio-stream <args>` to completion. */
+export function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [BIN, ...args]);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => { stdout += d; });

@@ -6,8 +6,10 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { runCli, writeServeConfig } from '../helpers/serve-process.ts';
+import { join, resolve } from 'node:path';
+import { writeServeConfig } from '../helpers/serve-process.ts';
+
+const BIN = resolve(import.meta.dirname, '../../bin/audio-stream.js');
 
 const dir = mkdtempSync(join(tmpdir(), 'as-serve-startup-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,18 +20,24 @@ function config(tempDir: string): string {
   return writeServeConfig(join(dir, `config-${configs++}.yaml`), { rtpPortMin: 26690, rtpPortMax: 26699, tempDir });
 }
 
-/** Runs serve to its exit (it must not start: a 20 s deadline, then it is killed and the test fails). */
+/** Runs serve to its exit: it must not start (after 20 s it is killed and the test fails); the failure line it printed. */
 async function serveMustFail(args: string[], env: Record<string, string> = {}) {
-  const run = runCli(['serve', ...args], { AUDIO_STREAM_LOG_LEVEL: 'info', ...env });
+  const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: { ...process.env, AUDIO_STREAM_LOG_LEVEL: 'info', ...env } });
+  let stderr = '';
+  child.stderr!.on('data', (d) => { stderr += d; });
+  const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)));
   let timer: NodeJS.Timeout | undefined;
-  const result = await Promise.race([run, new Promise<undefined>((r) => { timer = setTimeout(() => r(undefined), 20_000); })]);
+  const code = await Promise.race([exited, new Promise<'running'>((r) => { timer = setTimeout(() => r('running'), 20_000); })]);
   clearTimeout(timer);
-  assert.ok(result, 'serve exits instead of starting');
+  if (code === 'running') {
+    child.kill('SIGKILL');
+    assert.fail(`serve started instead of exiting: ${stderr}`);
+  }
   // Log lines of what started before the failure may come first; the failure is one line, the last.
-  const lines = result.stderr.split('\n').filter((l) => l.startsWith('audio-stream serve:'));
-  assert.equal(lines.length, 1, result.stderr);
-  assert.ok(result.stderr.endsWith(`${lines[0]}\n`), result.stderr);
-  return { code: result.code, failure: `${lines[0]}\n` };
+  const lines = stderr.split('\n').filter((l) => l.startsWith('audio-stream serve:'));
+  assert.equal(lines.length, 1, stderr);
+  assert.ok(stderr.endsWith(`${lines[0]}\n`), stderr);
+  return { code, failure: `${lines[0]}\n` };
 }
 
 /** Another process that holds a TCP (and, with `udp`, the same UDP) port on 127.0.0.1; resolves with the port. */
