@@ -95,6 +95,7 @@ export class Service {
       { name: 'audio_stream_http_event_clients', help: 'Connected live event stream (SSE) clients.', type: 'gauge', value: this.http.eventClients },
       { name: 'audio_stream_sip_messages_received_total', help: 'SIP messages received.', type: 'counter', value: this.sip.ua.stats.received },
       { name: 'audio_stream_sip_messages_malformed_total', help: 'Malformed SIP messages (answered 400 or dropped).', type: 'counter', value: this.sip.ua.stats.malformed },
+      { name: 'audio_stream_rtp_foreign_packets_total', help: 'RTP packets from another source than the one their call learned (strict RTP), dropped.', type: 'counter', value: this.sip.rtpTotals.foreign },
       { name: 'audio_stream_media_clock_skipped_ticks_total', help: 'Media ticks skipped because the process was overloaded.', type: 'counter', value: mediaClock.skippedTicks },
       { name: 'audio_stream_media_clock_failures_total', help: 'Media clock members that threw (a bug; logged once per cause).', type: 'counter', value: mediaClock.failures.count },
       { name: 'audio_stream_event_listener_failures_total', help: 'Event listeners that threw (a bug; logged once per cause).', type: 'counter', value: bus.failures.count },
