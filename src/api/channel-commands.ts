@@ -98,7 +98,9 @@ export function uuidPreAnswer(ctx: ApiContext, args: string): string {
 /**
  * `uuid_broadcast <uuid> <path> [aleg|bleg|holdb|both]`: queues `playback <path>` on the channel
  * (after any application already queued, as switch_ivr_broadcast does). A channel has one leg here:
- * it plays for `aleg`, `both` or no leg given; `bleg`/`holdb` alone play nothing.
+ * it plays for `aleg`, `both` or no leg given; `bleg`/`holdb` alone play nothing. The path goes
+ * through the playback application, so only what sounds.dirs allows is read; a refusal still
+ * answers `+OK Message sent` here (the application answers FILE NOT FOUND), as FreeSWITCH does.
  */
 export function uuidBroadcast(ctx: ApiContext, args: string): string {
   const argv = separateString(args, 4);

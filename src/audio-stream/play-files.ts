@@ -113,9 +113,11 @@ export class PlayFileStore {
 
   /** The directory made (once; again after a failure) and its real path. */
   ensureDir(): Promise<string> {
-    this.dirReady ??= bounded(makeDirs(this.dir).then(() => realpath(this.dir)), PLAY_FILE_FS_TIMEOUT_MS, `cannot make ${this.dir}`);
-    this.dirReady.catch(() => { this.dirReady = undefined; });
-    return this.dirReady;
+    if (this.dirReady) return this.dirReady;
+    const ready = bounded(makeDirs(this.dir).then(() => realpath(this.dir)), PLAY_FILE_FS_TIMEOUT_MS, `cannot make ${this.dir}`);
+    ready.catch(() => { if (this.dirReady === ready) this.dirReady = undefined; });
+    this.dirReady = ready;
+    return ready;
   }
 
   /** Forgets that the directory was made (a write found it gone). */
