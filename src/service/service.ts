@@ -95,6 +95,8 @@ export class Service {
       { name: 'audio_stream_http_event_clients', help: 'Connected live event stream (SSE) clients.', type: 'gauge', value: this.http.eventClients },
       { name: 'audio_stream_sip_messages_received_total', help: 'SIP messages received.', type: 'counter', value: this.sip.ua.stats.received },
       { name: 'audio_stream_sip_messages_malformed_total', help: 'Malformed SIP messages (answered 400 or dropped).', type: 'counter', value: this.sip.ua.stats.malformed },
+      { name: 'audio_stream_play_file_bytes', help: 'Bytes of play files written and not yet deleted, all streams.', type: 'gauge', value: this.runtime.streams.playFiles.usedBytes },
+      { name: 'audio_stream_play_files_refused_total', help: 'streamAudio replies not written: over the play-file budget, empty, or the file system did not answer in time.', type: 'counter', value: this.runtime.streams.playFiles.refused },
       { name: 'audio_stream_rtp_foreign_packets_total', help: 'RTP packets from another source than the one their call learned (strict RTP), dropped.', type: 'counter', value: this.sip.rtpTotals.foreign },
       { name: 'audio_stream_media_clock_skipped_ticks_total', help: 'Media ticks skipped because the process was overloaded.', type: 'counter', value: mediaClock.skippedTicks },
       { name: 'audio_stream_media_clock_failures_total', help: 'Media clock members that threw (a bug; logged once per cause).', type: 'counter', value: mediaClock.failures.count },
