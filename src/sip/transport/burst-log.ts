@@ -41,7 +41,7 @@ export class BurstLog {
   /** Records one refusal of `kind` ("over sip.maxSessions"); the first of a burst is logged at once with the text `first()` builds. */
   record(kind: string, first: () => string): void {
     if (this.timer === undefined) {
-      this.sink.warning(`${first()}; further refusals are summed up every ${this.windowMs / 1000} s`);
+      this.sink.warning(`${first()}; more are counted and summed up every ${this.windowMs / 1000} s`);
       this.inBurst = 1;
       this.timer = this.clock.setTimeout(() => this.endWindow(), this.windowMs);
       return;

@@ -168,7 +168,7 @@ test('refusals are logged once per burst: a warning, one summary per 10 s while 
   assert.equal(t.ua.refusedBy.invitesPerSourcePerSecond, 25 * 99);
   const texts = lines.map(([level, m]) => `${level}: ${m}`);
   assert.equal(lines.length, 5, texts.join('\n'));
-  assert.match(texts[0], /^warning: refusing new calls: 503 Source Call Rate Exceeded \(sip\.invitesPerSourcePerSecond reached\) to udp 203\.0\.113\.7:5062; further refusals are summed up every 10 s$/);
+  assert.match(texts[0], /^warning: refusing new calls: 503 Source Call Rate Exceeded \(sip\.invitesPerSourcePerSecond reached\) to udp 203\.0\.113\.7:5062; more are counted and summed up every 10 s$/);
   assert.equal(texts[1], 'warning: refused 989 new calls in the last 10 s: 989 over sip.invitesPerSourcePerSecond');
   assert.equal(texts[2], 'warning: refused 990 new calls in the last 10 s: 990 over sip.invitesPerSourcePerSecond');
   assert.equal(texts[3], 'warning: refused 495 new calls in the last 10 s: 495 over sip.invitesPerSourcePerSecond');
