@@ -31,7 +31,7 @@ export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEng
   }
   family('audio_stream_channels', 'Live channels.', 'gauge', [[undefined, channels.size]]);
   family('audio_stream_streams', 'Audio streams attached to channels, by state.', 'gauge', [
-    [{ state: 'connecting' }, streamMetrics.connecting], [{ state: 'open' }, streamMetrics.open],
+    [{ state: 'connecting' }, streamMetrics.connecting], [{ state: 'open' }, streamMetrics.open], [{ state: 'reconnecting' }, streamMetrics.reconnecting],
     [{ state: 'paused' }, paused], [{ state: 'attached' }, attached]]);
   family('audio_stream_streams_started_total', 'Streams started.', 'counter', [[undefined, streamMetrics.started]]);
   family('audio_stream_messages_sent_total', 'WebSocket messages sent (audio and text).', 'counter', [[undefined, streamMetrics.messagesSent]]);
@@ -45,6 +45,13 @@ export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEng
   family('audio_stream_clears_total', 'Playback queues cleared (clearAudio, uuid_break, break) in full duplex.', 'counter', [[undefined, streamMetrics.clears]]);
   family('audio_stream_xoff_total', 'xoff messages sent (a playback queue reached 90 % of STREAM_PLAYBACK_MAX_MS).', 'counter', [[undefined, streamMetrics.xoffs]]);
   family('audio_stream_playback_refused_ms_total', 'Audio from servers refused over STREAM_PLAYBACK_MAX_MS, ms.', 'counter', [[undefined, Math.round(streamMetrics.refusedMs)]]);
+  family('audio_stream_reconnect_attempts_total', 'Reconnect attempts made (STREAM_RECONNECT).', 'counter', [[undefined, streamMetrics.reconnectAttempts]]);
+  family('audio_stream_reconnects_total', 'Streams reconnected after a loss.', 'counter', [[undefined, streamMetrics.reconnects]]);
+  family('audio_stream_reconnects_exhausted_total', 'Streams whose reconnect attempts ran out (an error event followed).', 'counter', [[undefined, streamMetrics.reconnectsExhausted]]);
+  family('audio_stream_reconnect_replayed_ms_total', 'Audio kept during reconnections and sent once reconnected, ms.', 'counter', [[undefined, Math.round(streamMetrics.reconnectReplayedMs)]]);
+  family('audio_stream_reconnect_dropped_ms_total', 'Oldest audio dropped over STREAM_RECONNECT_BUFFER_MS, ms.', 'counter', [[undefined, Math.round(streamMetrics.reconnectDroppedMs)]]);
+  family('audio_stream_ping_floods_total', 'Connections ended for a ping flood from the server (error 11).', 'counter', [[undefined, streamMetrics.pingFloods]]);
+  family('audio_stream_json_events_dropped_total', 'Server text messages over stream.maxJsonEventBytes dropped (no json event).', 'counter', [[undefined, streamMetrics.jsonEventsDropped]]);
   family('audio_stream_stream_errors_total', 'mod_audio_stream::error events, by error code.', 'counter', errors);
   for (const source of extra) {
     for (const m of source()) family(m.name, m.help, m.type, [[m.labels, m.value]]);
