@@ -35,6 +35,7 @@ export class SipHost {
   readonly rtpTotals = new RtpTotals();
   private readonly calls = new Set<SipCall>();
   private readonly rtpFailures: BurstLog;
+  private rtpRefusals = 0;
 
   constructor(private readonly deps: SipHostDeps, private readonly config: Pick<Config, 'sip' | 'rtp'>, uaTimers?: { T1?: number; T2?: number; T4?: number }) {
     const { sip } = config;
@@ -51,6 +52,11 @@ export class SipHost {
     this.rtpFailures = new BurstLog(log, deps.mediaClock.clock, 'new calls for want of RTP ports');
     this.ports = new PortAllocator(config.rtp.portMin, config.rtp.portMax);
     this.ua.onInvite = (call) => { void this.onInvite(call); };
+  }
+
+  /** New calls answered 503 because no RTP port could be opened (the range is in use). */
+  get refusedForRtp(): number {
+    return this.rtpRefusals;
   }
 
   /** Live calls. */
@@ -71,6 +77,7 @@ export class SipHost {
     } catch (err) {
       rtp.close();
       const message = (err as Error).message;
+      this.rtpRefusals++;
       this.rtpFailures.record('RTP open failures', () => `refusing new calls: cannot open RTP for call ${call.callId}: ${message}`);
       call.reject(503);
       return;

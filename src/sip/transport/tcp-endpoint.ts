@@ -101,6 +101,10 @@ export class TcpEndpoint {
   /** A new inbound connection: closed at once when over a bound, else adopted. */
   private accept(socket: net.Socket): void {
     socket.on('error', () => {});
+    if (socket.remoteAddress === undefined) {
+      socket.destroy(); // closed by the peer before we saw it
+      return;
+    }
     const source = sourceAddress(socket.remoteAddress ?? '');
     const fromSource = this.perSource.get(source) ?? 0;
     const over = this.inbound >= this.maxConnections ? ['sip.tcp.maxConnections', this.maxConnections] as const
@@ -168,6 +172,7 @@ export class TcpEndpoint {
   private sweep(): void {
     const t = now();
     for (const conn of this.byId.values()) {
+      if (conn.socket.destroyed) continue; // closing: forgotten on its 'close'
       if (conn.deadline !== undefined && t >= conn.deadline) {
         this.stats.headerTimeouts++;
         const part = conn.deadlineFor === 'body' ? 'body' : 'header block';
