@@ -10,7 +10,7 @@ import type { PlayFiles } from './play-files.ts';
 import { ServerMessageHandler } from './server-messages.ts';
 import { Duplex } from './duplex.ts';
 import { StreamPipeline, type MixType } from './pipeline.ts';
-import { GapBuffer, RECONNECT_CLOSE_CODES, RECONNECT_ERROR_CODES, reconnectDelayMs } from './reconnect.ts';
+import { GapBuffer, RECONNECT_CLOSE_CODES, RECONNECT_ERROR_CODES, RECONNECT_STABLE_MS, reconnectDelayMs } from './reconnect.ts';
 import type { TimerHandle } from '../lib/clock.ts';
 
 export type { MixType } from './pipeline.ts';
@@ -102,6 +102,8 @@ export class AudioStream implements MediaBug {
   /** While reconnecting: the gap; its audio goes to `gapAudio` (made at the first loss, kept for the next). */
   private gap: Gap | undefined;
   private gapAudio: GapBuffer | undefined;
+  /** When the last reconnection opened and after how many attempts (a loss within RECONNECT_STABLE_MS goes on counting). */
+  private lastReconnect: { at: number; attempts: number } | undefined;
   private readonly limits: WsLimits;
   private readonly pipeline: StreamPipeline;
   private readonly messages: ServerMessageHandler;
@@ -342,8 +344,9 @@ export class AudioStream implements MediaBug {
   }
 
   private onServerClose(code: number, reason: string): void {
-    if (!this.ended && this.p.options.reconnectAttempts > 0 && RECONNECT_CLOSE_CODES.has(code)) {
-      this.beginGap(`the server closed the connection with ${code}${reason ? ` ${reason}` : ''}`);
+    const cause = `the server closed the connection with ${code}${reason ? ` ${reason}` : ''}`;
+    if (RECONNECT_CLOSE_CODES.has(code) && this.mayReconnect(cause)) {
+      this.beginGap(cause);
       return;
     }
     this.leaveConnectionState();
@@ -366,7 +369,8 @@ export class AudioStream implements MediaBug {
       this.deps.metrics.reconnectsExhausted++;
       this.log.warning(`reconnecting: the ${this.gap.attempt} attempts (STREAM_RECONNECT) ran out`);
       this.endGap();
-    } else if (!this.ended && this.gaugeState === 'open' && this.p.options.reconnectAttempts > 0 && RECONNECT_ERROR_CODES.has(error.code)) {
+    } else if (this.gaugeState === 'open' && RECONNECT_ERROR_CODES.has(error.code)
+      && this.mayReconnect(`error ${streamErrorNumber(error.code)}: ${error.message}`)) {
       this.beginGap(`error ${streamErrorNumber(error.code)}: ${error.message}`);
       return;
     }
@@ -411,9 +415,29 @@ export class AudioStream implements MediaBug {
     const chunkBytes = this.pipeline.chunkBytes;
     this.gapAudio ??= new GapBuffer(chunkBytes, this.p.options.reconnectBufferMs / this.p.options.bufferMs);
     this.gapAudio.clear();
-    this.gap = { lostAt: this.deps.clock.now(), attempt: 0, timer: undefined, texts: [], textBytes: 0, textsDropped: 0, overflowLogged: false };
-    this.log.warning(`connection lost (${cause}): reconnecting, up to ${this.p.options.reconnectAttempts} attempts (STREAM_RECONNECT)`);
+    const attempt = this.attemptsSpent();
+    this.gap = { lostAt: this.deps.clock.now(), attempt, timer: undefined, texts: [], textBytes: 0, textsDropped: 0, overflowLogged: false };
+    this.log.warning(`connection lost (${cause}): reconnecting, ${attempt ? `attempts ${attempt + 1} to` : 'up to'} ${this.p.options.reconnectAttempts} (STREAM_RECONNECT)`);
     this.scheduleAttempt(this.gap);
+  }
+
+  /**
+   * Attempts already spent at a loss now: none, unless the last reconnection opened less than
+   * RECONNECT_STABLE_MS ago (then its count goes on).
+   */
+  private attemptsSpent(): number {
+    const last = this.lastReconnect;
+    return last && this.deps.clock.now() - last.at < RECONNECT_STABLE_MS ? last.attempts : 0;
+  }
+
+  /** True when a loss now may reconnect: STREAM_RECONNECT is on and attempts are left (logged and counted when not). */
+  private mayReconnect(cause: string): boolean {
+    if (this.ended || this.p.options.reconnectAttempts === 0) return false;
+    const spent = this.attemptsSpent();
+    if (spent < this.p.options.reconnectAttempts) return true;
+    this.deps.metrics.reconnectsExhausted++;
+    this.log.warning(`connection lost (${cause}) less than ${RECONNECT_STABLE_MS} ms after reconnecting: the ${spent} attempts (STREAM_RECONNECT) ran out`);
+    return false;
   }
 
   /** Fires `reconnecting` and waits the backoff before the next attempt. */
@@ -471,6 +495,7 @@ export class AudioStream implements MediaBug {
     const droppedMs = ring.dropped * chunkMs;
     m.reconnectReplayedMs += replayedMs;
     m.reconnectDroppedMs += droppedMs;
+    this.lastReconnect = { at: this.deps.clock.now(), attempts: gap.attempt };
     this.endGap();
     this.log.info(`reconnected after ${gapMs} ms (attempt ${gap.attempt}): ${replayedMs} ms of audio sent again, ${droppedMs} ms dropped`);
     this.fire(EVENT_RECONNECTED, JSON.stringify({ gapMs, replayedMs, droppedMs }));

@@ -345,3 +345,20 @@ test('full duplex: what the old connection queued keeps playing through the gap;
   await second.received('text', 2);
   assert.deepEqual(texts(second).slice(0, 2), ['{"m":1}', '{"type":"mark","data":{"name":"end","event":"played"}}']);
 });
+
+test('a server that accepts and closes at once (a crash loop) is tried STREAM_RECONNECT times in all, then the loss is reported as today', async (t) => {
+  const srv = await startTestServer({}, (c) => setTimeout(() => c.socket.close(1011, 'crash'), 20));
+  t.after(() => srv.close());
+  const s = countingStream(t, { STREAM_RECONNECT: '3', STREAM_RECONNECT_BACKOFF_MS: '50' });
+  s.start(srv.url, 'mono 8k');
+  for (let i = 1; i <= 3; i++) {
+    await s.ev.waitFor('reconnecting', 5000, i);
+    s.clock.advance(1000); // the backoff, well under RECONNECT_STABLE_MS since the last reconnection
+    await s.ev.waitFor('reconnected', 5000, i);
+  }
+  const body = JSON.parse((await s.ev.waitFor('disconnect')).body!) as unknown;
+  assert.deepEqual(body, { status: 'disconnected', message: { code: 1011, reason: 'crash' } });
+  assert.equal(srv.connections.length, 4, 'the first connection and 3 attempts');
+  assert.deepEqual(s.ev.of('reconnecting').map((e) => (JSON.parse(e.body!) as { attempt: number }).attempt), [1, 2, 3]);
+  assert.equal(s.runtime.streams.metrics.reconnectsExhausted, 1);
+});

@@ -23,6 +23,13 @@ export const RECONNECT_ERROR_CODES: ReadonlySet<StreamErrorCode> = new Set<Strea
 export const RECONNECT_BACKOFF_CAP_MS = 5000;
 
 /**
+ * A connection that opened again must stay up this long for the next loss to start with a fresh
+ * count of attempts; a loss sooner goes on counting, so a server that accepts and closes at once
+ * (a crash loop) ends in the error event after STREAM_RECONNECT attempts instead of forever.
+ */
+export const RECONNECT_STABLE_MS = 10000;
+
+/**
  * The wait before reconnect attempt `attempt` (1, 2, ...), ms: the base doubled per attempt
  * (base, 2 base, 4 base, ...) and capped at RECONNECT_BACKOFF_CAP_MS, then "equal jitter": a uniform
  * value between half of it and all of it, so streams cut by one server restart do not all come
