@@ -66,11 +66,19 @@ export function redactEvent(event: FsEvent): FsEvent {
   return copy ?? event;
 }
 
+/** The error a dropped client's socket is destroyed with (handed to each of its queued writes). */
+const DROPPED = Object.assign(new Error('dropped: over http.maxQueueBytes unread'), { code: 'ERR_EVENT_STREAM_DROPPED' });
+
+/** Dropped clients' sockets destroyed per turn of the event loop. */
+const CLOSE_PER_TURN = 4;
+
 interface Client {
   res: ServerResponse;
   wants: EventFilter;
   /** Source address and port, for the log. */
   peer: string;
+  /** Writes are being gathered until the next flush. */
+  corked: boolean;
 }
 
 /** What a fan-out needs: the bus, the JSON serializer, the per-client bound and a log. */
@@ -85,6 +93,11 @@ export interface EventStreamOptions {
 export class EventStreamFanout {
   private readonly clients = new Set<Client>();
   private unsubscribe: (() => void) | undefined;
+  /** Clients corked in this turn of the event loop, uncorked together by one setImmediate. */
+  private corked: Client[] = [];
+  private flushScheduled = false;
+  /** Dropped clients whose sockets are still to be destroyed. */
+  private closing: ServerResponse[] = [];
   /** Clients dropped because they left more than maxQueueBytes unread. */
   dropped = 0;
   /** Events serialized (once each, whatever the number of clients that got it). */
@@ -99,7 +112,7 @@ export class EventStreamFanout {
 
   /** Adds a client whose response head is sent; it gets every event `wants` accepts until it closes or is dropped. */
   add(res: ServerResponse, wants: EventFilter, peer: string): void {
-    const client: Client = { res, wants, peer };
+    const client: Client = { res, wants, peer, corked: false };
     this.clients.add(client);
     this.unsubscribe ??= this.options.bus.subscribe((event) => this.deliver(event));
     res.on('close', () => this.remove(client));
@@ -129,9 +142,26 @@ export class EventStreamFanout {
         this.drop(client, pending);
         continue;
       }
+      if (!client.corked) {
+        // The events of one turn of the event loop go out in one write per client (one writev), not one each.
+        client.res.cork();
+        client.corked = true;
+        this.corked.push(client);
+        this.flushScheduled ||= (setImmediate(this.flush), true);
+      }
       client.res.write(frame);
     }
   }
+
+  private readonly flush = (): void => {
+    this.flushScheduled = false;
+    const clients = this.corked;
+    this.corked = [];
+    for (const client of clients) {
+      client.corked = false;
+      if (!client.res.destroyed) client.res.uncork();
+    }
+  };
 
   /** `event: <subclass or name>` and `data: <FreeSWITCH JSON>` (which has no raw line break), as one Buffer. */
   private frame(event: FsEvent): Buffer {
@@ -140,10 +170,24 @@ export class EventStreamFanout {
     return Buffer.from(`event: ${name}\ndata: ${this.options.eventToJson(redactEvent(event))}\n\n`);
   }
 
+  /**
+   * Stops writing to the client at once; its socket is destroyed from a queue, a few per turn of the
+   * event loop: clients that stop reading together reach the bound together, and closing a hundred
+   * sockets with megabytes queued in one turn would stall the media clock.
+   */
   private drop(client: Client, pending: number): void {
     this.remove(client);
     this.dropped++;
     this.options.log.warning(`dropped the live event stream client ${client.peer}: ${pending} bytes unread, over http.maxQueueBytes (${this.options.maxQueueBytes})`);
-    client.res.destroy();
+    this.closing.push(client.res);
+    if (this.closing.length === 1) setImmediate(this.closeSome);
   }
+
+  private readonly closeSome = (): void => {
+    for (const res of this.closing.splice(0, CLOSE_PER_TURN)) {
+      // One shared error for every write still queued (Node makes one ERR_STREAM_DESTROYED each otherwise: thousands per client).
+      res.destroy(DROPPED);
+    }
+    if (this.closing.length > 0) setImmediate(this.closeSome);
+  };
 }

@@ -19,6 +19,8 @@ const DEFAULT_LIMITS = { maxConnections: 500, maxConnectionsPerSource: 250, maxQ
 /** How long a client may take to send a request's headers, and its whole request (Node's headersTimeout, requestTimeout). */
 const HEADERS_TIMEOUT_MS = 10_000;
 const REQUEST_TIMEOUT_MS = 30_000;
+/** How long an idle keep-alive connection stays open between requests (Node's keepAliveTimeout). */
+const KEEP_ALIVE_TIMEOUT_MS = 5000;
 /** How often Node checks those deadlines (its default, 30 s, would let a slow client hold a connection 40 s). */
 const TIMEOUT_CHECK_MS = 1000;
 /** How long a refused connection may stay open after its 503, for the client to read it. */
@@ -139,9 +141,9 @@ export class HttpApi {
     return this.events.size;
   }
 
-  /** Counters for /metrics: open connections, connections refused over a bound, requests refused for Host or Origin, event stream clients dropped. */
-  get stats(): { connections: number; refusedConnections: number; forbiddenRequests: number; droppedEventClients: number } {
-    return { connections: this.open, refusedConnections: this.refused, forbiddenRequests: this.forbidden, droppedEventClients: this.events.dropped };
+  /** Counters for /metrics: open connections, connections refused over a bound, requests refused for Host or Origin, event stream clients dropped, events serialized for the stream (once each). */
+  get stats(): { connections: number; refusedConnections: number; forbiddenRequests: number; droppedEventClients: number; eventsSerialized: number } {
+    return { connections: this.open, refusedConnections: this.refused, forbiddenRequests: this.forbidden, droppedEventClients: this.events.dropped, eventsSerialized: this.events.serialized };
   }
 
   /** Starts listening. */
@@ -150,6 +152,7 @@ export class HttpApi {
       headersTimeout: this.options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS,
       requestTimeout: this.options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS,
       connectionsCheckingInterval: Math.min(TIMEOUT_CHECK_MS, this.options.headersTimeoutMs ?? TIMEOUT_CHECK_MS),
+      keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
     }, (req, res) => { void this.handle(req, res); });
     server.on('connection', (socket: Socket) => this.admit(socket));
     this.server = server;
@@ -210,10 +213,7 @@ export class HttpApi {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (refusedSockets.has(req.socket)) {
-      req.socket.destroy(); // answered 503 already
-      return;
-    }
+    if (refusedSockets.has(req.socket)) return; // answered 503 already; closed when the client has read it, or after REFUSED_LINGER_MS
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const path = url.pathname.replace(/\/+$/, '') || '/';
