@@ -102,7 +102,7 @@ function refusalLines(output: string): string[] {
   return output.split('\n').filter((l) => /refus|cannot open RTP|Maximum Calls|503/i.test(l));
 }
 
-test('a flood of 2000 never-ACKed INVITEs at 400/s from 127.0.0.2: a probe call from 127.0.0.1 completes with audio; the flood gets 503s, logged once', { timeout: 120_000 }, async () => {
+test('a flood of 2000 never-ACKed INVITEs at 400/s from 127.0.0.2: a probe call from 127.0.0.1 completes with audio; the flood gets 503s, logged once', { timeout: 120_000 }, async (t) => {
   const svc = await serve('flood', 'maxPendingPerSource: 20', 26200, 26259);
   const flood = await rawPhone('127.0.0.2');
   try {
@@ -139,6 +139,9 @@ test('a flood of 2000 never-ACKed INVITEs at 400/s from 127.0.0.2: a probe call 
       `Source Call Rate Exceeded / 1 / 399 127.0.0.1:${svc.sipPort} "sip.invitesPerSourcePerSecond reached"`,
       `Too Many Pending Calls From Source / 32 / 399 127.0.0.1:${svc.sipPort} "sip.maxPendingPerSource reached"`,
     ]);
+    const byReason = new Map<string, number>();
+    for (const f of refused) byReason.set(f.reason, (byReason.get(f.reason) ?? 0) + 1);
+    t.diagnostic(`flood: ${finals.length} INVITEs answered, ${answered} taken, 503 ${JSON.stringify(Object.fromEntries(byReason))}`);
     const lines = refusalLines(svc.output());
     assert.ok(lines.length >= 1 && lines.length <= 3, `refusals logged once per burst, not per INVITE:\n${lines.join('\n')}`);
     assert.match(lines[0], /\[WARNING\] sip: refusing new calls: 503 .*to udp 127\.0\.0\.2:\d+; more are counted and summed up every 10 s/);
