@@ -40,6 +40,11 @@ export interface CommandContext {
   logLevel: number | undefined;
   /** Ends the connection once the reply is written (exit, bad password). */
   stop(): void;
+  /**
+   * A login failed (`auth` with a wrong password, any `userauth`; `user` is userauth's user@domain):
+   * logged and counted; resolves when the `-ERR invalid` may be sent (later for a source that keeps failing).
+   */
+  loginFailed?(command: 'auth' | 'userauth', user?: string): Promise<void>;
   /** Writes bytes to the client now (replies that are not a command/reply). */
   writeRaw(text: string): void;
 }
@@ -86,18 +91,25 @@ export async function runCommand(ctx: CommandContext, msg: EslMessage): Promise<
   return reply === '' ? NOT_FOUND : reply;
 }
 
-function authenticate(ctx: CommandContext, cmd: string, lc: string): string {
+/** Longest userauth user@domain a failed login's log line names. */
+const MAX_LOGGED_USER = 128;
+
+async function authenticate(ctx: CommandContext, cmd: string, lc: string): Promise<string> {
   if (lc.startsWith('auth ')) {
     if (ctx.password !== undefined && passwordMatches(cmd.slice(5), ctx.password)) {
       ctx.authed = true;
       return '+OK accepted';
     }
     ctx.stop();
+    await ctx.loginFailed?.('auth');
     return '-ERR invalid';
   }
   if (lc.startsWith('userauth ')) {
-    // No user directory here: every userauth fails as for an unknown user.
+    // No user directory here: every userauth fails as for an unknown user. The password (after
+    // the first ':', as parse_command splits `user@domain:pass`) is never logged.
     ctx.stop();
+    const user = cmd.slice(9).split(':', 1)[0]!.slice(0, MAX_LOGGED_USER);
+    await ctx.loginFailed?.('userauth', user);
     return '-ERR invalid';
   }
   return NOT_FOUND;

@@ -28,7 +28,16 @@ export interface HubClient {
   readonly logLevel: number | undefined;
   /** Called for every log line at or under its log level; `frame` is the log/data frame. */
   deliverLog(level: number, frame: Buffer): void;
+  /** Called after the turn of the event loop in which the client asked for it (flushSoon); returns the bytes written. */
+  flush(): number;
 }
+
+/**
+ * How long one flush of the clients' output may run before the rest waits for the next turn of the
+ * event loop, in ms: the media clock's timers and RTP run in between, whatever the number of
+ * clients that have megabytes to write.
+ */
+const FLUSH_SLICE_MS = 4;
 
 /** FreeSWITCH's level names for the log/data text. */
 const LEVEL_TEXT: Record<LogLevel, string> = { error: 'ERR', warning: 'WARNING', notice: 'NOTICE', info: 'INFO', debug: 'DEBUG' };
@@ -50,6 +59,14 @@ export class EslHub {
   private inLog = false;
   /** The idle CPU of every log line, sampled at most once a second. */
   private readonly idleCpu = new IdleCpu(1000);
+  /** Clients with output waiting, flushed by one setImmediate (in order, a slice at a time). */
+  private toFlush: HubClient[] = [];
+  private flushScheduled = false;
+  /** The last flush ran out of its slice before serving every client (output is behind). */
+  private behind = false;
+  private caughtUpWaiters: Array<() => void> = [];
+  /** Connections dropped because they did not read their events (over their queue bound). */
+  droppedClients = 0;
 
   constructor(private readonly bus: EventBus) {}
 
@@ -70,6 +87,59 @@ export class EslHub {
       this.unsubscribe = undefined;
     }
     this.logLevelsChanged();
+  }
+
+  /**
+   * Has `client.flush()` called after the current turn of the event loop (the client asks once per
+   * batch): the events fired during one turn reach each client in one socket write, and one
+   * setImmediate serves every client.
+   */
+  flushSoon(client: HubClient): void {
+    this.toFlush.push(client);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flushSome());
+    }
+  }
+
+  /** Flushes clients in order for at most FLUSH_SLICE_MS; the others go first in the next turn. */
+  private flushSome(): void {
+    this.flushScheduled = false;
+    const clients = this.toFlush;
+    this.toFlush = [];
+    const deadline = performance.now() + FLUSH_SLICE_MS;
+    let i = 0;
+    while (i < clients.length) {
+      clients[i++]!.flush();
+      if (performance.now() >= deadline) break;
+    }
+    if (i < clients.length) {
+      this.behind = true;
+      this.toFlush = clients.slice(i).concat(this.toFlush);
+      this.flushScheduled = true;
+      setImmediate(() => this.flushSome());
+      return;
+    }
+    this.behind = false;
+    const waiters = this.caughtUpWaiters;
+    this.caughtUpWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * While the clients' output is behind (the last flush could not serve them all in its slice),
+   * a promise of when it has caught up; else undefined. A connection waits for it before running
+   * its next command, so that a client firing events (sendevent) goes no faster than they reach
+   * the other clients, instead of filling every queue.
+   */
+  caughtUp(): Promise<void> | undefined {
+    if (!this.behind) return undefined;
+    return new Promise((resolve) => this.caughtUpWaiters.push(resolve));
+  }
+
+  /** Counts a connection dropped for not reading its events. */
+  countDropped(): void {
+    this.droppedClients++;
   }
 
   /** A client started or stopped logging: the log sink is attached only while one logs. */

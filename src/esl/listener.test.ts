@@ -9,6 +9,7 @@ import { Runtime } from '../service/runtime.ts';
 import type { Channel, ChannelEndpoint } from '../channel/channel.ts';
 import { addLogSink, Logger } from '../lib/logger.ts';
 import { RawEsl, decoded } from '../../test/helpers/esl-raw.ts';
+import { until } from '../../test/helpers/harness.ts';
 import { EslListener, type ListenerLimits } from './listener.ts';
 
 const GREETING = 'Content-Type: auth/request\n\n';
@@ -209,7 +210,7 @@ test('a client that does not authenticate in time is disconnected with the goodb
 
 /**
  * Floods CUSTOM test::flood events (4 KB bodies) in batches until the listener drops the client
- * (it stops taking events at once; its socket is cut after a grace period); returns how many were fired.
+ * (it takes no more events at once; its socket is reset by the hub's next flush); returns how many were fired.
  */
 async function floodUntilDropped(f: Fixture, listener: EslListener): Promise<number> {
   let fired = 0;
@@ -226,8 +227,8 @@ async function floodUntilDropped(f: Fixture, listener: EslListener): Promise<num
   return fired;
 }
 
-test('a client that does not read its events is dropped with the lost-events notice; another client gets them all', async (t) => {
-  const f = await serve(t, { maxQueueBytes: 64 * 1024, maxLostEvents: 10 });
+test('a client that does not read its events is dropped at once over maxQueueBytes, logged once; another client gets them all', async (t) => {
+  const f = await serve(t, { maxQueueBytes: 512 * 1024 });
   const lines: string[] = [];
   const removeSink = addLogSink((level, scope, message) => lines.push(`${level} ${scope} ${message}`));
   t.after(removeSink);
@@ -254,12 +255,12 @@ test('a client that does not read its events is dropped with the lost-events not
   assert.equal(slowListener.isOpen, false);
   assert.equal(fastListener.isOpen, true);
   assert.equal(f.runtime.esl.hub.size, 1, 'only the fast client is left');
-  // The last thing written to the slow client is the notice (its exact bytes: the next test).
-  const notice = /^Content-Type: text\/disconnect-notice\nContent-Length: (\d+)\n\n(killed listener because of lost events\n?)$/.exec(f.written[0]!.at(-1)!);
-  assert.ok(notice, f.written[0]!.at(-1));
-  assert.equal(Number(notice[1]), Buffer.byteLength(notice[2]!));
-  assert.ok(lines.some((l) => /^error esl .*Killing listener because of too many lost events\. Lost \[11\] Queue size\[\d+\/65536\]$/.test(l)),
-    lines.join('\n'));
+  assert.equal(f.runtime.esl.hub.droppedClients, 1);
+  await slowListener.done; // reset by the hub's next flush, not after a grace period
+  const killed = lines.filter((l) => l.includes('Killing listener'));
+  assert.equal(killed.length, 1, lines.join('\n'));
+  assert.match(killed[0]!, /^error esl Killing listener 127\.0\.0\.1:\d+ because of lost events\. Queue size\[(\d+)\/524288 bytes\]$/);
+  assert.ok(Number(/\[(\d+)\//.exec(killed[0]!)![1]) > 524288, 'the queue was over its bound');
   // The fast client got every event, in order, and still works.
   const got = new Promise<void>((resolve) => {
     const check = (): void => { if (fastGot === fired) resolve(); };
@@ -272,33 +273,45 @@ test('a client that does not read its events is dropped with the lost-events not
   assert.equal((await fast.command('api version short')).body.toString(), '1.10.12-release\n');
 });
 
-// BUG (FreeSWITCH compatibility): mod_event_socket.c (1.10) kills a slow listener with
-// kill_listener(l, "killed listener because of lost events\n"); here LOST_EVENTS (src/esl/wire.ts)
-// has no trailing LF, so the notice says Content-Length 38 instead of FreeSWITCH's 39.
-test('the lost-events notice is FreeSWITCH\'s, byte for byte', async (t) => {
-  const f = await serve(t, { maxQueueBytes: 64 * 1024, maxLostEvents: 10 });
+// FreeSWITCH writes "killed listener because of lost events\n" once 500 events are lost; that
+// notice would wait behind the megabytes the client does not read. The client is reset instead, and
+// nothing is written to it once it is over its bound.
+test('a dropped client\'s connection is reset: no notice, nothing written after the drop', async (t) => {
+  const f = await serve(t, { maxQueueBytes: 64 * 1024 });
   const slow = await client(t, f, true);
+  slow.keepRaw = false;
   await slow.command('event plain CUSTOM test::flood');
   slow.socket.pause();
-  await floodUntilDropped(f, await f.listener(0));
-  assert.equal(f.written[0]!.at(-1), 'Content-Type: text/disconnect-notice\nContent-Length: 39\n\nkilled listener because of lost events\n');
-});
-
-// BUG: EslListener.kill() writes the notice behind the backlog that made the client "too far
-// behind" (socket.writableLength > maxQueueBytes), then destroy()s the socket, which discards
-// everything still queued: the notice can never reach the client, even one that is only slow and
-// reads again (FreeSWITCH sends it straight to the socket, ahead of the events still queued). What
-// the client gets ends in the middle of an event frame.
-test('a slow client that reads again receives the lost-events notice', async (t) => {
-  const f = await serve(t, { maxQueueBytes: 64 * 1024, maxLostEvents: 10 });
-  const slow = await client(t, f, true);
-  await slow.command('event plain CUSTOM test::flood');
-  slow.socket.pause();
-  await floodUntilDropped(f, await f.listener(0));
+  const listener = await f.listener(0);
+  await floodUntilDropped(f, listener);
+  const writtenAtDrop = f.written[0]!.length;
+  await listener.done;
+  assert.equal(f.written[0]!.length, writtenAtDrop, 'nothing written after the drop');
+  assert.ok(!f.written[0]!.some((w) => w.includes('disconnect-notice')), 'no notice');
+  const error = new Promise<string>((resolve) => slow.socket.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? '')));
   slow.socket.resume();
   await slow.closed;
-  assert.match(slow.raw.subarray(-200).toString(),
-    /Content-Type: text\/disconnect-notice\nContent-Length: 3[89]\n\nkilled listener because of lost events\n?$/);
+  assert.equal(await Promise.race([error, new Promise<string>((r) => setTimeout(() => r('no error'), 2000))]), 'ECONNRESET');
+});
+
+test('a client that stops reading for a while but stays under maxQueueBytes keeps every event', async (t) => {
+  const f = await serve(t, { maxQueueBytes: 8 << 20 });
+  const c = await client(t, f, true);
+  c.keepRaw = false;
+  let got = 0;
+  c.onEventFrame = () => { got++; };
+  await c.command('event plain CUSTOM test::flood');
+  c.socket.pause();
+  for (let i = 0; i < 500; i++) { // 2 MB: the kernel and our queue hold it
+    const e = f.runtime.bus.create('CUSTOM', 'test::flood');
+    e.body = 'x'.repeat(4000);
+    f.runtime.bus.fire(e);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  c.socket.resume();
+  await until(() => got === 500, 5000, `${got} of 500 events`);
+  assert.equal((await f.listener(0)).isOpen, true);
+  assert.equal(f.runtime.esl.hub.droppedClients, 0);
 });
 
 test('exit answers +OK bye, sends the goodbye notice and closes; "..." too; exit works before auth', async (t) => {

@@ -1,6 +1,6 @@
 // One Event Socket connection (FreeSWITCH's listener_t), inbound or outbound: reads commands one at
 // a time, writes their replies, delivers subscribed events and log lines, and ends the way
-// mod_event_socket does (disconnect notice, linger, dropped when it does not read its events).
+// mod_event_socket does (disconnect notice, linger), or at once when it does not read its events.
 import type { Socket } from 'node:net';
 import type { EslContext } from './context.ts';
 import type { Channel } from '../channel/channel.ts';
@@ -11,22 +11,19 @@ import { DEFAULT_FRAME_LIMITS, EslFrameParser, type EslMessage, type FrameLimits
 import { EventSubscription } from './subscription.ts';
 import { runCommand, type CommandContext } from './commands.ts';
 import { eventFrame, type EslHub, type HubClient } from './hub.ts';
-import { AUTH_REQUEST, GOODBYE, LOST_EVENTS, commandReply, disconnectNotice, lingerNotice } from './wire.ts';
+import type { LoginFailures } from './login-failures.ts';
+import { AUTH_REQUEST, GOODBYE, commandReply, disconnectNotice, lingerNotice } from './wire.ts';
 
 const log = new Logger('esl');
-
-/** How long a client dropped for lost events has to read what its socket holds before it is cut, ms. */
-const KILL_GRACE_MS = 2000;
 
 /** Bounds of one connection. */
 export interface ListenerLimits extends FrameLimits {
   /**
-   * Bytes written to the client and not yet taken by it, beyond which its events are lost
-   * (default 8 MiB): a client that does not read never slows the core or other clients.
+   * Bytes of events and log lines waiting for the client (held behind a running command, or in
+   * the socket's buffer: socket.writableLength) beyond which it is dropped at once (default 4 MiB,
+   * `esl.maxQueueBytes`): a client that does not read never slows the core or other clients.
    */
   maxQueueBytes: number;
-  /** Events lost in a row after which the client is dropped (FreeSWITCH's MAX_MISSED, 500). */
-  maxLostEvents: number;
   /** Commands received and not yet answered before reading from the client pauses (default 64). */
   maxPendingCommands: number;
   /**
@@ -38,7 +35,7 @@ export interface ListenerLimits extends FrameLimits {
 
 /** Default bounds of a connection (see ListenerLimits). */
 export const DEFAULT_LISTENER_LIMITS: ListenerLimits = {
-  ...DEFAULT_FRAME_LIMITS, maxQueueBytes: 8 << 20, maxLostEvents: 500, maxPendingCommands: 64, authTimeoutMs: 25_000,
+  ...DEFAULT_FRAME_LIMITS, maxQueueBytes: 4 << 20, maxPendingCommands: 64, authTimeoutMs: 25_000,
 };
 
 /** Options of a connection. */
@@ -48,6 +45,10 @@ export interface EslListenerOptions {
   limits?: Partial<ListenerLimits>;
   /** Inbound: the password `auth` must give (the connection starts with `auth/request`). */
   password?: string;
+  /** Inbound: where failed logins are counted, logged and throttled (per source address). */
+  loginFailures?: LoginFailures;
+  /** The client's address as the server counts it (default: the socket's remote address). */
+  source?: string;
   /** Outbound (the `socket` application): the call it controls and the socket's keywords. */
   outbound?: { channel: Channel; async: boolean; full: boolean };
 }
@@ -60,6 +61,8 @@ export class EslListener implements CommandContext, HubClient {
   readonly outbound: boolean;
   readonly full: boolean;
   readonly peer: string;
+  /** The client's address (no port), as failed logins name it. */
+  readonly source: string;
   authed: boolean;
   format: EventFormat = 'plain';
   session: Channel | undefined;
@@ -86,13 +89,24 @@ export class EslListener implements CommandContext, HubClient {
   private holding = 0;
   private held: Buffer[] = [];
   private heldBytes = 0;
-  private lost = 0;
+  /**
+   * Output waiting for the hub's next flush (events, log lines, and what follows them): kept here,
+   * not in the socket's buffer, so that it leaves in one write per flush and dropping the client
+   * only forgets an array.
+   */
+  private waiting: Buffer[] = [];
+  private waitingBytes = 0;
+  /** A flush is due: the hub has this client in its list, or a drain will put it there. */
+  private flushDue = false;
+  /** Dropped: the hub's next flush resets the socket. */
+  private resetDue = false;
   private sessionDown = false;
   private awaitingFirstCommand: boolean;
   private timers: NodeJS.Timeout[] = [];
   private resolveDone!: () => void;
   private resolveConnected!: () => void;
   private currentLogLevel: number | undefined;
+  private readonly loginFailures: LoginFailures | undefined;
 
   constructor(options: EslListenerOptions) {
     this.esl = options.esl;
@@ -108,6 +122,8 @@ export class EslListener implements CommandContext, HubClient {
     this.authed = this.outbound;
     this.awaitingFirstCommand = this.outbound;
     this.peer = `${options.socket.remoteAddress}:${options.socket.remotePort}`;
+    this.source = options.source ?? options.socket.remoteAddress ?? '';
+    this.loginFailures = options.loginFailures;
     this.done = new Promise((r) => { this.resolveDone = r; });
     this.connectedPromise = new Promise((r) => { this.resolveConnected = r; });
   }
@@ -167,6 +183,12 @@ export class EslListener implements CommandContext, HubClient {
     this.write(text);
   }
 
+  /** A failed `auth`/`userauth`: logged and counted per source; waits when the source is throttled. */
+  async loginFailed(command: 'auth' | 'userauth', user?: string): Promise<void> {
+    const delayMs = this.loginFailures?.record({ ip: this.source, command, user }) ?? 0;
+    if (delayMs > 0) await new Promise<void>((resolve) => this.addTimer(delayMs, resolve));
+  }
+
   // ---- HubClient ----
 
   deliverEvent(event: FsEvent): void {
@@ -186,6 +208,7 @@ export class EslListener implements CommandContext, HubClient {
     if (this.state !== 'open') return;
     this.state = 'closing';
     this.flushHeld();
+    this.writeWaiting();
     this.write(disconnectNotice(message, this.session?.uuid));
     this.socket.end();
     this.addTimer(2000, () => this.socket.destroy());
@@ -193,19 +216,55 @@ export class EslListener implements CommandContext, HubClient {
   }
 
   /**
-   * Drops a client that fell too far behind: no event is queued for it any more; the notice goes
-   * after what the socket already holds, and the socket is cut after a grace period, so a client
-   * that was only slow still reads it (FreeSWITCH writes it behind what its socket holds too).
+   * Drops a client whose queue went over maxQueueBytes, at once: it gets nothing more, and its
+   * socket is reset by the hub's next flush, which frees what our buffer and the kernel's hold for
+   * it (a notice would only wait behind the megabytes it does not read; resetting a socket that
+   * holds megabytes costs about a millisecond, so a hundred dropped by one event are reset over
+   * several turns of the event loop). FreeSWITCH kills such a listener too, once 500 events are
+   * lost, with a CRIT line; this one is logged once, with the client's address.
    */
-  kill(message: string): void {
+  private drop(queuedBytes: number): void {
     if (this.state !== 'open') return;
     this.state = 'closing';
+    log.error(`Killing listener ${this.peer} because of lost events. Queue size[${queuedBytes}/${this.limits.maxQueueBytes} bytes]`);
+    this.hub.countDropped();
     this.held = [];
     this.heldBytes = 0;
-    this.write(disconnectNotice(message, this.session?.uuid));
-    this.socket.end();
-    this.addTimer(KILL_GRACE_MS, () => this.socket.destroy());
+    this.waiting = [];
+    this.waitingBytes = 0;
+    this.resetDue = true;
     this.detach();
+    this.flushDue = true;
+    this.hub.flushSoon(this); // even when a drain was awaited: it may never come
+  }
+
+  private reset(): void {
+    this.resetDue = false;
+    if (this.socket.destroyed) return;
+    try {
+      this.socket.resetAndDestroy();
+    } catch {
+      this.socket.destroy(); // not a TCP socket (an outbound socket to a unix path)
+    }
+  }
+
+  /**
+   * Hub: writes what waits, in one write, unless the socket is still over its high-water mark
+   * (then once it drains). Returns the bytes written.
+   */
+  flush(): number {
+    this.flushDue = false;
+    if (this.resetDue) {
+      this.reset();
+      return 0;
+    }
+    if (this.waiting.length === 0 || this.state === 'closed') return 0;
+    if (this.socket.writableNeedDrain) {
+      this.flushDue = true;
+      this.socket.once('drain', () => this.hub.flushSoon(this));
+      return 0;
+    }
+    return this.writeWaiting();
   }
 
   // ---- input ----
@@ -236,6 +295,9 @@ export class EslListener implements CommandContext, HubClient {
   private async processInbox(): Promise<void> {
     try {
       while (this.inbox.length > 0 && this.state === 'open' && this.running) {
+        const behind = this.hub.caughtUp();
+        if (behind) await behind;
+        if (this.state !== 'open' || !this.running) break;
         const msg = this.inbox.shift()!;
         if (this.socket.isPaused() && this.inbox.length <= this.limits.maxPendingCommands / 2) this.socket.resume();
         await this.process(msg);
@@ -270,39 +332,74 @@ export class EslListener implements CommandContext, HubClient {
 
   // ---- output ----
 
+  /** Replies and notices: now, unless output waits for the hub's flush (then behind it, in order). */
   private write(data: string | Buffer): void {
-    if (!this.socket.destroyed && this.socket.writable) this.socket.write(data);
-  }
-
-  /** An event or log frame: held while a command runs, lost when the client is too far behind. */
-  private queueFrame(frame: Buffer): void {
-    const pending = this.socket.writableLength + this.heldBytes;
-    if (pending + frame.length > this.limits.maxQueueBytes) {
-      if (++this.lost > this.limits.maxLostEvents) {
-        log.error(`${this.peer}: Killing listener because of too many lost events. Lost [${this.lost}] `
-          + `Queue size[${pending}/${this.limits.maxQueueBytes}]`);
-        this.kill(LOST_EVENTS);
-      }
+    if (this.socket.destroyed || !this.socket.writable) return;
+    if (this.waiting.length === 0) {
+      this.socket.write(data);
       return;
     }
-    if (this.lost > 0) {
-      log.error(`${this.peer}: Lost ${this.lost} events!`);
-      this.lost = 0;
+    const buf = typeof data === 'string' ? Buffer.from(data) : data;
+    this.waiting.push(buf);
+    this.waitingBytes += buf.length;
+  }
+
+  /**
+   * An event or log frame (the one Buffer every client of its format gets): held while a command
+   * runs (its reply goes first), else queued for the hub's flush, which writes a turn's frames in
+   * one write and spreads the writes of many clients over turns of the event loop. The client is
+   * dropped when what waits for it is over maxQueueBytes: what its socket holds (writableLength),
+   * what is held behind a command, and what is queued here once the socket stopped draining (a
+   * turn's batch for a socket that drains does not count, unless it is over the bound by itself).
+   */
+  private queueFrame(frame: Buffer): void {
+    const max = this.limits.maxQueueBytes;
+    const waiting = this.waitingBytes + frame.length;
+    const queued = this.socket.writableLength + this.heldBytes + (this.socket.writableNeedDrain ? waiting : 0);
+    if (queued > max || waiting > max) {
+      this.drop(Math.max(queued, waiting));
+      return;
     }
     if (this.holding > 0) {
       this.held.push(frame);
       this.heldBytes += frame.length;
-    } else {
-      this.write(frame);
+      return;
+    }
+    this.waiting.push(frame);
+    this.waitingBytes += frame.length;
+    if (!this.flushDue) {
+      this.flushDue = true;
+      this.hub.flushSoon(this);
     }
   }
 
+  /** What waits, in one write (corked: one writev); returns its bytes. */
+  private writeWaiting(): number {
+    const frames = this.waiting;
+    const bytes = this.waitingBytes;
+    this.waiting = [];
+    this.waitingBytes = 0;
+    if (frames.length === 0 || this.socket.destroyed || !this.socket.writable) return 0;
+    this.socket.cork();
+    for (const f of frames) this.socket.write(f);
+    this.socket.uncork();
+    return bytes;
+  }
+
+  /** A command has answered: the frames held behind its reply are queued. */
   private flushHeld(): void {
     if (this.held.length === 0) return;
     const frames = this.held;
     this.held = [];
     this.heldBytes = 0;
-    for (const f of frames) this.write(f);
+    for (const f of frames) {
+      this.waiting.push(f);
+      this.waitingBytes += f.length;
+    }
+    if (!this.flushDue) {
+      this.flushDue = true;
+      this.hub.flushSoon(this);
+    }
   }
 
   // ---- the controlled call ----
@@ -341,6 +438,8 @@ export class EslListener implements CommandContext, HubClient {
     this.timers = [];
     this.held = [];
     this.heldBytes = 0;
+    this.waiting = [];
+    this.waitingBytes = 0;
     this.inbox.length = 0;
     this.detach();
     this.resolveConnected();

@@ -6,8 +6,6 @@ export const AUTH_REQUEST = 'Content-Type: auth/request\n\n';
 
 /** Body of the notice sent when a connection ends normally. */
 export const GOODBYE = 'Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n';
-/** Body of the notice sent to a listener dropped for not reading its events. */
-export const LOST_EVENTS = 'killed listener because of lost events\n';
 /** Body of the notice sent when the server shuts down. */
 export const SHUTTING_DOWN = 'The system is being shut down.\n';
 /** Body of the ACL rejection. */
