@@ -93,6 +93,10 @@ export class Service {
     return [
       { name: 'audio_stream_esl_clients', help: 'Connected Event Socket clients.', type: 'gauge', value: this.esl.clientCount },
       { name: 'audio_stream_http_event_clients', help: 'Connected live event stream (SSE) clients.', type: 'gauge', value: this.http.eventClients },
+      { name: 'audio_stream_http_connections', help: 'Open HTTP connections.', type: 'gauge', value: this.http.stats.connections },
+      { name: 'audio_stream_http_connections_refused_total', help: 'HTTP connections answered 503 over http.maxConnections or maxConnectionsPerSource.', type: 'counter', value: this.http.stats.refusedConnections },
+      { name: 'audio_stream_http_forbidden_total', help: 'HTTP requests refused 403 for their Host or Origin.', type: 'counter', value: this.http.stats.forbiddenRequests },
+      { name: 'audio_stream_http_event_clients_dropped_total', help: 'Live event stream clients dropped over http.maxQueueBytes unread.', type: 'counter', value: this.http.stats.droppedEventClients },
       { name: 'audio_stream_sip_messages_received_total', help: 'SIP messages received.', type: 'counter', value: this.sip.ua.stats.received },
       { name: 'audio_stream_sip_messages_malformed_total', help: 'Malformed SIP messages (answered 400 or dropped).', type: 'counter', value: this.sip.ua.stats.malformed },
       { name: 'audio_stream_play_file_bytes', help: 'Bytes of play files written and not yet deleted, all streams.', type: 'gauge', value: this.runtime.streams.playFiles.usedBytes },
