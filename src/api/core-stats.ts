@@ -26,6 +26,11 @@ class FiveMinutePeak {
 /** Counters behind `status` and `show channels`, fed from the core's events. */
 export class CoreStats {
   readonly startedAtMs = Date.now();
+  /**
+   * The limits `status` reports ("out of max", "session(s) max"): the SIP host's sip.sessionsPerSecond
+   * and sip.maxSessions under `serve`, FreeSWITCH's defaults (30 and 1000) otherwise.
+   */
+  limits = { maxSessions: 1000, sessionsPerSecond: 30 };
   /** Sessions created since the counters started (FreeSWITCH: since startup). */
   sessionsSinceStartup: number;
   peakSessions: number;

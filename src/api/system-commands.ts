@@ -21,10 +21,6 @@ export const VERSION_FULL = `${FREESWITCH_COMPAT_VERSION}-release+audio-stream-$
 /** switch_version_revision_human() and switch_version_full_human(). */
 export const VERSION_HUMAN = `audio-stream ${AUDIO_STREAM_VERSION} 64bit`;
 
-/** FreeSWITCH's default limits, printed by `status` (audio-stream does not enforce them). */
-const MAX_SESSIONS = 1000;
-const MAX_SESSIONS_PER_SECOND = 30;
-
 /**
  * `version [short]`: `FreeSWITCH Version <full> (<human>)\n`, or for short `<major>.<minor>.<micro>\n`,
  * which a release build prints as `1.10.12-release\n` (its micro version is `12-release`).
@@ -67,9 +63,9 @@ export function status(ctx: ApiContext): string {
     + `FreeSWITCH (Version ${FREESWITCH_COMPAT_VERSION}-release ${VERSION_HUMAN}) is ready\n`
     + `${s.sessionsSinceStartup} session(s) since startup\n`
     + `${ctx.channels.size} session(s) - peak ${s.peakSessions}, last 5min ${s.peakSessionsFiveMin(now)} \n`
-    + `${s.sessionsPerSecond(now)} session(s) per Sec out of max ${MAX_SESSIONS_PER_SECOND}, `
+    + `${s.sessionsPerSecond(now)} session(s) per Sec out of max ${s.limits.sessionsPerSecond}, `
     + `peak ${s.peakSessionsPerSecond}, last 5min ${s.peakSessionsPerSecondFiveMin(now)} \n`
-    + `${MAX_SESSIONS} session(s) max\n`
+    + `${s.limits.maxSessions} session(s) max\n`
     + `min idle cpu 0.00/${s.idleCpuPercent().toFixed(2)}\n`;
 }
 

@@ -53,9 +53,16 @@ export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEng
   family('audio_stream_ping_floods_total', 'Connections ended for a ping flood from the server (error 11).', 'counter', [[undefined, streamMetrics.pingFloods]]);
   family('audio_stream_json_events_dropped_total', 'Server text messages over stream.maxJsonEventBytes dropped (no json event).', 'counter', [[undefined, streamMetrics.jsonEventsDropped]]);
   family('audio_stream_stream_errors_total', 'mod_audio_stream::error events, by error code.', 'counter', errors);
+  // Samples of one name (label sets of one metric) make one family: one HELP and TYPE line.
+  const extras = new Map<string, { help: string; type: string; samples: Array<[Record<string, string> | undefined, number]> }>();
   for (const source of extra) {
-    for (const m of source()) family(m.name, m.help, m.type, [[m.labels, m.value]]);
+    for (const m of source()) {
+      const f = extras.get(m.name) ?? { help: m.help, type: m.type, samples: [] };
+      f.samples.push([m.labels, m.value]);
+      extras.set(m.name, f);
+    }
   }
+  for (const [name, f] of extras) family(name, f.help, f.type, f.samples);
   const mem = process.memoryUsage();
   const cpu = process.cpuUsage();
   family('process_resident_memory_bytes', 'Resident memory size in bytes.', 'gauge', [[undefined, mem.rss]]);

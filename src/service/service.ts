@@ -41,6 +41,7 @@ export class Service {
   /** Throws (before anything listens) when the HTTP settings are unsafe: http.token is required off loopback. */
   constructor(readonly runtime: Runtime, readonly config: Config) {
     this.sip = createSipHost(runtime, config);
+    runtime.stats.limits = { maxSessions: config.sip.maxSessions, sessionsPerSecond: config.sip.sessionsPerSecond };
     this.esl = new EslServer(runtime.esl, config.esl);
     this.http = new HttpApi({
       channels: runtime.channels,
@@ -101,6 +102,15 @@ export class Service {
       { name: 'audio_stream_sip_messages_malformed_total', help: 'Malformed SIP messages (answered 400 or dropped).', type: 'counter', value: this.sip.ua.stats.malformed },
       { name: 'audio_stream_play_file_bytes', help: 'Bytes of play files written and not yet deleted, all streams.', type: 'gauge', value: this.runtime.streams.playFiles.usedBytes },
       { name: 'audio_stream_play_files_refused_total', help: 'streamAudio replies not written: over the play-file budget, empty, or the file system did not answer in time.', type: 'counter', value: this.runtime.streams.playFiles.refused },
+      ...Object.entries(this.sip.ua.refusedBy).map(([limit, value]) => ({
+        name: 'audio_stream_sip_calls_refused_total', help: 'New SIP calls answered 503 by admission, by the limit that refused them.',
+        type: 'counter' as const, value, labels: { limit },
+      })),
+      { name: 'audio_stream_sip_calls_refused_no_rtp_total', help: 'New SIP calls answered 503 because no RTP port was free.', type: 'counter', value: this.sip.refusedForRtp },
+      { name: 'audio_stream_sip_tcp_connections', help: 'Open SIP TCP connections.', type: 'gauge', value: this.sip.ua.tcpConnections },
+      { name: 'audio_stream_sip_tcp_connections_refused_total', help: 'New SIP TCP connections closed at once for being over sip.tcp.maxConnections or maxConnectionsPerSource.', type: 'counter', value: this.sip.ua.stats.tcpConnectionsRefused },
+      { name: 'audio_stream_sip_tcp_header_timeouts_total', help: 'SIP TCP connections closed for taking longer than sip.tcp.headerTimeoutMs for a header block or body.', type: 'counter', value: this.sip.ua.stats.tcpHeaderTimeouts },
+      { name: 'audio_stream_sip_tcp_idle_closed_total', help: 'Idle SIP TCP connections closed.', type: 'counter', value: this.sip.ua.stats.tcpIdleClosed },
       { name: 'audio_stream_rtp_foreign_packets_total', help: 'RTP packets from another source than the one their call learned (strict RTP), dropped.', type: 'counter', value: this.sip.rtpTotals.foreign },
       { name: 'audio_stream_media_clock_skipped_ticks_total', help: 'Media ticks skipped because the process was overloaded.', type: 'counter', value: mediaClock.skippedTicks },
       { name: 'audio_stream_media_clock_failures_total', help: 'Media clock members that threw (a bug; logged once per cause).', type: 'counter', value: mediaClock.failures.count },

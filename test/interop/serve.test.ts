@@ -10,7 +10,7 @@ import { ulawEncode } from '../../src/codec/g711.ts';
 import { startTestServer, binaries } from '../helpers/harness.ts';
 import { runSipp, requireProgram, calleeHangsUpScenario } from '../helpers/sipp.ts';
 import { sine } from '../helpers/audio.ts';
-import { writeServeConfig } from '../helpers/serve-process.ts';
+import { writeServeConfig, startServe } from '../helpers/serve-process.ts';
 
 const BIN = resolve(import.meta.dirname, '../../bin/audio-stream.js');
 const dir = mkdtempSync(join(tmpdir(), 'as-serve-'));
@@ -108,4 +108,20 @@ test('a bad config is refused with a message naming the key and exit status 2', 
   const code = await new Promise<number | null>((r) => child.on('close', r));
   assert.equal(code, 2);
   assert.match(err, /rtp\.portMin: must be a whole number/);
+});
+
+test('status reports the configured sip.maxSessions and sip.sessionsPerSecond (set from the environment here)', async () => {
+  const s = await startServe([], {
+    AUDIO_STREAM_SIP_LISTEN: '127.0.0.1:0', AUDIO_STREAM_ESL_LISTEN: '127.0.0.1:0', AUDIO_STREAM_HTTP_LISTEN: '127.0.0.1:0',
+    AUDIO_STREAM_SIP_MAX_SESSIONS: '7', AUDIO_STREAM_SIP_SESSIONS_PER_SECOND: '5', AUDIO_STREAM_TEMP_DIR: join(dir, 'status-tmp'),
+  });
+  try {
+    const res = await fetch(`http://127.0.0.1:${s.httpPort}/api/command`, {
+      method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ command: 'status' }),
+    });
+    const { reply } = await res.json() as { reply: string };
+    assert.match(reply, /\n0 session\(s\) per Sec out of max 5, peak 0, last 5min 0 \n7 session\(s\) max\n/);
+  } finally {
+    assert.equal(await s.stop(), 0);
+  }
 });
