@@ -93,6 +93,9 @@ export class Service {
     const { mediaClock, bus } = this.runtime;
     return [
       { name: 'audio_stream_esl_clients', help: 'Connected Event Socket clients.', type: 'gauge', value: this.esl.clientCount },
+      { name: 'audio_stream_esl_connections_refused_total', help: 'Event Socket connections refused over esl.maxConnections or esl.maxConnectionsPerSource.', type: 'counter', value: this.esl.stats.refusedConnections },
+      { name: 'audio_stream_esl_login_failures_total', help: 'Event Socket logins refused (auth with a wrong password, userauth).', type: 'counter', value: this.esl.stats.loginFailures },
+      { name: 'audio_stream_esl_slow_clients_dropped_total', help: 'Event Socket clients dropped for not reading their events (over esl.maxQueueBytes).', type: 'counter', value: this.esl.stats.droppedSlowClients },
       { name: 'audio_stream_http_event_clients', help: 'Connected live event stream (SSE) clients.', type: 'gauge', value: this.http.eventClients },
       { name: 'audio_stream_http_connections', help: 'Open HTTP connections.', type: 'gauge', value: this.http.stats.connections },
       { name: 'audio_stream_http_connections_refused_total', help: 'HTTP connections answered 503 over http.maxConnections or maxConnectionsPerSource.', type: 'counter', value: this.http.stats.refusedConnections },
