@@ -176,8 +176,9 @@ test(`${SILENT_CLIENTS} ESL subscribers that never read, under ${EVENTS_PER_SECO
     assert.equal(read, total, 'the reader got every event');
     assert.equal(missing, 0, 'the probe call lost no audio');
     assert.ok(inOrder, 'the probe\'s frames arrived in order, each once');
-    // The media clock's own count: 0 on a quiet machine; a few ticks may slip when other tests
-    // share the 2 cores (before the fix the silent clients cost thousands).
+    // The media clock's own count: 0 in 12 quiet runs, 1 beside another suite on this 2-core box.
+    // Before the fix the ESL clients alone cost 14-20 ticks and 16 lost frames: the frame check
+    // above is what catches that; this bound only guards against a stall far worse than noise.
     assert.ok(skipped <= 10, `the media clock kept up (${skipped} ticks skipped)`);
     assert.ok(rssPeak - rssBefore < 100 * 2 ** 20, `RSS grew by ${((rssPeak - rssBefore) / 2 ** 20).toFixed(0)} MiB`);
     assert.equal(dropLines.length, SILENT_CLIENTS, 'each drop logged once');
