@@ -1,6 +1,8 @@
 // Audio analysis helpers for tests: tone generation, levels, frequency, SNR, correlation.
 // Levels follow AES17: a full-scale sine reads 0 dBFS for both rmsDbfs and toneLevelDbfs.
+import { writeFileSync } from 'node:fs';
 import { endianness } from 'node:os';
+import { ulawEncode } from '../../src/codec/g711.ts';
 
 /** Full-scale reference amplitude for dBFS figures (s16 units). */
 const FULL_SCALE = 32768;
@@ -173,4 +175,13 @@ export function pcmFromBuffer(buf: Buffer): Int16Array {
   const out = new Int16Array(count);
   for (let i = 0; i < count; i++) out[i] = buf.readInt16LE(2 * i);
   return out;
+}
+
+/** Writes a mono 8 kHz sine as raw μ-law at `path` (the audio SIPp's rtp_stream plays); returns the path. */
+export function writeUlawTone(path: string, freqHz: number, seconds: number, amplitude: number): string {
+  const tone = sine(freqHz, 8000, seconds, amplitude);
+  const bytes = new Uint8Array(tone.length);
+  ulawEncode(tone, bytes);
+  writeFileSync(path, bytes);
+  return path;
 }

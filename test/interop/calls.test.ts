@@ -1,16 +1,15 @@
 // Real SIP phones (SIPp) call the service; a real ws server receives each call's audio.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, readdirSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ulawEncode } from '../../src/codec/g711.ts';
 import { startTestServer, binaries, texts, until, type TestServer } from '../helpers/harness.ts';
 import { startCallHost } from '../helpers/call-host.ts';
 import { runSipp, requireProgram, streamScenario, cancelScenario, holdScenario, calleeHangsUpScenario, dtmfScenario, infoDtmfScenario,
   silentCallerScenario, lateOfferScenario } from '../helpers/sipp.ts';
-import { sine, pcmFromBuffer, dominantFrequency, toneLevelDbfs } from '../helpers/audio.ts';
+import { pcmFromBuffer, dominantFrequency, toneLevelDbfs, writeUlawTone } from '../helpers/audio.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'as-sipp-'));
 const ulaw = join(dir, 'tone440.ulaw');
@@ -19,10 +18,7 @@ let ws: TestServer;
 
 before(async () => {
   requireProgram('sipp');
-  const tone = sine(440, 8000, 4, 0.4);
-  const bytes = new Uint8Array(tone.length);
-  ulawEncode(tone, bytes);
-  writeFileSync(ulaw, bytes);
+  writeUlawTone(ulaw, 440, 4, 0.4);
   ws = await startTestServer();
   servers.push(ws);
 });

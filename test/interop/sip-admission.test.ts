@@ -7,11 +7,10 @@ import dgram from 'node:dgram';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ulawEncode } from '../../src/codec/g711.ts';
 import { startTestServer, binaries, type TestServer } from '../helpers/harness.ts';
 import { startServe, writeServeConfig, type ServeProcess } from '../helpers/serve-process.ts';
 import { runSipp, requireProgram, streamScenario } from '../helpers/sipp.ts';
-import { sine, pcmFromBuffer, dominantFrequency } from '../helpers/audio.ts';
+import { pcmFromBuffer, dominantFrequency, writeUlawTone } from '../helpers/audio.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'as-admission-'));
 const ulaw = join(dir, 'tone440.ulaw');
@@ -19,10 +18,7 @@ let ws: TestServer;
 
 before(async () => {
   requireProgram('sipp');
-  const tone = sine(440, 8000, 4, 0.4);
-  const bytes = new Uint8Array(tone.length);
-  ulawEncode(tone, bytes);
-  writeFileSync(ulaw, bytes);
+  writeUlawTone(ulaw, 440, 4, 0.4);
   ws = await startTestServer();
 });
 after(async () => {
