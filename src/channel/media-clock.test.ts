@@ -59,18 +59,28 @@ test('a member removing itself (or another) during a tick does not make the cloc
   assert.throws(() => clock.add(0, () => undefined), RangeError);
 });
 
-test('a late wake-up runs at most two overdue ticks, skips the rest (counted) and goes on from the present', () => {
+test('a wake-up late by up to 200 ms runs every tick it missed; later than that, the older ticks are skipped (counted)', () => {
   const time = new FakeClock();
   const clock = new MediaClock(time);
   const dues: number[] = [];
   clock.add(20, (due) => dues.push(due));
   time.advance(40);
-  const next = dues.at(-1)! + 20;
+  let next = dues.at(-1)! + 20;
   dues.length = 0;
-  time.stall(200); // the process was busy: the tick due at `next` is now 200 ms overdue
+  time.stall(200); // the process was busy: the tick due at `next` is now 180 ms overdue
   time.advance(0);
-  assert.deepEqual(dues, [next, next + 20, next + 180], 'two catch-up ticks, then the one due now');
-  assert.equal(clock.skippedTicks, 7, 'the seven in between are skipped and counted');
+  assert.deepEqual(dues, Array.from({ length: 10 }, (_, i) => next + 20 * i), 'all ten missed ticks run, in order');
+  assert.equal(clock.skippedTicks, 0);
+
+  next = dues.at(-1)! + 20;
+  dues.length = 0;
+  time.stall(520); // overloaded: the tick due at `next` is now 500 ms overdue
+  time.advance(0);
+  assert.equal(clock.skippedTicks, 16, 'the ticks due more than 200 ms ago are skipped and counted');
+  assert.deepEqual(dues, Array.from({ length: 10 }, (_, i) => next + 320 + 20 * i), 'the ten due within 200 ms run');
+  dues.length = 0;
+  time.advance(20);
+  assert.deepEqual(dues, [next + 520], 'then it goes on from the present');
 });
 
 test('a member that throws is counted and logged once per cause; the others keep ticking', (t) => {

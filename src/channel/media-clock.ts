@@ -18,10 +18,12 @@ interface Cohort {
 }
 
 /**
- * How many ticks a late cohort runs in one wake-up before it skips ahead. Small on purpose: when the
- * process is overloaded, replaying missed ticks only adds work and turns overload into collapse.
+ * How late a cohort may run and still play every tick it missed. A process that was busy for a
+ * moment (a burst of events, a GC, another process on the core) loses no audio up to this; later
+ * than this it is overloaded, and the ticks older than the bound are skipped (counted) so the work
+ * it cannot do is shed instead of piling up. Within the playout buffer's 16 frames at 20 ms.
  */
-const MAX_CATCH_UP_TICKS = 2;
+const MAX_CATCH_UP_MS = 200;
 
 /**
  * One clock for every channel, as FreeSWITCH's soft timer: members with the same packet time are
@@ -32,6 +34,7 @@ export class MediaClock {
   private readonly cohorts: Cohort[] = [];
   private timer: TimerHandle | undefined;
   private timerDueMs = Infinity;
+  /** A tick is running or about to (between the timer and the tick): schedule() waits for its end. */
   private running = false;
   /** Ticks skipped because the process was too late to run them (per cohort, not per member). */
   skippedTicks = 0;
@@ -109,12 +112,24 @@ export class MediaClock {
     if (this.timer && next >= this.timerDueMs) return;
     if (this.timer) this.clock.clearTimeout(this.timer);
     this.timerDueMs = next;
-    this.timer = this.clock.setTimeout(() => this.tick(), Math.max(0, next - this.clock.now()));
+    this.timer = this.clock.setTimeout(this.wake, Math.max(0, next - this.clock.now()));
   }
 
-  private tick(): void {
+  /**
+   * The timer fired: the ticks run once the packets already received are read, so that a tick
+   * that runs late (the process was busy) plays the frames that arrived in time for it, rather
+   * than concealing them and dropping them as late a moment later.
+   */
+  private readonly wake = (): void => {
     this.timer = undefined;
     this.timerDueMs = Infinity;
+    if (this.clock.afterPendingIo) {
+      this.running = true; // until the tick has run: members added meanwhile are scheduled by it
+      this.clock.afterPendingIo(this.tick);
+    } else this.tick();
+  };
+
+  private readonly tick = (): void => {
     this.running = true;
     try {
       const now = this.clock.now();
@@ -124,17 +139,16 @@ export class MediaClock {
       this.dropEmptyCohorts();
       this.schedule();
     }
-  }
+  };
 
   private runCohort(cohort: Cohort, now: number): void {
-    let ticks = 0;
+    if (cohort.members.length > 0 && now - cohort.nextDueMs > MAX_CATCH_UP_MS) {
+      // Overloaded: the ticks due more than MAX_CATCH_UP_MS ago are skipped, the rest run.
+      const skip = Math.floor((now - cohort.nextDueMs - MAX_CATCH_UP_MS) / cohort.periodMs) + 1;
+      this.skippedTicks += skip;
+      cohort.nextDueMs += skip * cohort.periodMs;
+    }
     while (cohort.nextDueMs <= now && cohort.members.length > 0) {
-      if (ticks++ >= MAX_CATCH_UP_TICKS) {
-        const skip = Math.ceil((now - cohort.nextDueMs) / cohort.periodMs);
-        this.skippedTicks += skip;
-        cohort.nextDueMs += skip * cohort.periodMs;
-        break;
-      }
       const due = cohort.nextDueMs;
       cohort.nextDueMs += cohort.periodMs;
       const members = cohort.members;

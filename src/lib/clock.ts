@@ -14,6 +14,11 @@ export interface Clock {
   setTimeout(callback: () => void, ms: number): TimerHandle;
   /** Cancels a pending callback; ignores handles already fired or cleared. */
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Calls `callback` once the input already waiting (sockets readable now) has been read: in Node,
+   * setImmediate from a timer runs after this turn's poll phase. Without it, callers run at once.
+   */
+  afterPendingIo?(callback: () => void): void;
 }
 
 /** The real clock: performance.now() and unref'ed Node timers. */
@@ -26,5 +31,8 @@ export const systemClock: Clock = {
   },
   clearTimeout(handle) {
     clearTimeout(handle as NodeJS.Timeout);
+  },
+  afterPendingIo(callback) {
+    setImmediate(callback);
   },
 };
