@@ -46,9 +46,13 @@ export function writeServeConfig(path: string, c: ServeConfig): string {
   return path;
 }
 
-/** Starts `audio-stream serve` with these arguments and waits until it listens. */
+/**
+ * Starts `audio-stream serve` with these arguments and waits until it listens. SERVE_NODE_ARGS (space
+ * separated) are given to its node, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile a test's service.
+ */
 export async function startServe(args: string[], env: Record<string, string> = {}): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [BIN, 'serve', ...args], { env: { ...process.env, AUDIO_STREAM_LOG_LEVEL: 'info', ...env } });
+  const nodeArgs = (process.env.SERVE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, BIN, 'serve', ...args], { env: { ...process.env, AUDIO_STREAM_LOG_LEVEL: 'info', ...env } });
   let output = '';
   child.stdout!.on('data', (d) => { output += d; });
   child.stderr!.on('data', (d) => { output += d; });
