@@ -49,6 +49,10 @@ export interface CallerStats {
   receivedGaps: number;
   /** Media ticks that woke more than 5 frames late (the callers skipped ahead): the row is then limited by this process. */
   skippedTicks: number;
+  /** Packets sent 60 ms or more after they were due (the service's playout delay): late through this process's fault. */
+  lateSends: number;
+  /** The latest a packet was sent after it was due, ms. */
+  maxLateMs: number;
 }
 
 const FRAME_SAMPLES = 160;
@@ -79,6 +83,11 @@ interface Call {
   ssrc: number;
   frame: number;
   lastRxSeq: number;
+  /**
+   * This call's packet, rewritten for each frame: not one buffer for every call, since a send
+   * queued in the kernel's absence of room (or still to be handed over) reads the buffer later.
+   */
+  packet: Buffer;
 }
 
 function main(): void {
@@ -92,18 +101,18 @@ function main(): void {
 
   const stats: CallerStats = {
     placed: 0, answered: 0, completed: 0, endedByService: 0, failed: 0, failures: {},
-    active: 0, maxActive: 0, packetsSent: 0, packetsReceived: 0, receivedGaps: 0, skippedTicks: 0,
+    active: 0, maxActive: 0, packetsSent: 0, packetsReceived: 0, receivedGaps: 0, skippedTicks: 0, lateSends: 0, maxLateMs: 0,
   };
   const sip = dgram.createSocket('udp4');
   const calls = new Map<string, Call>();
   const up = new Set<Call>();
   let localPort = 0;
   let legs = 0;
+  let newCallCredit = 0;
   let running = false;
   let stopping = false;
   let endOfRun = 0;
-  // One packet buffer for every send: header written in place, tag codes, then the tone.
-  const packet = Buffer.alloc(12 + FRAME_SAMPLES);
+  // The tone after the tag codes of every packet.
   const tone = Buffer.alloc(FRAME_SAMPLES);
   for (let i = 0; i < FRAME_SAMPLES; i++) tone[i] = linearToUlaw(Math.round(6000 * Math.sin((2 * Math.PI * 400 * i) / 8000)));
 
@@ -144,7 +153,7 @@ function main(): void {
       callId: `soak-${leg}-${randomBytes(4).toString('hex')}`, leg, tag: randomBytes(4).toString('hex'), toTag: '',
       branch: `z9hG4bK${randomBytes(6).toString('hex')}`, cseq: 1, rtp, rtpPort: 0, remote: undefined, state: 'inviting',
       retransmits: 0, retryAt: 0, request: undefined, endAt: 0, seq: leg & 0xffff, ts: 0, ssrc: randomBytes(4).readUInt32BE(0),
-      frame: 0, lastRxSeq: -1,
+      frame: 0, lastRxSeq: -1, packet: Buffer.alloc(12 + FRAME_SAMPLES),
     };
     calls.set(call.callId, call);
     stats.placed++;
@@ -215,7 +224,8 @@ function main(): void {
         const host = /c=IN IP4 (\S+)/.exec(body)?.[1];
         const port = Number(/m=audio (\d+)/.exec(body)?.[1]);
         if (!host || !port) return fail(call, 'no SDP answer');
-        call.remote = { host, port };
+        // Connected: a send needs no address lookup (one turn later), and only the service is heard.
+        call.rtp.connect(port, host, () => { if (call.state === 'up') call.remote = { host, port }; });
         call.state = 'up';
         call.retryAt = Number.POSITIVE_INFINITY;
         call.endAt = performance.now() + 1000 * (minCall + Math.random() * (maxCall - minCall));
@@ -250,8 +260,12 @@ function main(): void {
       owed = 5;
     }
     for (let f = 0; f < owed; f++) {
+      const lateMs = now - nextFrameAt;
+      if (lateMs > stats.maxLateMs) stats.maxLateMs = lateMs;
+      if (lateMs >= 60) stats.lateSends += up.size;
       for (const call of up) {
         if (!call.remote) continue;
+        const packet = call.packet;
         packet[0] = 0x80;
         packet[1] = 0;
         packet.writeUInt16BE(call.seq, 2);
@@ -260,7 +274,7 @@ function main(): void {
         tone.copy(packet, 12);
         const n = call.frame & 0xffffff;
         for (let i = 0; i < FRAME_TAG_BYTES; i++) packet[12 + i] = 0x80 | ((n >> (6 * (FRAME_TAG_BYTES - 1 - i))) & 0x3f);
-        call.rtp.send(packet, call.remote.port, call.remote.host);
+        call.rtp.send(packet);
         call.seq = (call.seq + 1) & 0xffff;
         call.ts += FRAME_SAMPLES;
         call.frame++;
@@ -283,8 +297,12 @@ function main(): void {
     }
     if (running && !stopping && now < endOfRun) {
       // Keep N calls: at most `ratePerSecond` new ones per second (spread over the ticks).
-      let budget = Math.max(1, Math.round((ratePerSecond * FRAME_MS * owed) / 1000));
-      while (calls.size < N && budget-- > 0) startCall();
+      // (fractions carried over: a tick's share of 20/s is 0.4, not rounded up to 1, i.e. 50/s)
+      newCallCredit = Math.min(ratePerSecond, newCallCredit + (ratePerSecond * FRAME_MS * owed) / 1000);
+      while (calls.size < N && newCallCredit >= 1) {
+        newCallCredit--;
+        startCall();
+      }
     }
     if (running) setTimeout(mediaTick, Math.max(0, nextFrameAt - performance.now()));
   };

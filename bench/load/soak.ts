@@ -13,8 +13,9 @@
 // What it reports (a table and bench/results/soak-<date>.json): calls completed, failed and
 // ended by the service; lost frames (a gap or repeat in the frame numbers the bot read back; the
 // frames before a stream opens are not counted) and inserted ones (untagged between two
-// consecutive numbers: silence played for an underrun); RTP the
-// callers missed; media ticks skipped; stream errors; the RSS and descriptor slope (least squares
+// consecutive numbers: silence played for an underrun); the callers' own lateness (packets sent
+// 60 ms or more after due would be late for the service's playout buffer: the generator's fault, not
+// the service's); RTP the callers missed; media ticks skipped; stream errors; the RSS and descriptor slope (least squares
 // over the samples after the first 10 % of the run, per hour) and their range; temp files and
 // channels left at the end.
 import { spawn, fork } from 'node:child_process';
@@ -286,10 +287,12 @@ export async function runSoakBench(opts: SoakOptions, stamp: string): Promise<vo
   const c = callerStats!;
   const rows: string[][] = [
     ['calls completed / failed / ended by the service', `${c.completed} / ${c.failed} / ${c.endedByService}`],
+    ['failures by reason', Object.entries(c.failures).map(([k, v]) => `${k}: ${v}`).join(', ') || '-'],
     ['most calls up at once', String(c.maxActive)],
     ['frames streamed / lost (a gap or repeat in the numbers) / silence inserted', `${totals.messages} / ${totals.lost} / ${totals.inserted}`],
     ['streams / metadata first', `${totals.streams} / ${totals.metadataFirst}`],
     ['RTP packets sent / received by the callers / missing in what came back', `${c.packetsSent} / ${c.packetsReceived} / ${c.receivedGaps}`],
+    ['callers\' packets sent 60+ ms after due (late for the playout buffer) / latest, ms', `${c.lateSends} / ${round(c.maxLateMs, 1)}`],
     ['replies / marks sent / marks answered / play files', `${totals.replies} / ${totals.marks} / ${totals.marksBack} / ${totals.files}`],
     ['media ticks skipped / stream errors / audio messages dropped', `${end.skippedTicks} / ${end.streamErrors} / ${end.messagesDropped}`],
     ['ESL events read by 4 subscribers', String(end.eslEvents)],
