@@ -108,3 +108,28 @@ test('a response nobody asked for is dropped; close() is idempotent and stops pr
   transport.inject(sipRequest({ method: 'OPTIONS' }));
   assert.equal(transport.sent.length, 0);
 });
+
+test('OPTIONS, refusals and requests outside any dialog are answered statelessly: a flood keeps no transaction, a retransmission gets the same answer', async () => {
+  const { transport, ua } = await startTestUa();
+  const flood = [
+    ...Array.from({ length: 200 }, (_, i) => sipRequest({ method: 'OPTIONS', branch: `z9hG4bK-o${i}`, callId: `o${i}` })),
+    ...Array.from({ length: 200 }, (_, i) => sipRequest({ method: 'INVITE', body: TEST_SDP, branch: `z9hG4bK-r${i}`, callId: `r${i}`, headers: ['Require: 100rel'] })),
+    ...Array.from({ length: 200 }, (_, i) => sipRequest({ method: 'BYE', branch: `z9hG4bK-b${i}`, callId: `b${i}`, toTag: 'gone' })),
+    ...Array.from({ length: 200 }, (_, i) => sipRequest({ method: 'SUBSCRIBE', branch: `z9hG4bK-s${i}`, callId: `s${i}` })),
+  ];
+  for (const req of flood) transport.inject(req);
+  const statuses = sentStatuses(transport);
+  assert.equal(statuses.length, 800, 'every request answered once');
+  assert.deepEqual([...new Set(statuses)].sort(), [200, 405, 420, 481]);
+  assert.equal(ua.stats.transactions, 0, 'no transaction kept for any of them');
+  // A retransmission (same branch, Call-ID, CSeq) is answered again, with the same To tag.
+  const first = parseSent(transport.sent[0]!.text);
+  transport.inject(flood[0]!);
+  const again = parseSent(transport.sent.at(-1)!.text);
+  assert.equal(again.status, 200);
+  assert.equal(again.to.params.get('tag'), first.to.params.get('tag'));
+  assert.ok(first.to.params.get('tag'));
+  const refused = parseSent(transport.sent[200]!.text);
+  assert.equal(refused.status, 420);
+  assert.notEqual(refused.to.params.get('tag'), first.to.params.get('tag'), 'each request its own tag');
+});

@@ -282,7 +282,7 @@ export class SipUserAgent {
     }
     const refusal = checkRequest(req);
     if (refusal !== undefined) {
-      this.respondNew(req, source, refusal.status, refusal.headers);
+      this.respondStateless(req, source, refusal.status, refusal.headers);
       return;
     }
     if (tagOf(req.to) !== undefined) {
@@ -290,8 +290,8 @@ export class SipUserAgent {
       return;
     }
     if (req.method === 'INVITE') this.newInvite(req, source);
-    else if (req.method === 'OPTIONS') this.respondNew(req, source, 200, optionsHeaders());
-    else this.respondNew(req, source, 481, []); // BYE, INFO, UPDATE need a dialog
+    else if (req.method === 'OPTIONS') this.respondStateless(req, source, 200, optionsHeaders());
+    else this.respondStateless(req, source, 481, []); // BYE, INFO, UPDATE need a dialog
   }
 
   /** Creates the server transaction of `req` and answers it with `status`. */
@@ -303,10 +303,21 @@ export class SipUserAgent {
     return tx;
   }
 
+  /**
+   * Answers a request that needs no state of ours (OPTIONS, and every refusal made from the request
+   * alone) statelessly, RFC 3261 §8.2.7: no transaction or timer is kept, so a flood of them (a
+   * scanner's OPTIONS, INVITEs with a bad Require) holds no memory for 32 s each; a retransmission is
+   * answered again, with the same To tag (derived from the request).
+   */
+  private respondStateless(req: SipMessage, source: Peer, status: number, headers: HeaderList, reason?: string): void {
+    const toTag = stableTag(req.callId, tagOf(req.from) ?? '', req.via[0].params.get('branch') ?? '', String(req.cseq.seq));
+    this.transport.send(buildResponse(req, status, { reason, toTag, headers, server: this.serverName }), responseDestination(req.via[0], source));
+  }
+
   private handleCancel(req: SipMessage, source: Peer): void {
     const target = this.layer.findCancelTarget(req);
     if (target === undefined) {
-      this.respondNew(req, source, 481, []);
+      this.respondStateless(req, source, 481, []);
       return;
     }
     this.respondNew(req, source, 200, [], target.toTag ?? newTag());
@@ -327,11 +338,11 @@ export class SipUserAgent {
   private handleInDialog(req: SipMessage, source: Peer): void {
     const call = this.findCall(req);
     if (call === undefined) {
-      this.respondNew(req, source, 481, []);
+      this.respondStateless(req, source, 481, []);
       return;
     }
     if (!call.dialog.acceptRemoteSeq(req.cseq.seq)) {
-      this.respondNew(req, source, 500, []); // §12.2.2: CSeq lower than the last one
+      this.respondStateless(req, source, 500, []); // §12.2.2: CSeq lower than the last one
       return;
     }
     switch (req.method) {
@@ -344,14 +355,14 @@ export class SipUserAgent {
         call.handleReinvite(req, tx);
         break;
       }
-      default: this.respondNew(req, source, 200, optionsHeaders()); // OPTIONS
+      default: this.respondStateless(req, source, 200, optionsHeaders()); // OPTIONS
     }
   }
 
   private newInvite(req: SipMessage, source: Peer): void {
     const mergeKey = `${req.callId}|${tagOf(req.from) ?? ''}|${req.cseq.seq}`;
     if (this.invitesInProgress.has(mergeKey)) {
-      this.respondNew(req, source, 482, []); // §8.2.2.2 merged request (same INVITE by another path)
+      this.respondStateless(req, source, 482, []); // §8.2.2.2 merged request (same INVITE by another path)
       return;
     }
     const refusal = this.admission?.admit(source.address, this.calls.size);
@@ -389,13 +400,8 @@ export class SipUserAgent {
   private refuseNewCall(req: SipMessage, source: Peer, refusal: Refusal): void {
     this.refused[refusal.limit]++;
     const key = `sip.${refusal.limit}`;
-    const data = buildResponse(req, refusal.status, {
-      reason: refusal.reason,
-      toTag: stableTag(req.callId, tagOf(req.from) ?? '', req.via[0].params.get('branch') ?? '', String(req.cseq.seq)),
-      headers: [['Retry-After', String(refusal.retryAfterSec)], ['Warning', `399 ${this.localHostPort} "${key} reached"`]],
-      server: this.serverName,
-    });
-    this.transport.send(data, responseDestination(req.via[0], source));
+    this.respondStateless(req, source, refusal.status,
+      [['Retry-After', String(refusal.retryAfterSec)], ['Warning', `399 ${this.localHostPort} "${key} reached"`]], refusal.reason);
     this.admissionLog.record(`over ${key}`, () => `refusing new calls: 503 ${refusal.reason} (${key} reached) to ${formatPeer(source)}`);
   }
 
