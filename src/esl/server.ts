@@ -6,6 +6,7 @@ import { EslListener, type ListenerLimits } from './listener.ts';
 import { LoginFailures, type LoginFailureLimits } from './login-failures.ts';
 import { BurstLog } from './burst-log.ts';
 import { GOODBYE, SHUTTING_DOWN, disconnectNotice, rudeRejection } from './wire.ts';
+import { plainAddress, sourceKey } from '../lib/source-address.ts';
 
 const log = new Logger('esl');
 
@@ -45,11 +46,6 @@ export interface EslServerStats {
   droppedSlowClients: number;
 }
 
-/** The address a connection comes from, an IPv4-mapped IPv6 address as IPv4 (one source either way). */
-export function sourceAddress(socket: Socket): string {
-  const a = socket.remoteAddress ?? '';
-  return /^::ffff:\d+\.\d+\.\d+\.\d+$/i.test(a) ? a.slice(7) : a;
-}
 
 /** How long close() lets clients read their notice before dropping them, in ms. */
 const CLOSE_GRACE_MS = 1000;
@@ -124,26 +120,27 @@ export class EslServer {
       setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
       return;
     }
-    const source = sourceAddress(socket);
-    const fromSource = this.perSource.get(source) ?? 0;
+    const source = plainAddress(socket.remoteAddress);
+    const key = sourceKey(socket.remoteAddress);
+    const fromSource = this.perSource.get(key) ?? 0;
     if (this.listeners.size >= this.maxConnections) {
       this.refuse(socket, `IP ${source} Rejected: ${this.listeners.size} Event Socket connections already (esl.maxConnections)`);
       return;
     }
     if (fromSource >= this.maxPerSource) {
-      this.refuse(socket, `IP ${source} Rejected: ${fromSource} Event Socket connections from this address already (esl.maxConnectionsPerSource)`);
+      this.refuse(socket, `IP ${source} Rejected: ${fromSource} Event Socket connections from ${key === source ? 'this address' : key} already (esl.maxConnectionsPerSource)`);
       return;
     }
-    this.perSource.set(source, fromSource + 1);
+    this.perSource.set(key, fromSource + 1);
     const listener = new EslListener({
       esl: this.esl, socket, password: this.options.password, limits: this.limits, loginFailures: this.loginFailures, source,
     });
     this.listeners.add(listener);
     void listener.done.then(() => {
       this.listeners.delete(listener);
-      const n = (this.perSource.get(source) ?? 1) - 1;
-      if (n > 0) this.perSource.set(source, n);
-      else this.perSource.delete(source);
+      const n = (this.perSource.get(key) ?? 1) - 1;
+      if (n > 0) this.perSource.set(key, n);
+      else this.perSource.delete(key);
     });
     listener.start();
   }

@@ -11,6 +11,7 @@ import { AppError, isAppError, type ErrorCode } from '../lib/errors.ts';
 import { redactVariables } from '../lib/redact.ts';
 import { renderMetrics, type MetricSource } from './metrics.ts';
 import { EventStreamFanout, eventFilter } from './event-stream.ts';
+import { plainAddress, sourceKey } from '../lib/source-address.ts';
 
 /** Largest request body accepted, in bytes. */
 const MAX_BODY_BYTES = 64 * 1024;
@@ -65,12 +66,6 @@ const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   HTTP_BAD_REQUEST: 400, HTTP_UNAUTHORIZED: 401, HTTP_FORBIDDEN: 403, HTTP_NOT_FOUND: 404, HTTP_METHOD_NOT_ALLOWED: 405,
   HTTP_BODY_TOO_LARGE: 413, HTTP_UNSUPPORTED_MEDIA_TYPE: 415,
 };
-
-/** An IP address as the socket reports it, with IPv4-mapped IPv6 (`::ffff:127.0.0.1`) written as IPv4. */
-function plainAddress(address: string | undefined): string {
-  if (!address) return '';
-  return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
-}
 
 /** The name (lower case, no trailing dot, IPv6 without brackets) and port of a Host header; undefined when malformed. */
 export function parseHostHeader(value: string): { name: string; port: string } | undefined {
@@ -177,20 +172,21 @@ export class HttpApi {
   /** Counts a new connection, or answers it 503 at once and closes it when a bound is reached. */
   private admit(socket: Socket): void {
     const source = plainAddress(socket.remoteAddress);
-    const fromSource = this.perSource.get(source) ?? 0;
+    const key = sourceKey(socket.remoteAddress);
+    const fromSource = this.perSource.get(key) ?? 0;
     if (this.open >= this.limits.maxConnections || fromSource >= this.limits.maxConnectionsPerSource) {
       this.refuse(socket, source, this.open >= this.limits.maxConnections
         ? `${this.open} connections open, the most http.maxConnections allows`
-        : `${fromSource} connections open from ${source}, the most http.maxConnectionsPerSource allows`);
+        : `${fromSource} connections open from ${key}, the most http.maxConnectionsPerSource allows`);
       return;
     }
     this.open++;
-    this.perSource.set(source, fromSource + 1);
+    this.perSource.set(key, fromSource + 1);
     socket.once('close', () => {
       this.open--;
-      const left = (this.perSource.get(source) ?? 1) - 1;
-      if (left > 0) this.perSource.set(source, left);
-      else this.perSource.delete(source);
+      const left = (this.perSource.get(key) ?? 1) - 1;
+      if (left > 0) this.perSource.set(key, left);
+      else this.perSource.delete(key);
     });
   }
 

@@ -4,6 +4,7 @@ import { BurstLog, type BurstLogSink } from './burst-log.ts';
 import { formatPeer, type Peer } from './peer.ts';
 import { SipStreamFramer } from './stream-framer.ts';
 import type { TransportStats } from './transport.ts';
+import { plainAddress, sourceKey } from '../../lib/source-address.ts';
 
 /** Default idle time after which an unused TCP connection is closed, ms. */
 export const DEFAULT_TCP_IDLE_MS = 300_000;
@@ -105,7 +106,7 @@ export class TcpEndpoint {
       socket.destroy(); // closed by the peer before we saw it
       return;
     }
-    const source = sourceAddress(socket.remoteAddress ?? '');
+    const source = sourceKey(socket.remoteAddress);
     const fromSource = this.perSource.get(source) ?? 0;
     const over = this.inbound >= this.maxConnections ? ['sip.tcp.maxConnections', this.maxConnections] as const
       : fromSource >= this.maxConnectionsPerSource ? ['sip.tcp.maxConnectionsPerSource', this.maxConnectionsPerSource] as const
@@ -113,7 +114,7 @@ export class TcpEndpoint {
     if (over !== undefined) {
       socket.destroy();
       this.stats.connectionsRefused++;
-      this.closes.record(`over ${over[0]}`, () => `closing new TCP connections: ${over[0]} (${over[1]}) reached, by ${formatPeer({ transport: 'tcp', address: source, port: socket.remotePort ?? 0 })}`);
+      this.closes.record(`over ${over[0]}`, () => `closing new TCP connections: ${over[0]} (${over[1]}) reached, by ${formatPeer({ transport: 'tcp', address: plainAddress(socket.remoteAddress), port: socket.remotePort ?? 0 })}`);
       return;
     }
     this.inbound++;
@@ -127,7 +128,7 @@ export class TcpEndpoint {
     const conn: Connection = {
       id: this.nextId++, socket, key: remoteKey(address, port), pins: 0, ready, queue: [],
       framer: new SipStreamFramer(this.options.maxMessageBytes),
-      inbound, source: sourceAddress(address), deadline: undefined, deadlineFor: undefined, lastUsed: now(),
+      inbound, source: sourceKey(address), deadline: undefined, deadlineFor: undefined, lastUsed: now(),
     };
     this.byId.set(conn.id, conn);
     this.byRemote.set(conn.key, conn);
@@ -277,11 +278,6 @@ function remoteKey(address: string, port: number): string {
   return `${address.toLowerCase()}|${port}`;
 }
 
-/** The address the bounds count a peer by: IPv4-mapped IPv6 as IPv4, lower case. */
-function sourceAddress(address: string): string {
-  const lower = address.toLowerCase();
-  return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
-}
 
 function now(): number {
   return systemClock.now();

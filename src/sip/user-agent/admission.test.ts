@@ -75,3 +75,13 @@ test('the source table is bounded: spoofed sources are forgotten, sources with p
   assert.equal(a.pendingOf('192.0.2.200'), 1);
   assert.equal(a.admit('192.0.2.200', 0)?.limit, 'maxPendingPerSource', 'its count was kept');
 });
+
+test('an IPv6 source is its /64: addresses of one /64 share its per-source bounds, the next /64 has its own', () => {
+  const { a } = admission({ invitesPerSourcePerSecond: 5 });
+  for (let i = 1; i <= 5; i++) assert.equal(a.admit(`2001:db8:1:2::${i.toString(16)}`, 0), undefined);
+  assert.equal(a.admit('2001:db8:1:2:ffff::9', 0)?.limit, 'invitesPerSourcePerSecond', 'another address of the same /64');
+  assert.equal(a.admit('2001:db8:1:3::1', 0), undefined, 'the next /64');
+  assert.equal(a.pendingOf('2001:db8:1:2::77'), 5, 'pending counted for the /64');
+  assert.equal(a.admit('::ffff:192.0.2.1', 0), undefined);
+  assert.equal(a.pendingOf('192.0.2.1'), 1, 'IPv4-mapped IPv6 is the IPv4 source');
+});

@@ -1,3 +1,5 @@
+import { sourceKey } from '../../lib/source-address.ts';
+
 /** The limits on new calls (the config's sip section names them). */
 export interface AdmissionLimits {
   /** Calls at once (FreeSWITCH's max-sessions). */
@@ -128,8 +130,3 @@ export class Admission {
   }
 }
 
-/** IPv4-mapped IPv6 as IPv4, lower case: one source whichever socket family saw it. */
-function sourceKey(address: string): string {
-  const lower = address.toLowerCase();
-  return lower.startsWith('::ffff:') && lower.includes('.') ? lower.slice(7) : lower;
-}
