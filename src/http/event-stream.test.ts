@@ -4,7 +4,8 @@ import { request } from 'node:http';
 import { EventBus } from '../events/bus.ts';
 import { FsEvent } from '../events/event.ts';
 import { serializeJson } from '../events/serialize.ts';
-import { eventFilter, redactEvent } from './event-stream.ts';
+import { EventStreamFanout, eventFilter, redactEvent } from './event-stream.ts';
+import { Logger } from '../lib/logger.ts';
 import { HttpApi, parseHostHeader } from './server.ts';
 import { makeChannel, until } from '../../test/helpers/harness.ts';
 
@@ -66,4 +67,39 @@ test('one serialization per event, however many stream clients get it', async ()
     channel.hangup();
     await api.close();
   }
+});
+
+test('the flush to the clients runs in slices: a slow flush leaves the rest for the next turns, in order, each client once', async () => {
+  const bus = new EventBus();
+  const fanout = new EventStreamFanout({ bus, eventToJson: serializeJson, maxQueueBytes: 1 << 20, log: new Logger('test') });
+  const turns: number[][] = [];
+  let turn = 0;
+  // Stand-ins for the responses: an uncork that takes 10 ms, as copying megabytes into a socket does.
+  const fakes = Array.from({ length: 8 }, (_, i) => {
+    let corked = 0;
+    return {
+      writableLength: 0, destroyed: false,
+      cork: () => { corked++; },
+      uncork: () => {
+        corked--;
+        (turns[turn] ??= []).push(i);
+        const until = performance.now() + 10;
+        while (performance.now() < until) { /* the kernel copying */ }
+      },
+      write: () => true,
+      on: () => undefined,
+      get corked() { return corked; },
+    };
+  });
+  for (const [i, f] of fakes.entries()) fanout.add(f as never, () => true, `client ${i}`);
+  bus.fire(new FsEvent('HEARTBEAT'));
+  for (let t = 0; t < 10 && turns.flat().length < fakes.length; t++) {
+    await new Promise((r) => setImmediate(r));
+    turn++;
+  }
+  const order = turns.flat();
+  assert.deepEqual(order, [0, 1, 2, 3, 4, 5, 6, 7], 'every client flushed once, in the order it was corked');
+  assert.ok(turns.filter(Boolean).length >= 2, `spread over turns (${JSON.stringify(turns)})`);
+  assert.ok(turns.every((t) => !t || t.length <= 3), `at most 25 ms of 10 ms flushes per turn (${JSON.stringify(turns)})`);
+  assert.ok(fakes.every((f) => f.corked === 0), 'every cork undone');
 });
