@@ -1,7 +1,10 @@
-// The media clock on fake time: due times, phases, removal during a tick, late ticks skipped,
-// and a failing member counted and logged once per cause while the others keep their ticks.
+// The media clock on fake time: due times, phases, removal during a tick, late ticks caught up or skipped,
+// a failing member counted and logged once per cause while the others keep their ticks; on real time,
+// a late tick runs after the packets that waited in the socket are read.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { systemClock } from '../lib/clock.ts';
+import dgram from 'node:dgram';
 import { MediaClock } from './media-clock.ts';
 import { FakeClock } from '../../test/helpers/fake-clock.ts';
 import { addLogSink } from '../lib/logger.ts';
@@ -97,4 +100,30 @@ test('a member that throws is counted and logged once per cause; the others keep
   assert.ok(clock.failures.count >= 9, `every failure counted (${clock.failures.count})`);
   assert.equal(lines.length, 1, 'one log line for one cause');
   assert.match(lines[0]!, /^error a media clock member failed: Error: boom/);
+});
+
+test('with the real clock, a tick that runs late sees the packets that came while the process was busy', async () => {
+  const clock = new MediaClock(systemClock);
+  const receiver = dgram.createSocket('udp4');
+  const sender = dgram.createSocket('udp4');
+  await new Promise<void>((r) => receiver.bind(0, '127.0.0.1', () => r()));
+  let received = 0;
+  receiver.on('message', () => { received++; });
+  const seenAtTicks: number[] = [];
+  let stalled = false;
+  const remove = clock.add(20, () => { if (stalled) seenAtTicks.push(received); });
+  try {
+    await new Promise((r) => setTimeout(r, 50)); // the clock runs
+    await new Promise<void>((r) => sender.send(Buffer.from('rtp'), receiver.address().port, '127.0.0.1', () => r()));
+    const until = performance.now() + 60; // busy: the datagram waits in the socket, the tick falls due
+    while (performance.now() < until) { /* busy */ }
+    stalled = true;
+    await new Promise((r) => setTimeout(r, 30));
+    assert.ok(seenAtTicks.length > 0, 'the clock ticked after the stall');
+    assert.equal(seenAtTicks[0], 1, 'the first late tick ran after the waiting packet was read');
+  } finally {
+    remove();
+    receiver.close();
+    sender.close();
+  }
 });
