@@ -15,6 +15,9 @@
 // Soak (bench/load/soak.ts, only with --soak <minutes>): the real `audio-stream serve` with 200 churned
 // calls streaming, bot replies, marks, play files and ESL subscribers; RSS and descriptor slopes,
 // lost frames, temp files left; bench/results/soak-<date>.json.
+// Versus FreeSWITCH (bench/load/versus-freeswitch.ts, only with --versus-freeswitch): the calls' load
+// against audio-stream and against FreeSWITCH 1.10.12 + mod_audio_stream, one core each; CPU and RSS
+// per call, largest N held, as ratios; bench/results/versus-freeswitch-<date>.json.
 // Micro (bench/micro/run.ts): the hot parts one by one (SIP parser, RTP parse, playout buffer,
 // G.711/G.722, resampler, chunker, the stream pipeline); bench/results/micro-<date>.json.
 // Every load configuration runs in fresh processes; this one only orchestrates.
@@ -22,7 +25,7 @@
 //   npm run bench -- [--streams] [--calls] [--duplex] [--micro] [--n 250,500,1000,2000] [--seconds 10] [--deflate off|on|both]
 //                    [--calls-n 100,250,500,750,1000] [--calls-seconds 10] [--calls-rate 100] [--no-refine]
 //                    [--duplex-n 100,200,300] [--duplex-seconds 8] [--duplex-refine] [--no-compare]
-//                    [--soak <minutes>] [--soak-n 200] [--micro-seconds 1] [--quick] [--warmup 2] [--profile [N:off|on,calls[:N],duplex[:N],...]]
+//                    [--soak <minutes>] [--soak-n 200] [--versus-freeswitch] [--versus-n 100,200,300,400,500] [--micro-seconds 1] [--quick] [--warmup 2] [--profile [N:off|on,calls[:N],duplex[:N],...]]
 import { mkdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { relative } from 'node:path';
@@ -35,6 +38,7 @@ import {
 import { canPin, choosePinning, waitForQuiet, launch, loadScript, nextMessage, exited, RESULTS_DIR, ROOT } from './load/harness.ts';
 import { runMicroBenchmarks } from './micro/run.ts';
 import { runSoakBench, type SoakOptions } from './load/soak.ts';
+import { runVersusBench, DEFAULT_VERSUS_NS, QUICK_VERSUS_NS } from './load/versus-freeswitch.ts';
 
 interface Options extends StreamsOptions {
   quick: boolean;
@@ -49,6 +53,8 @@ interface Options extends StreamsOptions {
   duplexOptions: DuplexOptions;
   /** The soak (only when --soak gives its minutes; then the others run only if picked too). */
   soak: SoakOptions | undefined;
+  /** --versus-freeswitch: the calls against FreeSWITCH + mod_audio_stream side by side, at these N (alone unless others are picked). */
+  versus: number[] | undefined;
 }
 
 const HELP = `Usage: npm run bench -- [options]
@@ -74,6 +80,11 @@ const HELP = `Usage: npm run bench -- [options]
                       bot replies, marks, play files and 4 ESL subscribers; RSS and descriptor slopes, lost frames,
                       temp files left (alone unless other benchmarks are picked too)
   --soak-n <n>        calls kept up during the soak (default 200)
+  --versus-freeswitch the calls benchmark's load against audio-stream and against the real FreeSWITCH 1.10.12 +
+                      mod_audio_stream (../shared/freeswitch or FREESWITCH_BUNDLE), one core each, N upward for
+                      each until one does not hold: CPU and RSS per call, largest N held, as ratios (alone unless
+                      other benchmarks are picked too; window, rate and warm-up from the calls options)
+  --versus-n <list>   call counts of --versus-freeswitch (default ${DEFAULT_VERSUS_NS.join(',')}; --quick ${QUICK_VERSUS_NS.join(',')})
   --micro-seconds <s> measuring time of each micro-benchmark (default 1)
   --quick             streams N=250,1000, deflate off; calls N=${QUICK_CALLS_NS.join(',')}; duplex N=${QUICK_DUPLEX_NS.join(',')}; 5 s windows; micro 0.3 s each
   --pin split|none    split (default): the measured process on one CPU (the least busy) and the sink
@@ -93,7 +104,9 @@ function parseOptions(argv: string[]): Options {
     callsOptions: { ns: DEFAULT_CALLS_NS, seconds: 10, warmup: 2, rate: 100, refine: true, retry: true, profile: [] },
     duplexOptions: { ns: DEFAULT_DUPLEX_NS, seconds: 10, warmup: 2, rate: 100, refine: false, retry: true, profile: [], compare: true },
     soak: undefined,
+    versus: undefined,
   };
+  let versusNs: number[] | undefined;
   let soakCalls = 200;
   let nGiven = false;
   let secondsGiven = false;
@@ -152,6 +165,16 @@ function parseOptions(argv: string[]): Options {
         opts.soak = { minutes, calls: 0 };
         break;
       }
+      case '--versus-freeswitch':
+        opts.versus = [];
+        break;
+      case '--versus-n':
+        versusNs = value().split(',').map((s) => {
+          const n = Number(s.trim());
+          if (!Number.isInteger(n) || n < 1 || n > 2000) throw new Error(`bad call count ${s} (1..2000)`);
+          return n;
+        });
+        break;
       case '--soak-n':
         soakCalls = Number(value());
         if (!Number.isInteger(soakCalls) || soakCalls < 1 || soakCalls > 2000) throw new Error('--soak-n must be 1..2000');
@@ -240,7 +263,8 @@ function parseOptions(argv: string[]): Options {
     opts.microSeconds = 0.3;
   }
   if (opts.soak) opts.soak.calls = soakCalls;
-  const all = only.size === 0 && !opts.soak;
+  if (opts.versus) opts.versus = versusNs ?? (opts.quick ? QUICK_VERSUS_NS : DEFAULT_VERSUS_NS);
+  const all = only.size === 0 && !opts.soak && !opts.versus;
   opts.streams = all || only.has('streams');
   opts.calls = all || only.has('calls');
   opts.duplex = all || only.has('duplex');
@@ -296,6 +320,7 @@ async function main(): Promise<void> {
     opts.duplex ? `duplex calls: N=${opts.duplexOptions.ns.join(',')} upward, echoed back at 16 kHz` : '',
     opts.micro ? `micro: ${opts.microSeconds} s each` : '',
     opts.soak ? `soak: ${opts.soak.calls} churned calls for ${opts.soak.minutes} min` : '',
+    opts.versus ? `versus FreeSWITCH: N=${opts.versus.join(',')} upward` : '',
   ].filter(Boolean).join('; ');
   process.stdout.write(`audio-stream bench: ${what}; ${cpu.length} CPU(s) ${cpu[0]?.model ?? ''}, node ${process.version}; ${pinText}\n`);
   const quietBudget = { ms: opts.quietWaitSeconds * 1000 };
@@ -327,6 +352,11 @@ async function main(): Promise<void> {
     process.stdout.write('\nmicro-benchmarks (one process, one after the other):\n');
     const micro = runMicroBenchmarks({ seconds: opts.microSeconds });
     if (micro.file) results.push(relative(ROOT, micro.file));
+  }
+  if (opts.versus) {
+    const versus = await runVersusBench({ ...opts.callsOptions, ns: opts.versus, profile: [] }, stamp, argv, pinFor);
+    process.stdout.write(`${versus.lines.join('\n')}\n`);
+    results.push(versus.jsonPath);
   }
   if (opts.soak) {
     await runSoakBench(opts.soak, stamp);

@@ -25,6 +25,9 @@
 // read too), and sorts what comes back: packets carrying audio (a code other than the two of μ-law
 // zero) vs silence (the service had nothing to play).
 //
+// --header "Name: value" (repeatable) adds a header to every INVITE (the versus-FreeSWITCH bench gives
+// FreeSWITCH's `stream` extension its X-WS-URL that way).
+//
 // IPC, parent -> this process:
 //   { type: 'warm', count }           -> places `count` calls (legs from 100000), holds them 1 s, hangs them up; { type: 'warmed' }
 //   { type: 'place' }                 -> places the calls at --rate per second; { type: 'up', ...GeneratorSetup } once every call is up or failed
@@ -128,6 +131,9 @@ const RATE = Number(argValue('rate') ?? 100);
 const SETUP_TIMEOUT_MS = Number(argValue('setup-timeout') ?? 15000);
 if (!Number.isInteger(N) || N < 1 || !(RATE > 0)) throw new Error('bad --n or --rate');
 const DUPLEX = process.argv.includes('--duplex');
+/** --header "Name: value" (repeatable): extra INVITE headers, e.g. FreeSWITCH's X-WS-URL for the versus bench. */
+const EXTRA_HEADERS = process.argv.flatMap((a, i) => (a === '--header' && process.argv[i + 1] !== undefined ? [process.argv[i + 1]!] : []));
+if (EXTRA_HEADERS.some((h) => !/^[A-Za-z][\w-]*: [^\r\n]+$/.test(h))) throw new Error('--header must be "Name: value"');
 
 // The audio: 6 s of speech-like 8 kHz (one side of bench/load/signal.ts's conversation), μ-law once.
 const stereo = makeSpeechLikeStereo(8000, 6);
@@ -429,6 +435,7 @@ async function startCall(batch: Batch, index: number): Promise<void> {
     `Contact: <sip:${leg}@127.0.0.1:${sipPort}>`,
     'Content-Type: application/sdp',
     'User-Agent: audio-stream-bench',
+    ...EXTRA_HEADERS,
   ], offer(call));
   call.firstTxAt = call.lastTxAt = performance.now();
   sipSend(call.invite);

@@ -283,7 +283,9 @@ class CallsService {
   constructor(url: string) {
     // What `audio-stream serve` does with a config file like this one (src/cli/serve.ts).
     const config = buildConfig({
-      sip: { listen: '127.0.0.1:0' },
+      // The generator is one source placing up to --calls-rate (2000/s at most) calls at once: the
+      // admission limits that guard a box against floods (50/s per source) would refuse its load.
+      sip: { listen: '127.0.0.1:0', invitesPerSourcePerSecond: 2000, sessionsPerSecond: 2000, maxPendingPerSource: 5000, maxSessions: 5000 },
       rtp: { address: '127.0.0.1', portMin: 20000, portMax: 30000, timeoutSec: 60 },
       tempDir: this.tempDir,
       routes: [{
