@@ -367,7 +367,8 @@ export class AudioStream implements MediaBug {
     if (!this.ended && this.gap) {
       if (this.retry(this.gap, error)) return;
       this.deps.metrics.reconnectsExhausted++;
-      this.log.warning(`reconnecting: the ${this.gap.attempt} attempts (STREAM_RECONNECT) ran out`);
+      if (error.code === 'STREAM_TLS_INIT_FAILED') this.log.warning(`reconnecting: given up after attempt ${this.gap.attempt}: the TLS setup failed, which no retry can mend`);
+      else this.log.warning(`reconnecting: the ${this.gap.attempt} attempts (STREAM_RECONNECT) ran out`);
       this.endGap();
     } else if (this.gaugeState === 'open' && RECONNECT_ERROR_CODES.has(error.code)
       && this.mayReconnect(`error ${streamErrorNumber(error.code)}: ${error.message}`)) {
@@ -459,6 +460,8 @@ export class AudioStream implements MediaBug {
   private retry(gap: Gap, error: StreamError): boolean {
     this.log.info(`reconnect attempt ${gap.attempt} failed: error ${streamErrorNumber(error.code)} (${error.code}): ${error.message}`);
     if (gap.attempt >= this.p.options.reconnectAttempts) return false;
+    // Our own TLS setup failed (the CA file, certificate or key went missing or bad): waiting cannot heal it.
+    if (error.code === 'STREAM_TLS_INIT_FAILED') return false;
     this.scheduleAttempt(gap);
     return true;
   }

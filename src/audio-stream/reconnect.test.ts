@@ -12,6 +12,11 @@ import { FakeClock } from '../../test/helpers/fake-clock.ts';
 import { startTestServer, streamChannel, findAudioStream, binaries, texts, until, within, errorOf, type TestServer, type ServerConnection }
   from '../../test/helpers/harness.ts';
 import { pcmFromBuffer } from '../../test/helpers/audio.ts';
+import { makeTestPki } from '../../test/helpers/tls-certs.ts';
+import { startTlsWsServer } from '../../test/helpers/tls-server.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 test('GapBuffer keeps whole messages in order and overwrites the oldest when full, counting them', () => {
   const ring = new GapBuffer(4, 3);
@@ -361,4 +366,29 @@ test('a server that accepts and closes at once (a crash loop) is tried STREAM_RE
   assert.equal(srv.connections.length, 4, 'the first connection and 3 attempts');
   assert.deepEqual(s.ev.of('reconnecting').map((e) => (JSON.parse(e.body!) as { attempt: number }).attempt), [1, 2, 3]);
   assert.equal(s.runtime.streams.metrics.reconnectsExhausted, 1);
+});
+
+test('a reconnect attempt whose own TLS setup fails (7: the CA file is gone) ends the reconnection at once: no retry can mend it', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'as-reconnect-tls-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const pki = makeTestPki(dir);
+  const srv = await startTlsWsServer({ cert: pki.server.cert, key: pki.server.key });
+  let closed = false;
+  t.after(() => (closed ? undefined : srv.close()));
+  const s = countingStream(t, { STREAM_RECONNECT: '5', STREAM_RECONNECT_BACKOFF_MS: '50', STREAM_TLS_CA_FILE: pki.ca.certFile });
+  s.start(`wss://localhost:${srv.port}/tls`, 'mono 8k');
+  await within(srv.nextConnection(), 'the first connection');
+  await s.ev.waitFor('connect');
+  rmSync(pki.ca.certFile); // the operator's CA file goes away
+  closed = true;
+  await srv.close(); // the server restarts: every connection cut
+  await s.ev.waitFor('reconnecting');
+  s.clock.advance(100); // the first attempt is due
+  const error = errorOf(await s.ev.waitFor('error'));
+  assert.equal(error.code, 7);
+  s.clock.advance(10_000);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(s.ev.events.filter((e) => e.name === 'CUSTOM').map((e) => e.subclass),
+    ['mod_audio_stream::connect', 'mod_audio_stream::reconnecting', 'mod_audio_stream::error'], 'one attempt, then the error');
+  assert.equal(s.runtime.streams.metrics.reconnectAttempts, 1);
 });
