@@ -262,7 +262,9 @@ function main(): void {
     for (let f = 0; f < owed; f++) {
       const lateMs = now - nextFrameAt;
       if (lateMs > stats.maxLateMs) stats.maxLateMs = lateMs;
-      if (lateMs >= 60) stats.lateSends += up.size;
+      let sending = 0;
+      if (lateMs >= 60) for (const call of up) if (call.remote) sending++;
+      stats.lateSends += sending;
       for (const call of up) {
         if (!call.remote) continue;
         const packet = call.packet;
@@ -298,7 +300,7 @@ function main(): void {
     if (running && !stopping && now < endOfRun) {
       // Keep N calls: at most `ratePerSecond` new ones per second (spread over the ticks).
       // (fractions carried over: a tick's share of 20/s is 0.4, not rounded up to 1, i.e. 50/s)
-      newCallCredit = Math.min(ratePerSecond, newCallCredit + (ratePerSecond * FRAME_MS * owed) / 1000);
+      newCallCredit = Math.min(Math.max(1, ratePerSecond), newCallCredit + (ratePerSecond * FRAME_MS * owed) / 1000);
       while (calls.size < N && newCallCredit >= 1) {
         newCallCredit--;
         startCall();

@@ -79,8 +79,8 @@ test('a wake-up late by up to 200 ms runs every tick it missed; later than that,
   dues.length = 0;
   time.stall(520); // overloaded: the tick due at `next` is now 500 ms overdue
   time.advance(0);
-  assert.equal(clock.skippedTicks, 16, 'the ticks due more than 200 ms ago are skipped and counted');
-  assert.deepEqual(dues, Array.from({ length: 10 }, (_, i) => next + 320 + 20 * i), 'the ten due within 200 ms run');
+  assert.equal(clock.skippedTicks, 15, 'the ticks due more than 200 ms ago are skipped and counted');
+  assert.deepEqual(dues, Array.from({ length: 11 }, (_, i) => next + 300 + 20 * i), 'the eleven due within 200 ms (the oldest exactly 200 ms ago) run');
   dues.length = 0;
   time.advance(20);
   assert.deepEqual(dues, [next + 520], 'then it goes on from the present');
@@ -126,4 +126,22 @@ test('with the real clock, a tick that runs late sees the packets that came whil
     receiver.close();
     sender.close();
   }
+});
+
+test('a member added while its cohort catches up gets no tick due before it joined', () => {
+  const time = new FakeClock();
+  const clock = new MediaClock(time);
+  const caughtUp: number[] = [];
+  for (let p = 0; p < 20; p++) clock.add(20, (due) => caughtUp.push(due)); // one cohort per 1 ms phase: all 20 taken
+  time.advance(40);
+  time.stall(150); // busy: every cohort is overdue when the next wake-up comes
+  const joinedAt = time.now();
+  const late: number[] = [];
+  clock.add(20, (due) => late.push(due)); // joins an existing, overdue cohort
+  caughtUp.length = 0;
+  time.advance(0);
+  assert.ok(caughtUp.length >= 20 * 7, `the others caught up (${caughtUp.length} ticks)`);
+  assert.ok(late.every((d) => d >= joinedAt), `no tick from before it joined (${late.join(', ')}; joined at ${joinedAt})`);
+  time.advance(20);
+  assert.ok(late.length >= 1, 'it ticks from then on');
 });

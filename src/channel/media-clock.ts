@@ -9,6 +9,8 @@ interface Member {
   callback: TickCallback;
   cohort: Cohort;
   index: number;
+  /** When it was added: a cohort catching up does not give it the ticks due before. */
+  fromMs: number;
 }
 
 interface Cohort {
@@ -55,7 +57,7 @@ export class MediaClock {
   add(periodMs: number, callback: TickCallback): () => void {
     if (!Number.isInteger(periodMs) || periodMs < 1 || periodMs > 1000) throw new RangeError(`period must be 1..1000 ms, got ${periodMs}`);
     const cohort = this.pickCohort(periodMs);
-    const member: Member = { callback, cohort, index: cohort.members.length };
+    const member: Member = { callback, cohort, index: cohort.members.length, fromMs: this.clock.now() };
     cohort.members.push(member);
     this.schedule();
     return () => this.remove(member);
@@ -144,7 +146,7 @@ export class MediaClock {
   private runCohort(cohort: Cohort, now: number): void {
     if (cohort.members.length > 0 && now - cohort.nextDueMs > MAX_CATCH_UP_MS) {
       // Overloaded: the ticks due more than MAX_CATCH_UP_MS ago are skipped, the rest run.
-      const skip = Math.floor((now - cohort.nextDueMs - MAX_CATCH_UP_MS) / cohort.periodMs) + 1;
+      const skip = Math.ceil((now - cohort.nextDueMs - MAX_CATCH_UP_MS) / cohort.periodMs);
       this.skippedTicks += skip;
       cohort.nextDueMs += skip * cohort.periodMs;
     }
@@ -154,6 +156,7 @@ export class MediaClock {
       const members = cohort.members;
       for (let i = 0; i < members.length; i++) {
         const m = members[i]!;
+        if (due < m.fromMs) continue; // joined while the cohort was catching up
         try {
           m.callback(due);
         } catch (err) {

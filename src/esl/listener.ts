@@ -13,6 +13,7 @@ import { runCommand, type CommandContext } from './commands.ts';
 import { eventFrame, type EslHub, type HubClient } from './hub.ts';
 import type { LoginFailures } from './login-failures.ts';
 import { AUTH_REQUEST, GOODBYE, commandReply, disconnectNotice, lingerNotice } from './wire.ts';
+import { sourceKey } from '../lib/source-address.ts';
 
 const log = new Logger('esl');
 
@@ -185,7 +186,7 @@ export class EslListener implements CommandContext, HubClient {
 
   /** A failed `auth`/`userauth`: logged and counted per source; waits when the source is throttled. */
   async loginFailed(command: 'auth' | 'userauth', user?: string): Promise<void> {
-    const delayMs = this.loginFailures?.record({ ip: this.source, command, user }) ?? 0;
+    const delayMs = this.loginFailures?.record({ ip: this.source, key: sourceKey(this.source), command, user }) ?? 0;
     if (delayMs > 0) await new Promise<void>((resolve) => this.addTimer(delayMs, resolve));
   }
 

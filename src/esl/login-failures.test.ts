@@ -69,3 +69,13 @@ test('the summary is logged by the timer when no further failure comes', async (
   assert.ok(lines.some((l) => l.includes('auth failures from ip 10.0.0.9: 1 more')), lines.join('\n'));
   f.close();
 });
+
+test('an IPv6 source is throttled by its /64 (the key): walking its addresses does not reset the count; each line names the address', (t) => {
+  const lines = capture(t);
+  const f = new LoginFailures(new Logger('test-logins'), { windowMs: 60_000, delayMs: 2000 }, () => 0);
+  const delays = Array.from({ length: 7 }, (_, i) => f.record({ ip: `2001:db8:1:2::${i + 1}`, key: '2001:db8:1:2::/64', command: 'auth' }));
+  assert.deepEqual(delays, [0, 0, 0, 0, 0, 2000, 2000]);
+  assert.equal(lines[0], 'warning Event Socket auth failure (auth) from ip 2001:db8:1:2::1');
+  assert.equal(f.size, 1);
+  f.close();
+});

@@ -31,8 +31,10 @@ interface Source {
 
 /** One failed login. */
 export interface LoginFailure {
-  /** The source address (IPv4-mapped IPv6 addresses as IPv4). */
+  /** The source address (IPv4-mapped IPv6 addresses as IPv4), as logged. */
   ip: string;
+  /** What the throttle counts it by (an IPv6 source by its /64: lib/source-address.ts sourceKey); default `ip`. */
+  key?: string;
   /** `auth` or `userauth`. */
   command: 'auth' | 'userauth';
   /** userauth's `user@domain` (never the password). */
@@ -65,16 +67,17 @@ export class LoginFailures {
   record(f: LoginFailure): number {
     this.total++;
     const now = this.now();
-    let src = this.sources.get(f.ip);
+    const key = f.key ?? f.ip;
+    let src = this.sources.get(key);
     if (src && now - src.startMs >= this.limits.windowMs) {
-      this.summarize(f.ip, src);
-      this.sources.delete(f.ip);
+      this.summarize(key, src);
+      this.sources.delete(key);
       src = undefined;
     }
     if (!src) {
       this.makeRoom();
       src = { startMs: now, failures: 0, unlogged: 0 };
-      this.sources.set(f.ip, src); // insertion order is window start order
+      this.sources.set(key, src); // insertion order is window start order
     }
     src.failures++;
     if (src.failures <= this.limits.loggedPerWindow) {

@@ -146,7 +146,14 @@ export class EventStreamFanout {
     for (const client of this.clients) {
       if (!client.wants(event)) continue;
       frame ??= this.frame(event);
-      const pending = client.res.writableLength;
+      let pending = client.res.writableLength;
+      if (pending + frame.length > this.options.maxQueueBytes && client.corked) {
+        // Part of what waits is ours: the client is corked until a later slice. Handed to the
+        // kernel now, only what it refuses (a client that does not read) counts against the bound.
+        client.corked = false;
+        client.res.uncork();
+        pending = client.res.writableLength;
+      }
       if (pending + frame.length > this.options.maxQueueBytes) {
         this.drop(client, pending);
         continue;
@@ -169,6 +176,8 @@ export class EventStreamFanout {
     let i = 0;
     while (i < clients.length) {
       const client = clients[i++]!;
+      // Already flushed (at its bound, in deliver) or dropped meanwhile: nothing to hand over.
+      if (!client.corked || !this.clients.has(client)) continue;
       client.corked = false;
       if (!client.res.destroyed) client.res.uncork();
       if (performance.now() - started >= FLUSH_SLICE_MS) break;

@@ -199,8 +199,11 @@ test('INFO: 200 then onInfo(contentType, body)', async () => {
 
 test('in-dialog OPTIONS: 200 with Allow; a lower CSeq: 500; unknown dialog or wrong From tag: 481', async () => {
   const c = await confirmedCall();
-  c.send({ method: 'OPTIONS' });
+  c.send({ method: 'OPTIONS', branch: 'z9hG4bK-keepalive' });
   assert.match(c.transport.sent.at(-1)!.text, /^SIP\/2\.0 200[^]*Allow: INVITE/);
+  // Our 200 was lost: the retransmission (same branch and CSeq) is answered 200 again by its transaction, not 500.
+  c.transport.inject(sipRequest({ method: 'OPTIONS', toTag: c.tag, branch: 'z9hG4bK-keepalive', cseq: 2 }));
+  assert.deepEqual(sentStatuses(c.transport).slice(-2), [200, 200]);
   c.transport.inject(sipRequest({ method: 'INFO', toTag: c.tag, cseq: 1, branch: 'z9hG4bK-old' }));
   assert.equal(sentStatuses(c.transport).at(-1), 500);
   c.transport.inject(sipRequest({ method: 'BYE', toTag: 'not-ours', cseq: 50, branch: 'z9hG4bK-x' }));

@@ -342,7 +342,7 @@ export class SipUserAgent {
       return;
     }
     if (!call.dialog.acceptRemoteSeq(req.cseq.seq)) {
-      this.respondStateless(req, source, 500, []); // §12.2.2: CSeq lower than the last one
+      this.respondNew(req, source, 500, []); // §12.2.2: CSeq lower than the last one
       return;
     }
     switch (req.method) {
@@ -355,7 +355,9 @@ export class SipUserAgent {
         call.handleReinvite(req, tx);
         break;
       }
-      default: this.respondStateless(req, source, 200, optionsHeaders()); // OPTIONS
+      // OPTIONS (a keep-alive): within the call, its transaction answers a retransmission with the
+      // same 200 (the CSeq is taken now; a stateless answer would meet the retransmission with 500).
+      default: this.respondNew(req, source, 200, optionsHeaders());
     }
   }
 
