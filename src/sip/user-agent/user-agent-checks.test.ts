@@ -133,3 +133,15 @@ test('OPTIONS, refusals and requests outside any dialog are answered statelessly
   assert.equal(refused.status, 420);
   assert.notEqual(refused.to.params.get('tag'), first.to.params.get('tag'), 'each request its own tag');
 });
+
+test('the ACK of a refusal answered statelessly is absorbed, not counted as a stray', async () => {
+  const { transport, ua } = await startTestUa();
+  transport.inject(sipRequest({ method: 'INVITE', body: TEST_SDP, branch: 'z9hG4bK-req', callId: 'req1', headers: ['Require: 100rel'] }));
+  const refused = parseSent(transport.sent.at(-1)!.text);
+  assert.equal(refused.status, 420);
+  const dropped = ua.stats.dropped;
+  transport.inject(sipRequest({ method: 'ACK', branch: 'z9hG4bK-req', callId: 'req1', toTag: refused.to.params.get('tag')! }));
+  assert.equal(ua.stats.dropped, dropped, 'its ACK (same branch, our To tag) is expected');
+  transport.inject(sipRequest({ method: 'ACK', branch: 'z9hG4bK-other', callId: 'req1', toTag: 'whatever' }));
+  assert.equal(ua.stats.dropped, dropped + 1, 'a stray ACK is still counted');
+});

@@ -310,7 +310,7 @@ export class SipUserAgent {
    * answered again, with the same To tag (derived from the request).
    */
   private respondStateless(req: SipMessage, source: Peer, status: number, headers: HeaderList, reason?: string): void {
-    const toTag = stableTag(req.callId, tagOf(req.from) ?? '', req.via[0].params.get('branch') ?? '', String(req.cseq.seq));
+    const toTag = statelessTag(req);
     this.transport.send(buildResponse(req, status, { reason, toTag, headers, server: this.serverName }), responseDestination(req.via[0], source));
   }
 
@@ -326,8 +326,8 @@ export class SipUserAgent {
 
   private routeAck(ack: SipMessage): void {
     const call = this.findCall(ack);
-    if (call === undefined) this.counters.dropped++;
-    else call.handleAck(ack);
+    if (call !== undefined) call.handleAck(ack);
+    else if (tagOf(ack.to) !== statelessTag(ack)) this.counters.dropped++; // not the ACK of a refusal answered statelessly
   }
 
   private findCall(req: SipMessage): ServerCall | undefined {
@@ -487,4 +487,9 @@ export class SipUserAgent {
 
 function dialogKey(callId: string, localTag: string): string {
   return `${callId}\n${localTag}`;
+}
+
+/** The To tag of a stateless answer to `req`, the same for its retransmissions and for the ACK of a non-2xx (same branch and CSeq). */
+function statelessTag(req: SipMessage): string {
+  return stableTag(req.callId, tagOf(req.from) ?? '', req.via[0].params.get('branch') ?? '', String(req.cseq.seq));
 }
