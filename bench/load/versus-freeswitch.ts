@@ -28,7 +28,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { createServer } from 'node:net';
 import dgram from 'node:dgram';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import type { GeneratorHangup, GeneratorSetup, GeneratorWindow } from './calls-generator.ts';
@@ -207,6 +207,8 @@ export async function runFreeswitchConfig(n: number, opts: VersusOptions, label:
     endGenStderr();
 
     const cpuShare = (cpu1 - cpu0) / windowSeconds;
+    // Pinned (the default), FreeSWITCH has the audio-stream service's one core; with --pin none, every core.
+    const cores = pin?.worker !== undefined ? 1 : availableParallelism();
     const expected = (n * windowSeconds * 1000) / 20;
     const deliveredShare = sinkTotals.windowBinaryMessages / expected;
     const lateMax = Math.max(generatorWindow.lateMaxMs, generatorWindow.runLateMaxMs);
@@ -216,7 +218,7 @@ export async function runFreeswitchConfig(n: number, opts: VersusOptions, label:
       rssKiBPerCall: round((up.rssKiB - before.rssKiB) / n, 1), rssBeforeKiB: before.rssKiB, rssUpKiB: up.rssKiB, threads: up.threads,
       windowMessages: sinkTotals.windowBinaryMessages, deliveredShare: round(deliveredShare, 4), closes: sinkTotals.closeCodes,
       generatorLateMaxMs: round(lateMax, 1), generatorLimited: lateMax > GENERATOR_LATE_MS || generatorWindow.skipped > 0,
-      saturated: cpuShare >= SATURATED_SHARE, held: false, misses: [], setup, generatorWindow, hangup, sink: sinkTotals,
+      saturated: cpuShare >= SATURATED_SHARE * cores, held: false, misses: [], setup, generatorWindow, hangup, sink: sinkTotals,
     };
     const m = row.misses;
     if (setup.answered < n) m.push(`${n - setup.answered} calls not set up`);
@@ -224,7 +226,7 @@ export async function runFreeswitchConfig(n: number, opts: VersusOptions, label:
     else if (openAtEnd < totals.open) m.push(`${totals.open - openAtEnd} streams closed during the window`);
     if (deliveredShare < DELIVERED_MIN) m.push(`sink got ${(deliveredShare * 100).toFixed(2)}% of the window's messages`);
     if (hangup.remoteByes > 0) m.push(`${hangup.remoteByes} calls hung up by FreeSWITCH`);
-    if (row.saturated) m.push(`saturated (${(cpuShare * 100).toFixed(0)}% of its core)`);
+    if (row.saturated) m.push(`saturated (${(cpuShare * 100).toFixed(0)}% of ${cores === 1 ? 'its core' : `one core, on ${cores}`})`);
     row.held = m.length === 0;
     return row;
   } finally {
