@@ -65,6 +65,8 @@ export interface FreeswitchRow {
   rssBeforeKiB: number;
   rssUpKiB: number;
   threads: number;
+  /** FreeSWITCH ran on the audio-stream service's one core (taskset), else on every core. */
+  pinned: boolean;
   windowMessages: number;
   deliveredShare: number;
   closes: Record<string, number>;
@@ -215,7 +217,7 @@ export async function runFreeswitchConfig(n: number, opts: VersusOptions, label:
     const row: FreeswitchRow = {
       n, answered: setup.answered, setupFailures: setup.failures, streamsOpen: totals.open, windowSeconds: round(windowSeconds, 3),
       cpuShare: round(cpuShare, 3), cpuMsPerCallSecond: round((cpuShare * 1000) / n, 3),
-      rssKiBPerCall: round((up.rssKiB - before.rssKiB) / n, 1), rssBeforeKiB: before.rssKiB, rssUpKiB: up.rssKiB, threads: up.threads,
+      rssKiBPerCall: round((up.rssKiB - before.rssKiB) / n, 1), rssBeforeKiB: before.rssKiB, rssUpKiB: up.rssKiB, threads: up.threads, pinned: cores === 1,
       windowMessages: sinkTotals.windowBinaryMessages, deliveredShare: round(deliveredShare, 4), closes: sinkTotals.closeCodes,
       generatorLateMaxMs: round(lateMax, 1), generatorLimited: lateMax > GENERATOR_LATE_MS || generatorWindow.skipped > 0,
       saturated: cpuShare >= SATURATED_SHARE * cores, held: false, misses: [], setup, generatorWindow, hangup, sink: sinkTotals,
@@ -242,7 +244,7 @@ export async function runVersusBench(opts: VersusOptions, stamp: string, argv: s
   const ns = [...new Set(opts.ns)].sort((a, b) => a - b);
   const startedAt = new Date();
   process.stdout.write(`\nversus FreeSWITCH 1.10.12 + mod_audio_stream: N = ${ns.join(', ')} (upward until one does not hold, each), ` +
-    `PCMU 20 ms, mono 16k streams, deflate off, ${opts.rate} calls/s setup, ${opts.seconds} s windows, one core each\n`);
+    `PCMU 20 ms, mono 16k streams, deflate off, ${opts.rate} calls/s setup, ${opts.seconds} s windows\n`);
   const ours: CallsRow[] = [];
   const theirs: FreeswitchRow[] = [];
   let oursDone = false;
@@ -265,6 +267,9 @@ export async function runVersusBench(opts: VersusOptions, stamp: string, argv: s
     if (!oursDone) oursDone = !(await step(`${at} audio-stream N=${n}`, ours, (l, pin) => runCallsConfig(n, opts, l, pin)));
     if (!theirsDone) theirsDone = !(await step(`${at} FreeSWITCH N=${n}`, theirs, (l, pin) => runFreeswitchConfig(n, opts, l, pin)));
   }
+  // Rows of one run share its pinning: the service's CPU given (one core each), or none (FreeSWITCH spreads over every core).
+  const pinned = ours.some((r) => r.pinning !== 'none') || theirs.some((r) => r.pinned);
+  const how = pinned ? 'each system on one core' : `nothing pinned: FreeSWITCH's threads on all ${availableParallelism()} cores, audio-stream on its one thread`;
   const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
   const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}x` : '-');
   const body = ns.filter((n) => ours.some((r) => r.n === n) || theirs.some((r) => r.n === n)).map((n) => {
@@ -285,19 +290,20 @@ export async function runVersusBench(opts: VersusOptions, stamp: string, argv: s
   const aBest = largest(ours);
   const fBest = largest(theirs);
   const lines = [
-    '', 'Versus FreeSWITCH: the same calls (PCMU in, mono 16k streamed to the same sink), each system on one core',
+    '', `Versus FreeSWITCH: the same calls (PCMU in, mono 16k streamed to the same sink), ${how}`,
     formatTable(head, body, 1), '',
     'CPU: the service\'s CPU (user+system, every thread) in the window, of one core; ms/call-s: CPU ms per call-second.',
     'KiB/call: RSS with the N calls up minus RSS before them (after 20 warm-up calls), per call (audio-stream after a forced gc at',
     'both ends, FreeSWITCH as it is: the ratio favours audio-stream by its garbage not yet collected). FS delivered: messages the sink',
     `got in the window / (N x window / 20 ms); a FreeSWITCH row holds at ${DELIVERED_MIN * 100}% and more (its sends are not counted), an`,
     'audio-stream row when nothing at all was lost (the calls benchmark\'s rule).',
-    `Largest N held on one core: audio-stream ${aBest?.n ?? 'none'}, FreeSWITCH + mod_audio_stream ${fBest?.n ?? 'none'}` +
+    `Largest N held (${how}): audio-stream ${aBest?.n ?? 'none'}, FreeSWITCH + mod_audio_stream ${fBest?.n ?? 'none'}` +
       `${aBest && fBest ? ` (${(aBest.n / fBest.n).toFixed(2)}x)` : ''}.`,
   ];
   const jsonName = `versus-freeswitch-${stamp}.json`;
   writeFileSync(join(RESULTS_DIR, jsonName), `${JSON.stringify({
-    benchmark: 'audio-stream vs FreeSWITCH 1.10.12 + mod_audio_stream: N PCMU calls over loopback, each streamed mono 16 kHz (20 ms, deflate off) to one WebSocket sink; one core each',
+    benchmark: 'audio-stream vs FreeSWITCH 1.10.12 + mod_audio_stream: N PCMU calls over loopback, each streamed mono 16 kHz (20 ms, deflate off) to one WebSocket sink',
+    pinning: how,
     startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), argv, machine: machineFacts(),
     settings: { ns, seconds: opts.seconds, warmupSeconds: opts.warmup, setupRatePerSecond: opts.rate, deliveredMin: DELIVERED_MIN, freeswitchBundle: bundleDir() },
     largestHeld: { audioStream: aBest?.n ?? 0, freeswitch: fBest?.n ?? 0 },
