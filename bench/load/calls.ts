@@ -538,7 +538,7 @@ const LEGEND = [
   'counters); late: accepted after their playout time (whole run, setup included); back lost: packets the service sent -',
   'packets the generator got back.',
   'ws sent: audio messages the streams handed to ws (640 bytes = 20 ms each); ws recv: the sink\'s count; ws lost = sent - recv;',
-  'dropped: messages the engine dropped itself. skipped: media clock ticks skipped (fell > 40 ms behind) before the window',
+  'dropped: messages the engine dropped itself. skipped: media clock ticks skipped (fell > 200 ms behind) before the window',
   '(call setup, warm-up) / during it; gaps: frames the streams got as silence instead of the caller\'s audio during the window.',
   'p50/p99/max: frame due time -> message handed to ws (StreamMetrics.sendDelay) during the window; arr p99: due time -> sink arrival.',
   'RSS KiB/call: (RSS with every call up - RSS before the first call, both after gc, 20 warm-up calls gone) / N.',
