@@ -262,11 +262,9 @@ function main(): void {
     for (let f = 0; f < owed; f++) {
       const lateMs = now - nextFrameAt;
       if (lateMs > stats.maxLateMs) stats.maxLateMs = lateMs;
-      let sending = 0;
-      if (lateMs >= 60) for (const call of up) if (call.remote) sending++;
-      stats.lateSends += sending;
       for (const call of up) {
         if (!call.remote) continue;
+        if (lateMs >= 60) stats.lateSends++;
         const packet = call.packet;
         packet[0] = 0x80;
         packet[1] = 0;

@@ -10,7 +10,7 @@ import type { PlayFiles } from './play-files.ts';
 import { ServerMessageHandler } from './server-messages.ts';
 import { Duplex } from './duplex.ts';
 import { StreamPipeline, type MixType } from './pipeline.ts';
-import { GapBuffer, RECONNECT_CLOSE_CODES, RECONNECT_ERROR_CODES, RECONNECT_STABLE_MS, reconnectDelayMs } from './reconnect.ts';
+import { GapBuffer, RECONNECT_CLOSE_CODES, RECONNECT_ERROR_CODES, RECONNECT_HOPELESS_CODES, RECONNECT_STABLE_MS, reconnectDelayMs } from './reconnect.ts';
 import type { TimerHandle } from '../lib/clock.ts';
 
 export type { MixType } from './pipeline.ts';
@@ -367,7 +367,7 @@ export class AudioStream implements MediaBug {
     if (!this.ended && this.gap) {
       if (this.retry(this.gap, error)) return;
       this.deps.metrics.reconnectsExhausted++;
-      if (error.code === 'STREAM_TLS_INIT_FAILED') this.log.warning(`reconnecting: given up after attempt ${this.gap.attempt}: the TLS setup failed, which no retry can mend`);
+      if (RECONNECT_HOPELESS_CODES.has(error.code)) this.log.warning(`reconnecting: given up after attempt ${this.gap.attempt}: the TLS setup failed, which no retry can mend`);
       else this.log.warning(`reconnecting: the ${this.gap.attempt} attempts (STREAM_RECONNECT) ran out`);
       this.endGap();
     } else if (this.gaugeState === 'open' && RECONNECT_ERROR_CODES.has(error.code)
@@ -459,9 +459,7 @@ export class AudioStream implements MediaBug {
   /** An attempt failed: true when another is scheduled, false when the attempts ran out (the caller reports `error`). */
   private retry(gap: Gap, error: StreamError): boolean {
     this.log.info(`reconnect attempt ${gap.attempt} failed: error ${streamErrorNumber(error.code)} (${error.code}): ${error.message}`);
-    if (gap.attempt >= this.p.options.reconnectAttempts) return false;
-    // Our own TLS setup failed (the CA file, certificate or key went missing or bad): waiting cannot heal it.
-    if (error.code === 'STREAM_TLS_INIT_FAILED') return false;
+    if (gap.attempt >= this.p.options.reconnectAttempts || RECONNECT_HOPELESS_CODES.has(error.code)) return false;
     this.scheduleAttempt(gap);
     return true;
   }

@@ -19,6 +19,12 @@ export const RECONNECT_CLOSE_CODES: ReadonlySet<number> = new Set([1001, 1011, 1
  */
 export const RECONNECT_ERROR_CODES: ReadonlySet<StreamErrorCode> = new Set<StreamErrorCode>(['STREAM_IO', 'STREAM_PING_TIMEOUT']);
 
+/**
+ * Failures of a reconnect attempt that end the reconnection at once, attempts left or not: our own
+ * TLS setup (7: the CA file, certificate or key went missing or bad) cannot heal by waiting.
+ */
+export const RECONNECT_HOPELESS_CODES: ReadonlySet<StreamErrorCode> = new Set<StreamErrorCode>(['STREAM_TLS_INIT_FAILED']);
+
 /** The longest wait before an attempt, ms, whatever the attempt and STREAM_RECONNECT_BACKOFF_MS. */
 export const RECONNECT_BACKOFF_CAP_MS = 5000;
 

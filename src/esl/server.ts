@@ -46,7 +46,6 @@ export interface EslServerStats {
   droppedSlowClients: number;
 }
 
-
 /** How long close() lets clients read their notice before dropping them, in ms. */
 const CLOSE_GRACE_MS = 1000;
 

@@ -76,53 +76,47 @@ function rssBytes(pid: number): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** A connection that authenticates, fires CUSTOM test::load events and counts their +OK replies. */
-async function loadSender(port: number): Promise<{ socket: Socket; replies: () => number }> {
-  const socket = connect({ port, host: '127.0.0.1' });
-  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
-  let replies = 0;
-  let tail = '';
-  socket.on('data', (d: Buffer) => {
-    const text = tail + d.toString('latin1');
-    for (let i = text.indexOf('Reply-Text: +OK '); i >= 0; i = text.indexOf('Reply-Text: +OK ', i + 1)) replies++;
-    tail = text.slice(-15);
-  });
-  socket.write('auth ClueCon\n\n');
-  await until(() => replies === 1, 3000, 'the sender authenticated');
-  return { socket, replies: () => replies - 1 };
-}
-
 /**
- * A client that reads as fast as it can and only counts the test::load events (no frame parsing:
- * this process must keep up with 20 MB/s while the service floods the others).
+ * Counts `marker` in what `socket` receives, without parsing frames (this process must keep up with
+ * 20 MB/s): the last marker.length - 1 bytes carry over to complete a marker split across chunks.
  */
-async function countingReader(port: number): Promise<{ socket: Socket; events: () => number; closed: () => boolean }> {
-  const socket = connect({ port, host: '127.0.0.1' });
-  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
-  const marker = 'Event-Subclass: test%3A%3Aload';
-  let events = 0;
-  let replies = 0;
-  let closed = false;
+function countOn(socket: Socket, marker: string): () => number {
+  let n = 0;
   let tail = '';
-  // Occurrences of `m` in `text` that end in the new bytes (the tail carried over only completes them).
-  const count = (text: string, m: string, fresh: number) => {
-    let n = 0;
-    for (let i = text.indexOf(m); i >= 0; i = text.indexOf(m, i + 1)) if (i + m.length > text.length - fresh) n++;
-    return n;
-  };
   socket.on('data', (d: Buffer) => {
     const text = tail + d.toString('latin1');
-    events += count(text, marker, d.length);
-    replies += count(text, 'Reply-Text: +OK', d.length);
+    for (let i = text.indexOf(marker); i >= 0; i = text.indexOf(marker, i + marker.length)) n++;
     tail = text.slice(-(marker.length - 1));
   });
-  socket.on('close', () => { closed = true; });
+  return () => n;
+}
+
+/** An Event Socket connection, authenticated; counts the +OK replies to its commands. */
+async function eslConnection(port: number, who: string): Promise<{ socket: Socket; replies: () => number }> {
+  const socket = connect({ port, host: '127.0.0.1' });
+  await new Promise<void>((resolve, reject) => { socket.once('connect', resolve); socket.once('error', reject); });
   socket.on('error', () => undefined);
+  const replies = countOn(socket, 'Reply-Text: +OK ');
   socket.write('auth ClueCon\n\n');
-  await until(() => replies === 1, 3000, 'the reader authenticated');
+  await until(() => replies() === 1, 3000, `the ${who} authenticated`);
+  return { socket, replies };
+}
+
+/** A connection that fires CUSTOM test::load events and counts their +OK replies. */
+async function loadSender(port: number): Promise<{ socket: Socket; replies: () => number }> {
+  const { socket, replies } = await eslConnection(port, 'sender');
+  return { socket, replies: () => replies() - 1 };
+}
+
+/** A client subscribed to the test::load events that reads as fast as it can and only counts them. */
+async function countingReader(port: number): Promise<{ socket: Socket; events: () => number; closed: () => boolean }> {
+  const { socket, replies } = await eslConnection(port, 'reader');
+  const events = countOn(socket, 'Event-Subclass: test%3A%3Aload');
+  let closed = false;
+  socket.on('close', () => { closed = true; });
   socket.write('event plain CUSTOM test::load\n\n');
-  await until(() => replies === 2, 3000, 'the reader subscribed');
-  return { socket, events: () => events, closed: () => closed };
+  await until(() => replies() === 2, 3000, 'the reader subscribed');
+  return { socket, events, closed: () => closed };
 }
 
 test(`${SILENT_CLIENTS} ESL subscribers that never read, under ${EVENTS_PER_SECOND} events/s of 10 KB: dropped; no media tick skipped; a probe call loses no audio; a reader gets every event`, async () => {

@@ -143,8 +143,11 @@ test('fs_cli: its prompt, commands, /event plain ALL, /log, /exit, as against Fr
   // The line typed, echoed (the terminal may show it twice: once as typed, once as libedit redraws
   // it after the prompt), then the reply's first line.
   const esc = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const reply = async (line: string) => (await cli.run(line, new RegExp(`${esc(line)}\\n(?:${esc(prompt + line)}\\n)*(?!${esc(prompt)})(.*)\\n`)))
-    .replace(new RegExp(`^(?:.*\\n)*?${esc(line)}\\n(?:${esc(prompt + line)}\\n)*`), '');
+  const reply = async (line: string) => {
+    const from = cli.text.length;
+    cli.type(line);
+    return `${(await cli.waitFor(new RegExp(`${esc(line)}\\n(?:${esc(prompt + line)}\\n)*(?!${esc(prompt)})(.*)\\n`), from))[1]}\n`;
+  };
   assert.equal(await reply('hostname'), `${host}\n`);
   assert.match(await cli.run('show channels count', /show channels count\n[\s\S]*?total\.\n/), /\n\n1 total\.\n$/);
   assert.match(await cli.run('show calls', /show calls\n[\s\S]*?total\.\n/), new RegExp(`\\n${channel.uuid},inbound,`));

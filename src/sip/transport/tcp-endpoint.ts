@@ -278,7 +278,6 @@ function remoteKey(address: string, port: number): string {
   return `${address.toLowerCase()}|${port}`;
 }
 
-
 function now(): number {
   return systemClock.now();
 }
