@@ -106,25 +106,24 @@ test('a subscriber that stops reading is dropped at once over its queue bound; c
   await fast.command('event json CUSTOM test::flood');
   assert.equal(esl.server.clientCount, 2);
   const body = JSON.stringify({ pad: 'x'.repeat(4000) });
-  // Events until the slow client is dropped: how much its socket absorbs first (the kernel's
-  // buffers, about 4 MB on loopback here) is the kernel's; at least 4000 events (about 18 MB).
-  const started = performance.now();
+  // Batches of 50 events, the next one once the reading client has the last (this process serves
+  // and reads both: on a loaded box a reader left behind would cross the bound too), until the
+  // silent client is dropped; how much its socket absorbs first (the kernel's buffers) is the kernel's.
   let slowest = 0;
   let total = 0;
-  while (total < 4000 || (esl.server.clientCount === 2 && total < 40_000)) {
+  while (esl.server.clientCount === 2 && total < 40_000) {
     const t0 = performance.now();
     for (let j = 0; j < 50; j++) channel.fire('CUSTOM', 'test::flood', body);
     total += 50;
     slowest = Math.max(slowest, performance.now() - t0);
-    await new Promise((r) => setImmediate(r));
+    await until(() => received === total || fast.isClosed, 5000, `the reading client keeps up (${received} of ${total})`);
   }
-  const elapsed = performance.now() - started;
-  await until(() => esl.server.clientCount === 1, 10000, `slow client dropped (${total} events fired)`);
-  await until(() => received === total, 5000, `fast client got every event (${total} fired)`);
+  assert.ok(!fast.isClosed, `the reading client stays (dropped after ${received} of ${total} events)`);
+  assert.equal(esl.server.clientCount, 1, `the silent client is dropped (${total} events fired, 40,000 at most)`);
+  assert.equal(received, total, 'the reading client got every event');
   log.stop();
   assert.ok(log.lines.some((l) => l.includes('because of lost events. Queue size[')), log.lines.join('\n'));
   assert.ok(slowest < 250, `firing 50 events took ${slowest.toFixed(0)} ms`);
-  assert.ok(elapsed < 2 * total, `flood took ${elapsed.toFixed(0)} ms for ${total} events`);
   assert.equal((await fast.command('api uuid_exists ' + channel.uuid)).body.toString(), 'true');
   fast.close();
   slow.close();
