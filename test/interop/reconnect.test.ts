@@ -177,7 +177,9 @@ test('the server is killed mid-call and back 2 s later: the new connection gets 
   const inFlight = (firstB - lastA) / FRAME - 1;
   t.diagnostic(`${inFlight} messages were in flight when the server died; ${gapMessages} replayed, then ${placesB.length - gapMessages} live`);
   assert.ok(inFlight >= 0 && inFlight <= 5, `in flight ${inFlight}`);
-  assert.ok(placesB.length - gapMessages >= 100, 'live audio after the gap\'s');
+  // The gap is 2 s plus up to one jittered backoff (an attempt just before the server is back waits
+  // up to 3.2 s more: 4.8 s seen), out of a call of fixed length: at least 0.5 s of live audio follows.
+  assert.ok(placesB.length - gapMessages >= 25, `live audio after the gap's (${placesB.length - gapMessages} messages)`);
   assert.doesNotMatch(output, /mod_audio_stream::disconnect|connection error/);
 });
 
