@@ -30,7 +30,7 @@ export const LAYERS: Readonly<Record<string, readonly string[]>> = {
   'api': ['lib', 'channel', 'events', 'audio-stream', 'dialplan'],
   'esl': ['lib', 'channel', 'events', 'dialplan', 'api'],
   'http': ['lib', 'channel', 'events', 'audio-stream', 'api'],
-  'service': ['lib', 'channel', 'events', 'audio', 'audio-stream', 'dialplan', 'call', 'api', 'esl', 'http', 'config', 'sip/user-agent', 'rtp'],
+  'service': ['lib', 'channel', 'events', 'audio', 'audio-stream', 'dialplan', 'call', 'api', 'esl', 'http', 'config', 'sip/user-agent', 'sip/dialog', 'rtp'],
   'cli': ['lib', 'channel', 'events', 'audio', 'audio-stream', 'api', 'esl', 'config', 'service'],
 };
 

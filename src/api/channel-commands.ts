@@ -160,7 +160,7 @@ export function channelDataEvent(bus: EventBus, channel: Channel) {
  * `hupall [cause] [<var> <value> ...]`: hangs up every channel (or those whose variables all match),
  * default cause MANAGER_REQUEST.
  */
-export function hupall(ctx: ApiContext, args: string): string {
+export async function hupall(ctx: ApiContext, args: string): Promise<string> {
   const argv = args ? separateString(args, 11) : [];
   const cause = (argv[0] && str2cause(argv[0])) || 'MANAGER_REQUEST';
   const vars: Array<[string, string]> = [];
@@ -170,6 +170,7 @@ export function hupall(ctx: ApiContext, args: string): string {
   for (const channel of [...ctx.channels]) {
     if (vars.every(([k, v]) => channel.getVariable(k) === v)) channel.hangup(cause);
   }
+  await ctx.remote?.broadcast('hupall', args);
   if (vars.length === 0) return `+OK hangup all channels with cause ${cause}\n`;
   const more = vars.length > 1 ? '...' : '';
   return `+OK hangup all channels matching [${argv[1]}]=[${argv[2]}]${more} with cause: ${cause}\n`;

@@ -12,9 +12,29 @@ import { redactForLog } from '../lib/redact.ts';
 
 const log = new Logger('api');
 
+/**
+ * The channels of the media workers (`serve` with media.workers): on the main thread, commands on
+ * a channel are carried to the worker that has it, and `show channels`, `status` and `hupall`
+ * cover every worker.
+ */
+export interface RemoteChannels {
+  /** Live channels of every worker. */
+  readonly size: number;
+  /** True when a worker has this channel. */
+  has(uuid: string): boolean;
+  /** Runs a command on the worker that has the channel and resolves with its reply (the API event is the caller's). */
+  execute(uuid: string, name: string, args: string): Promise<string>;
+  /** `show channels` rows of every worker. */
+  rows(): Promise<Array<Record<string, string>>>;
+  /** Runs a command on every worker (hupall), waiting for each to have done it. */
+  broadcast(name: string, args: string): Promise<void>;
+}
+
 /** What API commands work on. */
 export interface ApiContext {
   channels: ChannelRegistry;
+  /** Channels that live in media workers, when this registry is the main thread's. */
+  remote?: RemoteChannels;
   bus: EventBus;
   streams: AudioStreamEngine;
   /** Applications queued on channels (uuid_broadcast, uuid_break all). */
@@ -72,6 +92,12 @@ export class ApiRegistry {
     return result.found ? result.output : `-ERR ${name} Command not found!\n`;
   }
 
+  /** `execute` without the API event: a command a media worker runs for the main thread, which fires it. */
+  async executeUnannounced(name: string, args: string): Promise<string> {
+    const result = await this.run(name, args, false);
+    return result.found ? result.output : `-ERR ${name} Command not found!\n`;
+  }
+
   /**
    * An ESL `api` with the header `console_execute: true` (what fs_cli sends for every typed command
    * and for `-x`), as switch_console_execute runs it: the line is split at `;;` (unless it starts with
@@ -96,24 +122,30 @@ export class ApiRegistry {
   }
 
   /** switch_api_execute: runs a command (name and arguments stripped of whitespace) and fires `API` after it. */
-  private async run(name: string, args: string): Promise<{ found: boolean; output: string }> {
+  private async run(name: string, args: string, announce = true): Promise<{ found: boolean; output: string }> {
     const cmd = stripWhitespace(name);
     const arg = stripWhitespace(args);
     const command = this.get(cmd);
     try {
       if (!command) return { found: false, output: '' };
       try {
+        const uuid = this.ctx.remote && cmd.toLowerCase().startsWith('uuid_') ? /^\S+/.exec(arg)?.[0] : undefined;
+        if (uuid !== undefined && this.ctx.remote!.has(uuid)) return { found: true, output: await this.ctx.remote!.execute(uuid, cmd, arg) };
         return { found: true, output: await command.run(this.ctx, arg) };
       } catch (err) {
         log.error(`${redactForLog(`${cmd} ${arg}`)}: ${(err as Error).stack ?? messageOf(err)}`);
         return { found: true, output: `-ERR ${messageOf(err)}\n` };
       }
     } finally {
-      const event = this.ctx.bus.create('API');
-      if (cmd) event.add('API-Command', cmd);
-      if (arg) event.add('API-Command-Argument', arg);
-      this.ctx.bus.fire(event);
+      if (announce) this.announce(cmd, arg);
     }
+  }
+
+  private announce(cmd: string, arg: string): void {
+    const event = this.ctx.bus.create('API');
+    if (cmd) event.add('API-Command', cmd);
+    if (arg) event.add('API-Command-Argument', arg);
+    this.ctx.bus.fire(event);
   }
 
   /** Splits `<command> <args>` at the first space and runs it (for the CLI and HTTP layers). */

@@ -117,18 +117,24 @@ function asXml(columns: readonly string[], rows: AnyRow[]): string {
 /** What `show <what>` lists: its columns and its rows. */
 interface ShowTable {
   columns: readonly string[];
-  rows(ctx: ApiContext): AnyRow[];
+  rows(ctx: ApiContext): AnyRow[] | Promise<AnyRow[]>;
 }
 
-function channelRows(ctx: ApiContext): Row[] {
+/** The `show channels` rows of the channels of this registry (a media worker's part of the list). */
+export function channelRows(ctx: ApiContext): Row[] {
   return [...ctx.channels].map((ch) => channelRow(ctx, ch));
+}
+
+/** Every channel's row: the media workers' when the channels live there. */
+function allChannelRows(ctx: ApiContext): Row[] | Promise<Row[]> {
+  return ctx.remote ? ctx.remote.rows() as Promise<Row[]> : channelRows(ctx);
 }
 
 /** Every channel is the a-leg of its own unbridged call: the `b_` columns and call_created_epoch stay empty. */
 const TABLES: Readonly<Record<string, ShowTable>> = {
-  channels: { columns: CHANNEL_COLUMNS, rows: channelRows },
-  calls: { columns: CALL_COLUMNS, rows: channelRows },
-  detailed_calls: { columns: DETAILED_CALL_COLUMNS, rows: channelRows },
+  channels: { columns: CHANNEL_COLUMNS, rows: allChannelRows },
+  calls: { columns: CALL_COLUMNS, rows: allChannelRows },
+  detailed_calls: { columns: DETAILED_CALL_COLUMNS, rows: allChannelRows },
   bridged_calls: { columns: CALL_COLUMNS, rows: () => [] },
   detailed_bridged_calls: { columns: DETAILED_CALL_COLUMNS, rows: () => [] },
 };
@@ -137,7 +143,7 @@ const TABLES: Readonly<Record<string, ShowTable>> = {
  * `show <what> ...`, parsed as show_function parses it: channels (count, like, as ...), calls (count,
  * as ...), detailed_calls, bridged_calls, detailed_bridged_calls (as ...), and status.
  */
-export function show(ctx: ApiContext, args: string): string {
+export async function show(ctx: ApiContext, args: string): Promise<string> {
   const argv = args ? separateString(args, 6) : [];
   const command = argv[0];
   if (!command) return `-USAGE: ${SHOW_SYNTAX}\n`;
@@ -149,9 +155,9 @@ export function show(ctx: ApiContext, args: string): string {
   const sub = argv[1]?.toLowerCase();
   if (sub === 'count' && (lc === 'channels' || lc === 'calls')) {
     if (argv[2] !== undefined && argv[3] !== undefined && argv[2].toLowerCase() === 'as') as = argv[3];
-    return showCount(table.rows(ctx).length, as);
+    return showCount((await table.rows(ctx)).length, as);
   }
-  let rows = table.rows(ctx);
+  let rows = await table.rows(ctx);
   if (lc === 'channels' && sub === 'like' && argv[2] !== undefined) {
     const re = likePattern(argv[2].replace(/[';]/g, ' '));
     rows = (rows as Row[]).filter((r) => matchesLike(r, re));

@@ -62,7 +62,7 @@ export function status(ctx: ApiContext): string {
   return `${formatUptime(uptimeUs)}\n`
     + `FreeSWITCH (Version ${FREESWITCH_COMPAT_VERSION}-release ${VERSION_HUMAN}) is ready\n`
     + `${s.sessionsSinceStartup} session(s) since startup\n`
-    + `${ctx.channels.size} session(s) - peak ${s.peakSessions}, last 5min ${s.peakSessionsFiveMin(now)} \n`
+    + `${ctx.remote?.size ?? ctx.channels.size} session(s) - peak ${s.peakSessions}, last 5min ${s.peakSessionsFiveMin(now)} \n`
     + `${s.sessionsPerSecond(now)} session(s) per Sec out of max ${s.limits.sessionsPerSecond}, `
     + `peak ${s.peakSessionsPerSecond}, last 5min ${s.peakSessionsPerSecondFiveMin(now)} \n`
     + `${s.limits.maxSessions} session(s) max\n`

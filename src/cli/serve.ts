@@ -1,7 +1,7 @@
 import { loadConfig } from '../config/load.ts';
 import { setLogLevel, Logger } from '../lib/logger.ts';
 import { isAppError, messageOf } from '../lib/errors.ts';
-import { Runtime, serviceApplications } from '../service/runtime.ts';
+import { serviceApplications } from '../service/runtime.ts';
 import { Service } from '../service/service.ts';
 import { fitToDescriptors, openFileLimit } from '../service/descriptors.ts';
 import { parseArgs, lastOption, usageError } from './args.ts';
@@ -53,15 +53,14 @@ export async function serveCommand(argv: string[], signals: NodeJS.EventEmitter 
   if (process.env.AUDIO_STREAM_LOG_LEVEL !== 'off') setLogLevel(config.log.level);
   const log = new Logger('serve');
   for (const warning of fitToDescriptors(config, openFileLimit())) log.warning(warning);
-  const runtime = new Runtime({
-    tempDir: config.tempDir,
-    playFileBudget: { totalBytes: config.tempDirBudgetMb * 1048576, perStreamBytes: config.tempDirStreamBudgetMb * 1048576 },
-    soundDirs: config.sounds.dirs,
-    maxJsonEventBytes: config.stream.maxJsonEventBytes,
-  });
   let service: Service;
   try {
-    service = new Service(runtime, config);
+    service = Service.create(config, {
+      tempDir: config.tempDir,
+      playFileBudget: { totalBytes: config.tempDirBudgetMb * 1048576, perStreamBytes: config.tempDirStreamBudgetMb * 1048576 },
+      soundDirs: config.sounds.dirs,
+      maxJsonEventBytes: config.stream.maxJsonEventBytes,
+    });
   } catch (err) {
     process.stderr.write(`audio-stream serve: config: ${messageOf(err)}\n`);
     return 2;
@@ -73,10 +72,11 @@ export async function serveCommand(argv: string[], signals: NodeJS.EventEmitter 
     process.stderr.write(`audio-stream serve: ${messageOf(err)}\n`);
     return 2;
   }
-  const { sip, esl, http } = service;
+  const { sip, esl, http, workers } = service;
   log.notice(`SIP listening on udp and tcp ${sip.ua.address.host}:${sip.ua.address.port} (advertised ${config.sip.advertisedAddress})`);
   log.notice(`Event Socket listening on ${esl.address.host}:${esl.address.port}; HTTP API on http://${http.address.host}:${http.address.port}`);
   log.notice(`RTP on ${config.rtp.address} ports ${config.rtp.portMin}-${config.rtp.portMax}, timeout ${config.rtp.timeoutSec} s; temp files in ${config.tempDir}`);
+  log.notice(workers ? `media on ${workers.count} worker thread(s)` : 'media on the main thread (media.workers 0)');
   log.notice(`${config.routes.length} route(s) loaded${configPath ? ` from ${configPath}` : ' (embedded defaults)'}`);
 
   const signal = await new Promise<string>((resolve) => {
@@ -84,7 +84,7 @@ export async function serveCommand(argv: string[], signals: NodeJS.EventEmitter 
     signals.once('SIGINT', onSignal('SIGINT'));
     signals.once('SIGTERM', onSignal('SIGTERM'));
   });
-  log.notice(`${signal}: hanging up ${runtime.channels.size} call(s) and stopping`);
+  log.notice(`${signal}: hanging up ${workers?.size ?? service.runtime.channels.size} call(s) and stopping`);
   await service.close('SYSTEM_SHUTDOWN', SHUTDOWN_GRACE_MS);
   log.notice('stopped');
   return 0;

@@ -75,6 +75,11 @@ export interface Config {
   /** mod_audio_stream: largest text message of a server passed on as a `json` event body, in bytes; larger ones are dropped with an error log. */
   stream: { maxJsonEventBytes: number };
   log: { level: 'error' | 'warning' | 'notice' | 'info' | 'debug' };
+  /**
+   * Media workers (threads) that run the calls' media, streams and dialplan; `auto` is one per core.
+   * Default 0 for now: everything on the main thread, as before workers.
+   */
+  media: { workers: number };
   routes: Route[];
 }
 
@@ -107,6 +112,7 @@ export function defaultConfig(): Config {
     sounds: { dirs: [...DEFAULT_SOUND_DIRS] },
     stream: { maxJsonEventBytes: 1 << 20 },
     log: { level: 'info' },
+    media: { workers: 0 },
     routes: [DEFAULT_ROUTE],
   };
 }

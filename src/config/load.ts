@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { Acl } from '../lib/acl.ts';
 import { AppError, messageOf } from '../lib/errors.ts';
@@ -154,7 +155,7 @@ export function buildConfig(doc: unknown, check: ActionCheck): Config {
   const config = defaultConfig();
   if (doc === undefined || doc === null) return config;
   if (!isObj(doc)) throw configError('config: the top level must be a mapping');
-  checkKeys(doc, '', ['sip', 'rtp', 'esl', 'http', 'tempDir', 'tempDirBudgetMb', 'tempDirStreamBudgetMb', 'sounds', 'stream', 'log', 'routes']);
+  checkKeys(doc, '', ['sip', 'rtp', 'esl', 'http', 'tempDir', 'tempDirBudgetMb', 'tempDirStreamBudgetMb', 'sounds', 'stream', 'log', 'media', 'routes']);
   const sip = section(doc, 'sip', ['listen', 'advertisedAddress', 'maxSessions', 'sessionsPerSecond', 'invitesPerSourcePerSecond', 'maxPendingPerSource', 'tcp']);
   if (sip.listen !== undefined) config.sip.listen = parseListen(sip.listen, 'sip.listen');
   config.sip.advertisedAddress = sip.advertisedAddress !== undefined ? str(sip.advertisedAddress, 'sip.advertisedAddress')
@@ -208,6 +209,9 @@ export function buildConfig(doc: unknown, check: ActionCheck): Config {
     if (!['error', 'warning', 'notice', 'info', 'debug'].includes(level)) fail('log.level', 'must be error, warning, notice, info or debug');
     config.log.level = level as Config['log']['level'];
   }
+  const media = section(doc, 'media', ['workers']);
+  if (media.workers === 'auto') config.media.workers = availableParallelism();
+  else if (media.workers !== undefined) config.media.workers = int(media.workers, 'media.workers', 0, 256);
   if (doc.routes !== undefined && doc.routes !== null) {
     if (!Array.isArray(doc.routes)) fail('routes', 'must be a list');
     config.routes = doc.routes.map((r, i) => route(r, `routes[${i}]`, check));
@@ -234,6 +238,7 @@ export const ENV_KEYS: Record<string, string[]> = {
   AUDIO_STREAM_TEMP_DIR_BUDGET_MB: ['tempDirBudgetMb'],
   AUDIO_STREAM_SOUNDS_DIRS: ['sounds', 'dirs'],
   AUDIO_STREAM_LOG_LEVEL: ['log', 'level'],
+  AUDIO_STREAM_MEDIA_WORKERS: ['media', 'workers'],
 };
 
 function applyEnv(doc: Obj, env: NodeJS.ProcessEnv): void {

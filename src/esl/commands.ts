@@ -2,7 +2,7 @@
 // parse_command (FreeSWITCH 1.10): commands are recognised by case-insensitive prefix, a command
 // nothing recognises (or that answers nothing) gets `-ERR command not found`.
 import { randomUUID, timingSafeEqual } from 'node:crypto';
-import type { EslContext } from './context.ts';
+import type { EslContext, RemoteSession } from './context.ts';
 import type { Channel } from '../channel/channel.ts';
 import { FsEvent } from '../events/event.ts';
 import { serializePlain, type EventFormat } from '../events/serialize.ts';
@@ -27,7 +27,7 @@ export interface CommandContext {
   authed: boolean;
   format: EventFormat;
   /** The controlled call (outbound, or inbound after `myevents <uuid>`). */
-  session: Channel | undefined;
+  session: Channel | RemoteSession | undefined;
   /** LFLAG_OUTBOUND / LFLAG_FULL / LFLAG_ASYNC. */
   readonly outbound: boolean;
   readonly full: boolean;
@@ -117,14 +117,16 @@ async function authenticate(ctx: CommandContext, cmd: string, lc: string): Promi
 
 async function dispatch(ctx: CommandContext, msg: EslMessage, cmd: string, lc: string): Promise<string | undefined> {
   if (lc.startsWith('filter ')) return filter(ctx, cmd);
+  const local = ctx.session && !isRemote(ctx.session) ? ctx.session : undefined;
   if (ctx.session && lc.startsWith('resume')) {
     ctx.resume = true;
-    ctx.session.setVariable('socket_resume', 'true');
+    if (local) local.setVariable('socket_resume', 'true');
+    else await ctx.esl.api.execute('uuid_setvar', `${ctx.session.uuid} socket_resume true`);
     return '+OK';
   }
   if (ctx.session || lc.startsWith('myevents ')) {
-    if (ctx.session && lc.startsWith('connect')) return connect(ctx, ctx.session);
-    if (ctx.session && lc.startsWith('getvar')) return getvar(ctx.session, cmd);
+    if (local && lc.startsWith('connect')) return connect(ctx, local);
+    if (ctx.session && lc.startsWith('getvar')) return local ? getvar(local, cmd) : remoteGetvar(ctx, ctx.session.uuid, cmd);
     if (lc.startsWith('myevents')) return myevents(ctx, cmd);
   }
   if (lc.startsWith('divert_events')) return divertEvents(ctx, cmd);
@@ -192,12 +194,21 @@ function getvar(channel: Channel, cmd: string): string {
   return name === undefined ? '' : channel.getVariable(name) ?? '';
 }
 
+function isRemote(session: Channel | RemoteSession): session is RemoteSession {
+  return 'remote' in session;
+}
+
+async function remoteGetvar(ctx: CommandContext, uuid: string, cmd: string): Promise<string> {
+  const [, name] = splitFirst(cmd);
+  return name === undefined ? '' : (await ctx.esl.remote?.getVariable(uuid, name)) ?? '';
+}
+
 /** `myevents [<uuid> [plain|json|xml]]`: events of one call only (binds an inbound connection to it). */
 function myevents(ctx: CommandContext, cmd: string): string {
   if (ctx.subscription.myEventsUuid !== undefined) return '-ERR aready enabled.';
   if (!ctx.session) {
     const [uuid, fmt] = splitFirst(cmd.slice(9));
-    const channel = ctx.esl.channels.get(uuid);
+    const channel = ctx.esl.channels.get(uuid) ?? ctx.esl.remote?.session(uuid);
     if (!channel) return '-ERR invalid uuid';
     ctx.session = channel;
     ctx.async = true;
@@ -226,13 +237,22 @@ function divertEvents(ctx: CommandContext, cmd: string): string {
 async function sendmsg(ctx: CommandContext, msg: EslMessage, cmd: string): Promise<string> {
   let uuid = cmd.slice(7).trim() || headerValue(msg, 'session-id')?.trim() || '';
   if (uuid && ctx.session && uuid === ctx.session.uuid) uuid = '';
-  const channel = !uuid ? ctx.session : ctx.esl.channels.get(uuid);
-  if (!channel) return `-ERR invalid session id [${uuid}]`;
+  const channel = !uuid ? ctx.session : ctx.esl.channels.get(uuid) ?? ctx.esl.remote?.session(uuid);
+  if (!channel && !(uuid && ctx.esl.remote)) return `-ERR invalid session id [${uuid}]`;
   const command = parseCallCommand(msg);
   if (typeof command === 'string') return command;
-  const wait = channel === ctx.session && !uuid && !ctx.async && !switchTrue(headerValue(msg, 'async'));
-  const done = runCallCommand(ctx.esl.applications, channel, command).catch((err: Error) => {
-    log.error(`sendmsg ${channel.uuid}: ${err.message}`);
+  const target = channel?.uuid ?? uuid;
+  const wait = channel !== undefined && channel === ctx.session && !uuid && !ctx.async && !switchTrue(headerValue(msg, 'async'));
+  const run = channel && !isRemote(channel)
+    ? runCallCommand(ctx.esl.applications, channel, command)
+    : ctx.esl.remote!.callCommand(target, command);
+  if (!channel) {
+    // A uuid of another thread: the reply says whether it had the call.
+    const reply = await run.catch(() => undefined);
+    return reply === undefined ? `-ERR invalid session id [${uuid}]` : '+OK';
+  }
+  const done = run.catch((err: Error) => {
+    log.error(`sendmsg ${target}: ${err.message}`);
     return '-ERR';
   });
   if (wait) await done;

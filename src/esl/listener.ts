@@ -2,7 +2,7 @@
 // a time, writes their replies, delivers subscribed events and log lines, and ends the way
 // mod_event_socket does (disconnect notice, linger), or at once when it does not read its events.
 import type { Socket } from 'node:net';
-import type { EslContext } from './context.ts';
+import type { EslContext, RemoteSession } from './context.ts';
 import type { Channel } from '../channel/channel.ts';
 import type { FsEvent } from '../events/event.ts';
 import type { EventFormat } from '../events/serialize.ts';
@@ -66,7 +66,7 @@ export class EslListener implements CommandContext, HubClient {
   readonly source: string;
   authed: boolean;
   format: EventFormat = 'plain';
-  session: Channel | undefined;
+  session: Channel | RemoteSession | undefined;
   async: boolean;
   connected = false;
   lingerSec: number | undefined;

@@ -52,9 +52,15 @@ export function formatLocalDate(d: Date): string {
 /** The in-process event bus: adds FreeSWITCH's standard headers at fire time and fans out. */
 export class EventBus {
   /** Core-UUID of this process, as FreeSWITCH's switch_core_get_uuid. */
-  readonly coreUuid = randomUUID();
-  readonly hostname = hostname();
+  readonly coreUuid: string;
+  readonly hostname: string;
   private sequence = 0;
+
+  /** A media worker's bus takes the main thread's Core-UUID and host name: its events are the process's. */
+  constructor(identity: { coreUuid?: string; hostname?: string } = {}) {
+    this.coreUuid = identity.coreUuid ?? randomUUID();
+    this.hostname = identity.hostname ?? hostname();
+  }
   private readonly listeners = new Set<EventListener>();
   /** Listeners that threw (counted, and logged once per cause); delivery to the others goes on. */
   readonly failures = new FailureLog(new Logger('events'), 'an event listener');
@@ -91,6 +97,15 @@ export class EventBus {
   }
 
   /** Delivers the event to every listener, in subscription order. */
+  /**
+   * Fires an event made on another bus of this process (a media worker's): it takes this bus's next
+   * Event-Sequence, so that every listener here sees one increasing sequence, as on FreeSWITCH.
+   */
+  refire(event: FsEvent): void {
+    event.set('Event-Sequence', ++this.sequence);
+    this.fire(event);
+  }
+
   fire(event: FsEvent): void {
     for (const listener of this.listeners) {
       try {

@@ -11,14 +11,20 @@ function labelText(labels: Record<string, string> | undefined): string {
   return `{${parts.join(',')}}`;
 }
 
-/** Prometheus text exposition (format 0.0.4) of the engine's counters, built at scrape time. */
-export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEngine, extra: MetricSource[] = []): string {
-  const streamMetrics = streams.metrics;
-  const lines: string[] = [];
-  const family = (name: string, help: string, type: string, samples: Array<[Record<string, string> | undefined, number]>) => {
-    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-    for (const [labels, value] of samples) lines.push(`${name}${labelText(labels)} ${value}`);
-  };
+/** What /metrics reports of a set of channels and their streams: one thread's, or the sum over the media workers. */
+export interface MetricsSnapshot {
+  channels: number;
+  /** Streams attached to a channel, paused ones among them, and audio queued for their callers (ms). */
+  attached: number;
+  paused: number;
+  queuedMs: number;
+  /** The engine's counters (StreamMetrics' numbers) and its error events by number. */
+  streams: Record<string, number>;
+  errorsByCode: Record<number, number>;
+}
+
+/** The snapshot of one registry and its engine. */
+export function metricsSnapshot(channels: ChannelRegistry, streams: AudioStreamEngine): MetricsSnapshot {
   let paused = 0;
   let attached = 0;
   let queuedMs = 0;
@@ -29,7 +35,40 @@ export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEng
     if (s.isPaused) paused++;
     queuedMs += channel.playback.queuedMs;
   }
-  family('audio_stream_channels', 'Live channels.', 'gauge', [[undefined, channels.size]]);
+  const counters: Record<string, number> = {};
+  for (const [key, value] of Object.entries(streams.metrics)) if (typeof value === 'number') counters[key] = value;
+  return { channels: channels.size, attached, paused, queuedMs, streams: counters, errorsByCode: Object.fromEntries(streams.metrics.errorsByCode) };
+}
+
+/** The sum of snapshots (one per media worker). */
+export function sumSnapshots(snapshots: readonly MetricsSnapshot[]): MetricsSnapshot {
+  const total: MetricsSnapshot = { channels: 0, attached: 0, paused: 0, queuedMs: 0, streams: {}, errorsByCode: {} };
+  for (const s of snapshots) {
+    total.channels += s.channels;
+    total.attached += s.attached;
+    total.paused += s.paused;
+    total.queuedMs += s.queuedMs;
+    for (const [k, v] of Object.entries(s.streams)) total.streams[k] = (total.streams[k] ?? 0) + v;
+    for (const [k, v] of Object.entries(s.errorsByCode)) total.errorsByCode[Number(k)] = (total.errorsByCode[Number(k)] ?? 0) + v;
+  }
+  return total;
+}
+
+/** Prometheus text exposition (format 0.0.4) of the engine's counters, built at scrape time. */
+export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEngine, extra: MetricSource[] = []): string {
+  return renderSnapshot(metricsSnapshot(channels, streams), extra);
+}
+
+/** The exposition of a snapshot and the extra sources. */
+export function renderSnapshot(snapshot: MetricsSnapshot, extra: MetricSource[] = []): string {
+  const streamMetrics = snapshot.streams; // every StreamMetrics number is there (metricsSnapshot, sumSnapshots)
+  const { paused, attached, queuedMs } = snapshot;
+  const lines: string[] = [];
+  const family = (name: string, help: string, type: string, samples: Array<[Record<string, string> | undefined, number]>) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const [labels, value] of samples) lines.push(`${name}${labelText(labels)} ${value}`);
+  };
+  family('audio_stream_channels', 'Live channels.', 'gauge', [[undefined, snapshot.channels]]);
   family('audio_stream_streams', 'Audio streams attached to channels, by state.', 'gauge', [
     [{ state: 'connecting' }, streamMetrics.connecting], [{ state: 'open' }, streamMetrics.open], [{ state: 'reconnecting' }, streamMetrics.reconnecting],
     [{ state: 'paused' }, paused], [{ state: 'attached' }, attached]]);
@@ -38,7 +77,7 @@ export function renderMetrics(channels: ChannelRegistry, streams: AudioStreamEng
   family('audio_stream_bytes_sent_total', 'WebSocket payload bytes sent.', 'counter', [[undefined, streamMetrics.bytesSent]]);
   family('audio_stream_messages_dropped_total', 'Audio messages dropped (not connected yet, or a slow server).', 'counter', [[undefined, streamMetrics.messagesDropped]]);
   const errors: Array<[Record<string, string>, number]> = [];
-  for (const code of Object.values(STREAM_ERROR_NUMBERS).sort((a, b) => a - b)) errors.push([{ code: String(code) }, streamMetrics.errorsByCode.get(code) ?? 0]);
+  for (const code of Object.values(STREAM_ERROR_NUMBERS).sort((a, b) => a - b)) errors.push([{ code: String(code) }, snapshot.errorsByCode[code] ?? 0]);
   family('audio_stream_playback_queued_ms', 'Audio queued for the callers of channels with a stream (full duplex), ms.', 'gauge', [[undefined, Math.round(queuedMs)]]);
   family('audio_stream_marks_total', 'Marks answered to the servers, by outcome.', 'counter', [
     [{ event: 'played' }, streamMetrics.marksPlayed], [{ event: 'cleared' }, streamMetrics.marksCleared]]);

@@ -9,7 +9,7 @@ import type { AudioStreamEngine } from '../audio-stream/engine.ts';
 import { Logger } from '../lib/logger.ts';
 import { AppError, isAppError, type ErrorCode } from '../lib/errors.ts';
 import { redactVariables } from '../lib/redact.ts';
-import { renderMetrics, type MetricSource } from './metrics.ts';
+import { renderMetrics, renderSnapshot, type MetricSource, type MetricsSnapshot } from './metrics.ts';
 import { EventStreamFanout, eventFilter } from './event-stream.ts';
 import { plainAddress, sourceKey } from '../lib/source-address.ts';
 
@@ -30,8 +30,21 @@ const REFUSED_LINGER_MS = 2000;
 const REFUSAL_LOG_EVERY_MS = 10_000;
 
 /** What the HTTP API needs from the rest of the service. */
+/** The channels of the media workers, as the HTTP API reads them (`serve` with media.workers). */
+export interface HttpChannelView {
+  readonly size: number;
+  /** The summaries of /api/channels. */
+  summaries(): Promise<Array<Record<string, unknown>>>;
+  /** One channel's summary and variables (redacted), or undefined. */
+  detail(uuid: string): Promise<Record<string, unknown> | undefined>;
+  /** The sum of the workers' metrics. */
+  metrics(): Promise<MetricsSnapshot>;
+}
+
 export interface HttpApiOptions {
   channels: ChannelRegistry;
+  /** The media workers' channels: when given, the channel endpoints and /metrics read these instead of `channels`. */
+  workers?: HttpChannelView;
   bus: EventBus;
   streams: AudioStreamEngine;
   listen: { host: string; port: number };
@@ -76,7 +89,8 @@ export function parseHostHeader(value: string): { name: string; port: string } |
   return name ? { name, port: m[2] ?? '' } : undefined;
 }
 
-function channelSummary(c: Channel, streams: AudioStreamEngine): Record<string, unknown> {
+/** One channel of /api/channels. */
+export function channelSummary(c: Channel, streams: AudioStreamEngine): Record<string, unknown> {
   const stream = streams.find(c);
   return {
     uuid: c.uuid,
@@ -91,6 +105,11 @@ function channelSummary(c: Channel, streams: AudioStreamEngine): Record<string, 
     createdAt: new Date(Number(c.createdAtUs / 1000n)).toISOString(),
     stream: stream ? { open: stream.isOpen, paused: stream.isPaused, ...stream.stats } : null,
   };
+}
+
+/** One channel of /api/channels/<uuid>: its summary and its variables, secrets redacted. */
+export function channelDetail(c: Channel, streams: AudioStreamEngine): Record<string, unknown> {
+  return { ...channelSummary(c, streams), variables: redactVariables(c.variables) };
 }
 
 /** The HTTP API: health, Prometheus metrics, channels, one API command, and a live event stream (SSE). */
@@ -217,11 +236,17 @@ export class HttpApi {
       this.checkBrowser(req, res);
       if (method === 'OPTIONS') return this.preflight(req, res);
       if (path !== '/health') this.authorize(req);
-      if (path === '/health' && method === 'GET') return this.json(res, 200, { status: 'ok', uptimeSec: Math.round((Date.now() - this.startedAt) / 1000), channels: this.options.channels.size });
-      if (path === '/metrics' && method === 'GET') return this.send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', renderMetrics(this.options.channels, this.options.streams, this.options.metrics));
-      if (path === '/api/channels' && method === 'GET') return this.json(res, 200, { channels: [...this.options.channels].map((c) => channelSummary(c, this.options.streams)) });
+      const workers = this.options.workers;
+      if (path === '/health' && method === 'GET') return this.json(res, 200, { status: 'ok', uptimeSec: Math.round((Date.now() - this.startedAt) / 1000), channels: workers?.size ?? this.options.channels.size });
+      if (path === '/metrics' && method === 'GET') {
+        const text = workers ? renderSnapshot(await workers.metrics(), this.options.metrics) : renderMetrics(this.options.channels, this.options.streams, this.options.metrics);
+        return this.send(res, 200, 'text/plain; version=0.0.4; charset=utf-8', text);
+      }
+      if (path === '/api/channels' && method === 'GET') {
+        return this.json(res, 200, { channels: workers ? await workers.summaries() : [...this.options.channels].map((c) => channelSummary(c, this.options.streams)) });
+      }
       const one = /^\/api\/channels\/([^/]+)$/.exec(path);
-      if (one && method === 'GET') return this.channel(res, decodePathPart(one[1]!));
+      if (one && method === 'GET') return await this.channel(res, decodePathPart(one[1]!));
       if (path === '/api/command' && method === 'POST') return await this.command(req, res);
       if (path === '/api/events' && method === 'GET') return this.eventStream(req, res, url);
       const known = ['/health', '/metrics', '/api/channels', '/api/command', '/api/events'].includes(path) || one;
@@ -300,10 +325,12 @@ export class HttpApi {
     if (a.length !== b.length || !timingSafeEqual(a, b)) throw new AppError('HTTP_UNAUTHORIZED', 'a valid "Authorization: Bearer <token>" header is required');
   }
 
-  private channel(res: ServerResponse, uuid: string): void {
-    const c = this.options.channels.get(uuid);
-    if (!c) throw new AppError('HTTP_NOT_FOUND', `no such channel ${uuid}`);
-    this.json(res, 200, { ...channelSummary(c, this.options.streams), variables: redactVariables(c.variables) });
+  private async channel(res: ServerResponse, uuid: string): Promise<void> {
+    const workers = this.options.workers;
+    const c = workers ? undefined : this.options.channels.get(uuid);
+    const detail = workers ? await workers.detail(uuid) : c && channelDetail(c, this.options.streams);
+    if (!detail) throw new AppError('HTTP_NOT_FOUND', `no such channel ${uuid}`);
+    this.json(res, 200, detail);
   }
 
   /** POST /api/command: `{"command": "<api command> [args]", "args"?: "..."}` as application/json only (a web page cannot send it without a preflight). */

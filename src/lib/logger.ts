@@ -45,9 +45,27 @@ function levelFromEnv(value: string | undefined): number {
   return LOG_LEVELS.info;
 }
 
+/** Told of every change of the stderr level and of the number of sinks (media workers follow the main thread's). */
+export type LogSettingsListener = (level: LogLevel | 'off', sinkCount: number) => void;
+const settingsListeners = new Set<LogSettingsListener>();
+
+function settingsChanged(): void {
+  const level = logLevel();
+  for (const listener of settingsListeners) listener(level, sinks.size);
+}
+
+/** Calls `listener` on every change of the level or of the sinks; returns its remover. */
+export function onLogSettings(listener: LogSettingsListener): () => void {
+  settingsListeners.add(listener);
+  return () => settingsListeners.delete(listener);
+}
+
 /** Sets the most verbose level written to stderr (default `info`, or AUDIO_STREAM_LOG_LEVEL: error, warning, notice, info, debug or off). */
 export function setLogLevel(level: LogLevel | 'off'): void {
-  threshold = level === 'off' ? 0 : LOG_LEVELS[level];
+  const next = level === 'off' ? 0 : LOG_LEVELS[level];
+  if (next === threshold) return;
+  threshold = next;
+  settingsChanged();
 }
 
 /** The most verbose level written to stderr, or 'off'. */
@@ -59,7 +77,18 @@ export function logLevel(): LogLevel | 'off' {
 /** Adds a sink that receives every line regardless of the stderr level; returns its remover. */
 export function addLogSink(sink: LogSink): () => void {
   sinks.add(sink);
-  return () => sinks.delete(sink);
+  settingsChanged();
+  return () => {
+    const removed = sinks.delete(sink);
+    if (removed) settingsChanged();
+    return removed;
+  };
+}
+
+/** Hands a line logged elsewhere (a media worker, which wrote it to stderr itself) to this thread's sinks only. */
+export function deliverToSinks(level: LogLevel, scope: string, message: string, uuid: string | undefined, site: LogSite): void {
+  const origin: LogOrigin = { uuid, site: () => site };
+  for (const sink of sinks) sink(level, scope, message, origin);
 }
 
 const UNKNOWN_SITE: LogSite = { file: '', func: '', line: 0 };

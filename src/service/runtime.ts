@@ -13,7 +13,7 @@ import { AudioStreamEngine } from '../audio-stream/engine.ts';
 import { ApplicationRegistry } from '../dialplan/application.ts';
 import { BUILTIN_APPLICATIONS, type BuiltinContext } from '../dialplan/applications.ts';
 import { Dialplan } from '../dialplan/dialplan.ts';
-import { ApiRegistry } from '../api/commands.ts';
+import { ApiRegistry, type ApiContext, type RemoteChannels } from '../api/commands.ts';
 import { BUILTIN_COMMANDS } from '../api/builtin-commands.ts';
 import { CoreStats } from '../api/core-stats.ts';
 import { EslHub } from '../esl/hub.ts';
@@ -47,6 +47,10 @@ export interface RuntimeOptions {
   soundDirs?: string[];
   /** Largest server text message passed on as a `json` event body (config stream.maxJsonEventBytes). */
   maxJsonEventBytes?: number;
+  /** The Core-UUID and host name of its events (a media worker takes the main thread's). */
+  identity?: { coreUuid: string; hostname: string };
+  /** The media workers' channels, for the main thread's runtime of `serve` with media.workers. */
+  remote?: RemoteChannels;
 }
 
 /**
@@ -58,22 +62,26 @@ export class Runtime {
   readonly mediaClock: MediaClock;
   /** The shared 100 ms housekeeping ticker (stream heartbeats). */
   readonly ticker: CoarseTimer;
-  readonly bus = new EventBus();
+  readonly bus: EventBus;
   readonly channels: ChannelRegistry;
   readonly streams: AudioStreamEngine;
   /** Counters behind `status` and `show channels`, from the start. */
   readonly stats: CoreStats;
   readonly dialplan: Dialplan<ServiceApplicationContext>;
   readonly api: ApiRegistry;
+  /** What the API commands work on. */
+  readonly apiContext: ApiContext;
   /** What Event Socket connections (inbound and outbound) work on. */
   readonly esl: EslContext;
 
   constructor(options: RuntimeOptions = {}) {
     this.clock = options.clock ?? systemClock;
+    this.bus = new EventBus(options.identity);
     this.mediaClock = new MediaClock(this.clock);
     this.ticker = new CoarseTimer(this.clock);
     this.channels = new ChannelRegistry(this.bus);
-    this.stats = new CoreStats(this.channels, this.bus);
+    const { remote } = options;
+    this.stats = new CoreStats(remote ? { get size() { return remote.size; } } : this.channels, this.bus);
     this.streams = new AudioStreamEngine({
       tempDir: options.tempDir ?? DEFAULT_TEMP_DIR, clock: this.clock, ticker: this.ticker,
       playFileBudget: options.playFileBudget, maxJsonEventBytes: options.maxJsonEventBytes,
@@ -87,9 +95,10 @@ export class Runtime {
         : undefined,
     };
     this.dialplan = new Dialplan(serviceApplications(), applicationContext as ServiceApplicationContext);
-    this.api = new ApiRegistry({
-      channels: this.channels, bus: this.bus, streams: this.streams, applications: this.dialplan, stats: this.stats,
-    }, BUILTIN_COMMANDS);
+    this.apiContext = {
+      channels: this.channels, bus: this.bus, streams: this.streams, applications: this.dialplan, stats: this.stats, remote,
+    };
+    this.api = new ApiRegistry(this.apiContext, BUILTIN_COMMANDS);
     this.esl = { bus: this.bus, channels: this.channels, api: this.api, applications: this.dialplan, hub: new EslHub(this.bus) };
     applicationContext.esl = this.esl;
   }

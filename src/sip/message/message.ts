@@ -73,6 +73,18 @@ export class SipMessage {
     this.cseq = init.cseq;
   }
 
+  /**
+   * The message as it came (start line, header lines in order, body), to be parsed again elsewhere
+   * (a media worker gets its calls' requests this way). What the user agent filled into `via[0]`
+   * (received, rport) is not in it.
+   */
+  toWire(): Buffer {
+    const start = this.isRequest ? `${this.method} ${this.requestUriText ?? ''} SIP/2.0` : `SIP/2.0 ${this.status} ${this.reason}`;
+    let head = `${start}\r\n`;
+    for (const h of this.headers) head += `${h.name}: ${h.value}\r\n`;
+    return Buffer.concat([Buffer.from(`${head}\r\n`, 'utf8'), this.body]);
+  }
+
   /** True for requests. */
   get isRequest(): boolean {
     return this.status === 0;
