@@ -95,7 +95,7 @@ async function until(cond: () => boolean, timeoutMs: number, what: string): Prom
 
 /** Lines of the service's log that are about refusing calls. */
 function refusalLines(output: string): string[] {
-  return output.split('\n').filter((l) => /refus|cannot open RTP|Maximum Calls|503/i.test(l));
+  return output.split('\n').filter((l) => /refus|cannot open RTP|Maximum Calls|\b503\b/i.test(l));
 }
 
 test('a flood of 2000 never-ACKed INVITEs at 400/s from 127.0.0.2: a probe call from 127.0.0.1 completes with audio; the flood gets 503s, logged once', { timeout: 120_000 }, async (t) => {
