@@ -4,6 +4,7 @@
 // the channel does to the call (183, 200, a final error, BYE) goes back as CallOps. Signalling only:
 // a few messages per call, never one per media frame.
 import type { SipMessage } from '../sip/message/message.ts';
+import { Logger } from '../lib/logger.ts';
 import { parseMessage } from '../sip/message/parser.ts';
 import type { SipUri } from '../sip/message/uri.ts';
 import type { NameAddr } from '../sip/message/name-addr.ts';
@@ -38,11 +39,14 @@ export type CallOp =
   | { op: 'hangup'; key: number }
   | { op: 'offer-reply'; key: number; id: number; status: number; sdp: string | undefined };
 
+const log = new Logger('remote-call');
+
 const STATE_RANK: Readonly<Record<CallState, number>> = { incoming: 0, early: 1, confirmed: 2, terminated: 3 };
 
 /** A request of the call, parsed again from its wire form (it was valid when the main thread parsed it). */
 function reparse(wire: Uint8Array): SipMessage {
-  const parsed = parseMessage(Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength));
+  // No size bound here: the main thread bounded and validated it, and toWire may have made it longer (CRLF, `: `).
+  const parsed = parseMessage(Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength), { maxBytes: Number.POSITIVE_INFINITY });
   if (!parsed.ok) throw new Error(`a request of the call did not parse again: ${parsed.error.message}`);
   return parsed.value;
 }
@@ -101,8 +105,20 @@ export class RemoteIncomingCall implements IncomingCall {
     this.send({ op: 'hangup', key: this.key });
   }
 
-  /** A CallEvent of this call from the main thread. */
+  /**
+   * A CallEvent of this call from the main thread. A handler that throws is logged, as ServerCall's
+   * owner errors are, and never takes the worker (and its other calls) down; a failed offer gets 500.
+   */
   handle(e: CallEvent): void {
+    try {
+      this.dispatch(e);
+    } catch (err) {
+      log.error(`call ${this.key} (${e.ev}): ${(err as Error).stack ?? String(err)}`);
+      if (e.ev === 'reinvite') this.send({ op: 'offer-reply', key: this.key, id: e.id, status: 500, sdp: undefined });
+    }
+  }
+
+  private dispatch(e: CallEvent): void {
     const ended = this.current === 'terminated';
     this.advance(e.state);
     switch (e.ev) {
